@@ -1,0 +1,70 @@
+// ShellExecutor: runs ShellSpec jobs as `/bin/sh -c <command>` (see executor.h for the contract).
+//
+// Process model. Each run is spawned with posix_spawn (fork+exec only when `run_as` needs
+// setuid) into a process group of its own, stdin = /dev/null, stdout and stderr = one pipe,
+// every other descriptor closed (closefrom(3)), signal mask and dispositions reset. The run ends
+// when the group leader (the shell) exits; whatever it left behind in its group is then
+// SIGKILLed, so a job cannot leave background processes running. A timeout or Kill() sends
+// SIGTERM (and SIGCONT) to the whole group and SIGKILL after `kill_grace`. Processes that leave
+// the group (setsid) are out of reach; output is then read for at most 250 ms after the leader
+// exits.
+//
+// Threads. One thread per executor does all waiting: it poll()s a wake-up eventfd, each run's
+// output pipe and each run's pidfd (pidfd_open, Linux >= 5.3), and computes poll's timeout from
+// the nearest run deadline. Why: a pidfd makes a child's exit an fd event, so there is no
+// SIGCHLD handler (process-wide state other libraries also want), no waitpid(-1) (which would
+// reap children owned by other parts of the process) and no thread per child. The leader is
+// reaped with waitpid(pid) only after its group was signalled, so its pid (= the group id)
+// cannot be reused while we signal it. Where pidfd_open is unavailable the thread falls back to
+// waitid(WNOHANG) every 10 ms. Spawning happens on the caller of Start() (about 0.3 ms).
+// Requirement on the embedding process: SIGCHLD must not be SIG_IGN (children would be
+// auto-reaped and their exit status lost).
+//
+// Output: the first and last output_cap/2 bytes are kept in memory, the middle is counted and
+// dropped, so a job writing gigabytes costs bounded memory and never blocks on a full pipe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "executor/executor.h"
+
+namespace hg::executor {
+
+struct ShellConfig {
+  bool enabled = true;  // false: every run fails "shell executor disabled on this worker"
+  // Empty = any command. Otherwise the command must start with one of these prefixes, at a word
+  // boundary (the prefix ends with ' ' or '/', or the command continues with a space or ends),
+  // and the rest of the command may not contain shell control characters (; & | ` $ ( ) < >
+  // newline) nor a ".." path step, so "backup.sh" does not admit "backup.sh; rm -rf /".
+  std::vector<std::string> allowed_prefixes;
+  std::string shell = "/bin/sh";
+};
+
+// OK when `config` allows `command`; otherwise PermissionDenied with the message a run reports
+// ("shell executor disabled on this worker" / "command not in allow-list").
+absl::Status CheckCommandAllowed(const ShellConfig& config, const std::string& command);
+
+class ShellExecutor final : public Executor {
+ public:
+  // Starts the executor thread. `clock` must outlive the executor. Fails only when the kernel
+  // refuses an eventfd or a thread.
+  static absl::StatusOr<std::unique_ptr<ShellExecutor>> Create(ShellConfig config,
+                                                                const Clock& clock);
+  ~ShellExecutor() override;
+
+  std::unique_ptr<RunHandle> Start(const ExecRequest& request, DoneCallback on_done) override;
+  void Stop() override;
+
+  class Impl;
+
+ private:
+  explicit ShellExecutor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hg::executor
