@@ -8,15 +8,18 @@
 // at least one write) advances by exactly one; a fresh store is at revision 1. Each key carries
 // create_revision, mod_revision, version (1 on create, +1 per put, gone on delete) and its lease.
 // Ranges use [key, range_end): empty range_end = the single key; PrefixEnd(p) = every key under
-// p; range_end "\0" = every key >= key.
+// p; range_end "\0" = every key >= key. An empty key with a non-empty range_end starts at the
+// first key (so Prefix("") is every key; etcd clients send key "\0" for it: EtcdKv translates).
 //
 // Errors (absl::Status) callers can act on:
 //   kUnavailable        store unreachable (retry, maybe elsewhere)
 //   kDeadlineExceeded   the call's deadline passed (outcome unknown for writes)
 //   kFailedPrecondition a txn/put referred to a missing lease, or a similar request error
-//   kNotFound           lease not found / expired (KeepAliveOnce, Revoke, TimeToLive)
+//   kNotFound           lease not found / expired (KeepAliveOnce, Revoke); TimeToLive instead
+//                       answers OK with ttl -1, as etcd does
 //   kOutOfRange         revision compacted (IsCompacted) or in the future
-//   kInvalidArgument    malformed request (empty key, bad range)
+//   kInvalidArgument    malformed request (empty key, bad range, a txn branch writing one key
+//                       twice: etcd's "duplicate key given in txn request")
 //
 // Thread safety: every method may be called from any thread concurrently.
 #pragma once
@@ -218,7 +221,8 @@ class Kv {
 
   // Starts a watch; the handler runs on a thread owned by the store, one call at a time.
   // A watch survives transient store unavailability by itself (it resumes after the last
-  // delivered revision: nothing lost, nothing twice).
+  // delivered revision: nothing lost, nothing twice). A compacted start_revision is reported
+  // either here or as the watch's one final response (IsCompacted either way).
   virtual absl::StatusOr<std::unique_ptr<Watch>> StartWatch(const WatchRequest& req,
                                                             WatchHandler handler) = 0;
 };
