@@ -1,0 +1,78 @@
+// Execution: one run of a job at one scheduled instant, as stored at exec/<job>/<suffix> and
+// returned by the API. Record JSON (field order as encoded):
+//   v1:  id, job_name, start_time, end_time (RFC 3339 or null), status, output, error,
+//        retries_attempted, worker_id
+//   new: scheduled_time, attempt, exit_code, http_status, trace_id, trigger, term, duration_ms
+// Pure value type; thread-compatible. See docs/design/storage.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "model/ids.h"
+#include "model/json.h"
+
+namespace hg::model {
+
+enum class ExecutionStatus {
+  kScheduled,  // created by the leader (fire or manual trigger), not yet claimed by a worker
+  kRunning,    // claimed by a worker (scheduled -> running transaction)
+  kSuccess,
+  kFailed,
+  kTimeout,
+  kKilled,
+  kMissed,   // instant passed while no leader could fire it within starting_deadline
+  kSkipped,  // not run because of the overlap policy (Forbid)
+};
+std::string_view ToString(ExecutionStatus status);
+std::optional<ExecutionStatus> ParseExecutionStatus(std::string_view text);
+// True for every status after which the record no longer changes.
+bool IsFinal(ExecutionStatus status);
+
+enum class Trigger { kSchedule, kManual, kCatchup };
+std::string_view ToString(Trigger trigger);
+std::optional<Trigger> ParseTrigger(std::string_view text);
+
+struct Execution {
+  ExecutionId id;  // carries job name and scheduled time (ms)
+  ExecutionStatus status = ExecutionStatus::kScheduled;
+  Trigger trigger = Trigger::kSchedule;
+  absl::Time scheduled_time = absl::UnixEpoch();
+  std::optional<absl::Time> start_time;
+  std::optional<absl::Time> end_time;
+  int attempt = 1;            // 1-based; a retry inside the same execution increments it
+  int retries_attempted = 0;  // v1 field: attempts beyond the first
+  std::string worker_id;
+  std::string output;  // tail of stdout/stderr or of the HTTP response body
+  std::string error;
+  std::optional<int> exit_code;
+  std::optional<int> http_status;
+  std::string trace_id;
+  int64_t term = 0;  // leader term (election key create_revision) that created the record
+  std::optional<int64_t> duration_ms;
+
+  const JobName& job_name() const { return id.job(); }
+  friend bool operator==(const Execution&, const Execution&) = default;
+};
+
+// A new `scheduled` record of `job` at `scheduled` (id drawn from `rng`).
+Execution NewExecution(const JobName& job, absl::Time scheduled, Trigger trigger, int64_t term,
+                       absl::BitGenRef rng);
+
+Json EncodeExecution(const Execution& execution);
+std::string SerializeExecution(const Execution& execution);  // DumpJson(EncodeExecution(…))
+
+// The short form embedded in job responses as `last_execution`:
+// {id, status, trigger, scheduled_time, start_time, end_time}.
+Json EncodeExecutionSummary(const Execution& execution);
+
+// Decodes a stored record. Unknown fields are ignored (a newer writer may add some); wrong types,
+// a malformed id or a job_name that disagrees with the id are InvalidArgument with field errors.
+absl::StatusOr<Execution> DecodeExecution(const Json& json);
+absl::StatusOr<Execution> ParseExecution(std::string_view text);
+
+}  // namespace hg::model
