@@ -4,12 +4,15 @@
 // threads.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cron/fields.h"
 
 namespace hg::cron {
 
@@ -34,7 +37,23 @@ class Schedule {
   std::string zone_name() const;
 
   static constexpr absl::Duration kSearchHorizon = absl::Hours(24 * 366 * 5);
-  // ... implementation-defined members follow (owned by src/cron).
+
+ private:
+  Schedule() = default;
+
+  // Days (bits 1..31) of `year`-`month` that the day fields allow.
+  uint32_t DayMask(int64_t year, int month) const;
+  // The first local time (seconds since 1970-01-01T00:00 local) in [from, to) that matches the
+  // fields, or nullopt.
+  std::optional<int64_t> FindLocal(int64_t from, int64_t to) const;
+
+  std::string expression_;
+  absl::TimeZone zone_;
+  int64_t every_seconds_ = 0;  // > 0 for "@every": fires at multiples since the Unix epoch
+  internal::Fields f_;
+  std::string descriptor_;                 // "@daily" etc. when one was used
+  int field_count_ = 6;                    // 5 or 6 as written (6 for descriptors)
+  std::array<std::string, 6> field_text_;  // second..day-of-week as written (or expanded)
 };
 
 }  // namespace hg::cron
