@@ -5,6 +5,7 @@
 // `executor.expected_status[1]`. Pure; thread-compatible.
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@ struct FieldError {
   std::string field;
   std::string message;
   friend bool operator==(const FieldError&, const FieldError&) = default;
+  friend std::ostream& operator<<(std::ostream& os, const FieldError& e) {
+    return os << e.field << ": " << e.message;
+  }
 };
 
 // An InvalidArgument status whose message summarizes `errors` ("<what>: <field>: <message>; …")

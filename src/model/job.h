@@ -96,7 +96,7 @@ struct Job {
   ConcurrencyPolicy concurrency_policy = ConcurrencyPolicy::kAllow;
   RetryPolicy retry_policy;
   std::optional<GoDuration> timeout;  // none = no timeout
-  GoDuration starting_deadline = GoDuration::Of(absl::Seconds(60));
+  GoDuration starting_deadline = {"60s", absl::Seconds(60)};
   bool paused = false;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> selector;  // worker labels that must all be equal
