@@ -1,0 +1,219 @@
+// Typed client of the Hourglass HTTP API. Relative URLs: the UI is served by the same origin as
+// the API (the master mounts it under /ui/; `npm run dev` proxies the API prefixes).
+import type {
+  ApiErrorBody,
+  ClusterInfo,
+  CronPreview,
+  Execution,
+  FieldError,
+  HistoryQuery,
+  Job,
+  JobSpec,
+  JobsPage,
+} from './types';
+
+/** An HTTP error from the API, with the server's error code and per-field messages if it sent them. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly fields: FieldError[];
+
+  constructor(status: number, code: string, message: string, fields: FieldError[] = []) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.fields = fields;
+  }
+
+  /** The first message for `field`, if the server reported one. */
+  fieldMessage(field: string): string | undefined {
+    return this.fields.find((f) => f.field === field)?.message;
+  }
+}
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export interface ClientOptions {
+  /** Prefix for every path; empty for same-origin. */
+  baseUrl?: string;
+  fetch?: FetchLike;
+  /** Per-request timeout; a hung request must not freeze polling. */
+  timeoutMs?: number;
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function query(params: Record<string, string | number | undefined | null>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === '') continue;
+    parts.push(`${enc(k)}=${enc(String(v))}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+async function errorFromResponse(res: Response): Promise<ApiError> {
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    // Body unreadable: fall back to the status line.
+  }
+  let body: ApiErrorBody | null = null;
+  if (text) {
+    try {
+      body = JSON.parse(text) as ApiErrorBody;
+    } catch {
+      body = null;
+    }
+  }
+  const e = body?.error;
+  const message =
+    e?.message || (text && !body ? text.slice(0, 300) : '') || `${res.status} ${res.statusText}`.trim();
+  const fields = Array.isArray(e?.fields)
+    ? e.fields.filter((f) => f && typeof f.field === 'string').map((f) => ({ field: f.field, message: String(f.message ?? '') }))
+    : [];
+  return new ApiError(res.status, e?.code ?? `http_${res.status}`, message, fields);
+}
+
+export class HourglassClient {
+  private readonly baseUrl: string;
+  private readonly fetchFn: FetchLike;
+  private readonly timeoutMs: number;
+
+  constructor(opts: ClientOptions = {}) {
+    this.baseUrl = opts.baseUrl ?? '';
+    this.fetchFn = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.timeoutMs = opts.timeoutMs ?? 15000;
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const init: RequestInit = { method, headers };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const ctrl = typeof AbortController !== 'undefined' ? new AbortController() : null;
+    const timer = ctrl ? setTimeout(() => ctrl.abort(), this.timeoutMs) : null;
+    if (ctrl) init.signal = ctrl.signal;
+    let res: Response;
+    try {
+      res = await this.fetchFn(this.baseUrl + path, init);
+    } catch (err) {
+      const aborted = err instanceof Error && err.name === 'AbortError';
+      throw new ApiError(0, aborted ? 'timeout' : 'network', aborted ? 'request timed out' : `network error: ${String(err)}`);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+    if (!res.ok) throw await errorFromResponse(res);
+    return res;
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.request(method, path, body);
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    if (!text) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError(res.status, 'bad_response', `server sent invalid JSON for ${method} ${path}`);
+    }
+  }
+
+  /** Every job (the v1 bare array). */
+  listJobs(): Promise<Job[]> {
+    return this.json<Job[]>('GET', '/jobs/').then((j) => (Array.isArray(j) ? j : []));
+  }
+
+  /** One page of jobs, ordered by name, using the server's `limit` + `cursor`. */
+  async listJobsPage(limit: number, cursor?: string | null): Promise<JobsPage> {
+    const res = await this.request('GET', `/jobs/${query({ limit, cursor })}`);
+    const jobs = (await res.json()) as Job[];
+    const next = res.headers.get('X-Next-Cursor');
+    return { jobs: Array.isArray(jobs) ? jobs : [], nextCursor: next ? next : null };
+  }
+
+  getJob(name: string): Promise<Job> {
+    return this.json<Job>('GET', `/jobs/${enc(name)}`);
+  }
+
+  /** Create or replace (v1 upsert). */
+  createJob(spec: JobSpec): Promise<Job> {
+    return this.json<Job>('POST', '/jobs/', spec);
+  }
+
+  updateJob(name: string, spec: JobSpec): Promise<Job> {
+    return this.json<Job>('PUT', `/jobs/${enc(name)}`, spec);
+  }
+
+  async deleteJob(name: string): Promise<void> {
+    await this.request('DELETE', `/jobs/${enc(name)}`);
+  }
+
+  history(name: string, q: HistoryQuery = {}): Promise<Execution[]> {
+    const path = `/jobs/${enc(name)}/history${query({ page: q.page, page_size: q.page_size, status: q.status })}`;
+    return this.json<Execution[]>('GET', path).then((h) => (Array.isArray(h) ? h : []));
+  }
+
+  trigger(name: string): Promise<Execution> {
+    return this.json<Execution>('POST', `/jobs/${enc(name)}/trigger`);
+  }
+
+  async pause(name: string): Promise<void> {
+    await this.request('POST', `/jobs/${enc(name)}/pause`);
+  }
+
+  async resume(name: string): Promise<void> {
+    await this.request('POST', `/jobs/${enc(name)}/resume`);
+  }
+
+  getExecution(id: string): Promise<Execution> {
+    return this.json<Execution>('GET', `/executions/${enc(id)}`);
+  }
+
+  async kill(id: string): Promise<void> {
+    await this.request('POST', `/executions/${enc(id)}/kill`);
+  }
+
+  cluster(): Promise<ClusterInfo> {
+    return this.json<ClusterInfo>('GET', '/cluster').then((c) => ({
+      leader: c?.leader ?? null,
+      masters: Array.isArray(c?.masters) ? c.masters : [],
+      workers: Array.isArray(c?.workers) ? c.workers : [],
+    }));
+  }
+
+  cronPreview(expr: string, tz: string, n = 10): Promise<CronPreview> {
+    return this.json<CronPreview>('GET', `/cron/preview${query({ expr, tz, n })}`);
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; returns the failures by item. */
+export async function forEachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<Array<{ item: T; error: unknown }>> {
+  const failures: Array<{ item: T; error: unknown }> = [];
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (error) {
+        failures.push({ item, error });
+      }
+    }
+  });
+  await Promise.all(workers);
+  return failures;
+}
+
+/** The client the pages use. */
+export const api = new HourglassClient();

@@ -1,0 +1,165 @@
+// JSON shapes of the Hourglass HTTP API (see docs/design/ui.md and ../shared/V1-API.md).
+// Fields the server may omit are optional; the UI never assumes more than the contract promises.
+
+export type ExecutorType = 'shell' | 'http';
+export type ConcurrencyPolicy = 'Allow' | 'Forbid' | 'Replace';
+export type BackoffKind = 'fixed' | 'exponential';
+
+export const EXECUTION_STATUSES = [
+  'scheduled',
+  'running',
+  'success',
+  'failed',
+  'timeout',
+  'killed',
+  'missed',
+  'skipped',
+] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+/** A run that has reached one of these states will not change any more. */
+export const FINAL_STATUSES: readonly ExecutionStatus[] = [
+  'success',
+  'failed',
+  'timeout',
+  'killed',
+  'missed',
+  'skipped',
+];
+
+/** Statuses that count as a failure on the dashboard and in "last run" badges. */
+export const FAILURE_STATUSES: readonly ExecutionStatus[] = ['failed', 'timeout', 'killed', 'missed'];
+
+export interface ExecutorSpec {
+  command?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+  url?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  expected_status?: number[];
+}
+
+export interface RetryPolicy {
+  max_retries?: number;
+  backoff?: string;
+  kind?: BackoffKind;
+  max_backoff?: string | null;
+  jitter?: boolean;
+}
+
+export interface LastExecution {
+  id: string;
+  status: ExecutionStatus;
+  scheduled_time?: string | null;
+  start_time?: string | null;
+  end_time?: string | null;
+  duration_ms?: number | null;
+}
+
+/** What a client sends to create or replace a job. */
+export interface JobSpec {
+  name: string;
+  cron_expr: string;
+  timezone?: string;
+  executor_type: ExecutorType;
+  executor: ExecutorSpec;
+  concurrency_policy?: ConcurrencyPolicy;
+  retry_policy?: RetryPolicy;
+  timeout?: string | null;
+  starting_deadline?: string;
+  paused?: boolean;
+  description?: string;
+  labels?: Record<string, string>;
+  selector?: Record<string, string>;
+  history_limit?: number;
+}
+
+/** A job as the server returns it. */
+export interface Job extends JobSpec {
+  id?: string;
+  created_at?: string;
+  updated_at?: string;
+  next_run?: string | null;
+  last_execution?: LastExecution | null;
+}
+
+export type Trigger = 'schedule' | 'manual' | 'catchup';
+
+export interface Execution {
+  id: string;
+  job_name: string;
+  status: ExecutionStatus;
+  scheduled_time?: string | null;
+  start_time?: string | null;
+  end_time?: string | null;
+  duration_ms?: number | null;
+  output?: string;
+  error?: string;
+  retries_attempted?: number;
+  attempt?: number;
+  worker_id?: string;
+  exit_code?: number | null;
+  http_status?: number | null;
+  trace_id?: string;
+  trigger?: Trigger;
+}
+
+export interface LeaderInfo {
+  id: string;
+  address?: string;
+  term?: number;
+}
+
+export interface MasterInfo {
+  id: string;
+  address?: string;
+}
+
+export interface WorkerInfo {
+  id: string;
+  address?: string;
+  labels?: Record<string, string>;
+  capacity?: number;
+  in_flight?: number;
+}
+
+export interface ClusterInfo {
+  leader: LeaderInfo | null;
+  masters: MasterInfo[];
+  workers: WorkerInfo[];
+}
+
+export interface CronPreview {
+  expr: string;
+  timezone: string;
+  description?: string;
+  next: string[];
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface ApiErrorBody {
+  error?: {
+    code?: string;
+    message?: string;
+    fields?: FieldError[];
+  };
+}
+
+export interface HistoryQuery {
+  /** 1-based page number. */
+  page?: number;
+  page_size?: number;
+  status?: ExecutionStatus | '';
+}
+
+export interface JobsPage {
+  jobs: Job[];
+  /** Opaque cursor for the next page, from the `X-Next-Cursor` header; null on the last page. */
+  nextCursor: string | null;
+}

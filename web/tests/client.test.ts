@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError, forEachBounded, HourglassClient, type FetchLike } from '@/api/client';
+
+interface Call {
+  url: string;
+  method: string;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+function mock(respond: (c: Call) => Response | Promise<Response>): { client: HourglassClient; calls: Call[] } {
+  const calls: Call[] = [];
+  const fetch: FetchLike = async (url, init) => {
+    const c: Call = {
+      url,
+      method: init?.method ?? 'GET',
+      body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined,
+      headers: (init?.headers ?? {}) as Record<string, string>,
+    };
+    calls.push(c);
+    return respond(c);
+  };
+  return { client: new HourglassClient({ fetch }), calls };
+}
+
+const json = (v: unknown, status = 200, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(v), { status, headers: { 'Content-Type': 'application/json', ...headers } });
+
+describe('HourglassClient', () => {
+  it('lists jobs from the bare array', async () => {
+    const { client, calls } = mock(() => json([{ name: 'a' }, { name: 'b' }]));
+    const jobs = await client.listJobs();
+    expect(jobs.map((j) => j.name)).toEqual(['a', 'b']);
+    expect(calls[0]).toMatchObject({ url: '/jobs/', method: 'GET' });
+  });
+
+  it('pages jobs with limit and cursor, reading X-Next-Cursor', async () => {
+    const { client, calls } = mock((c) =>
+      c.url.includes('cursor=') ? json([{ name: 'c' }]) : json([{ name: 'a' }, { name: 'b' }], 200, { 'X-Next-Cursor': 'b' }),
+    );
+    const p1 = await client.listJobsPage(2);
+    expect(p1.nextCursor).toBe('b');
+    const p2 = await client.listJobsPage(2, p1.nextCursor);
+    expect(p2).toEqual({ jobs: [{ name: 'c' }], nextCursor: null });
+    expect(calls.map((c) => c.url)).toEqual(['/jobs/?limit=2', '/jobs/?limit=2&cursor=b']);
+  });
+
+  it('creates with POST and updates with PUT on the encoded name', async () => {
+    const { client, calls } = mock((c) => json({ ...(c.body as object), id: '1' }, c.method === 'POST' ? 201 : 200));
+    const spec = { name: 'a b', cron_expr: '* * * * * *', executor_type: 'shell' as const, executor: { command: 'x' } };
+    const created = await client.createJob(spec);
+    expect(created.id).toBe('1');
+    await client.updateJob('a b', spec);
+    expect(calls[0]).toMatchObject({ url: '/jobs/', method: 'POST', body: spec });
+    expect(calls[0]?.headers['Content-Type']).toBe('application/json');
+    expect(calls[1]).toMatchObject({ url: '/jobs/a%20b', method: 'PUT' });
+  });
+
+  it('builds history queries and skips empty parameters', async () => {
+    const { client, calls } = mock(() => json([]));
+    await client.history('nightly', { page: 2, page_size: 20, status: 'failed' });
+    await client.history('nightly', { page: 1, page_size: 20, status: '' });
+    expect(calls.map((c) => c.url)).toEqual([
+      '/jobs/nightly/history?page=2&page_size=20&status=failed',
+      '/jobs/nightly/history?page=1&page_size=20',
+    ]);
+  });
+
+  it('sends actions to their routes', async () => {
+    const { client, calls } = mock((c) =>
+      c.url.endsWith('/trigger') ? json({ id: 'x@1-ab', status: 'scheduled', job_name: 'x' }, 202) : new Response(null, { status: 204 }),
+    );
+    const e = await client.trigger('x');
+    await client.pause('x');
+    await client.resume('x');
+    await client.kill('x@1-ab');
+    await client.deleteJob('x');
+    expect(e.id).toBe('x@1-ab');
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      'POST /jobs/x/trigger',
+      'POST /jobs/x/pause',
+      'POST /jobs/x/resume',
+      'POST /executions/x%401-ab/kill',
+      'DELETE /jobs/x',
+    ]);
+  });
+
+  it('encodes cron preview parameters', async () => {
+    const { client, calls } = mock(() => json({ expr: '*/2 * * * * *', timezone: 'Europe/Berlin', next: [] }));
+    await client.cronPreview('*/2 * * * * *', 'Europe/Berlin', 10);
+    expect(calls[0]?.url).toBe('/cron/preview?expr=*%2F2%20*%20*%20*%20*%20*&tz=Europe%2FBerlin&n=10');
+  });
+
+  it('fills in missing cluster lists', async () => {
+    const { client } = mock(() => json({ leader: null }));
+    expect(await client.cluster()).toEqual({ leader: null, masters: [], workers: [] });
+  });
+
+  it('turns an error body into an ApiError with field messages', async () => {
+    const { client } = mock(() =>
+      json(
+        { error: { code: 'invalid_argument', message: 'invalid job', fields: [{ field: 'cron_expr', message: 'bad minute' }] } },
+        400,
+      ),
+    );
+    const err = await client.createJob({ name: 'x', cron_expr: 'x', executor_type: 'shell', executor: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    const e = err as ApiError;
+    expect(e.status).toBe(400);
+    expect(e.code).toBe('invalid_argument');
+    expect(e.message).toBe('invalid job');
+    expect(e.fieldMessage('cron_expr')).toBe('bad minute');
+    expect(e.fieldMessage('name')).toBeUndefined();
+  });
+
+  it('copes with non-JSON errors and network failures', async () => {
+    const plain = mock(() => new Response('upstream down', { status: 502, statusText: 'Bad Gateway' }));
+    await expect(plain.client.getJob('x')).rejects.toMatchObject({ status: 502, message: 'upstream down', code: 'http_502' });
+    const empty = mock(() => new Response('', { status: 404, statusText: 'Not Found' }));
+    await expect(empty.client.getJob('x')).rejects.toMatchObject({ status: 404, message: '404 Not Found' });
+    const down = mock(() => Promise.reject(new TypeError('Failed to fetch')));
+    await expect(down.client.listJobs()).rejects.toMatchObject({ status: 0, code: 'network' });
+  });
+
+  it('times out a hung request', async () => {
+    const fetch: FetchLike = (_url, init) =>
+      new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })));
+      });
+    const client = new HourglassClient({ fetch, timeoutMs: 20 });
+    await expect(client.cluster()).rejects.toMatchObject({ code: 'timeout' });
+  });
+
+  it('rejects a success response that is not JSON', async () => {
+    const { client } = mock(() => new Response('<html>', { status: 200 }));
+    await expect(client.getJob('x')).rejects.toMatchObject({ code: 'bad_response' });
+  });
+});
+
+describe('forEachBounded', () => {
+  it('never runs more than the limit at once and collects failures', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const items = Array.from({ length: 20 }, (_, i) => i);
+    const failures = await forEachBounded(items, 3, async (i) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+      if (i % 5 === 0) throw new Error(`boom ${i}`);
+    });
+    expect(peak).toBe(3);
+    expect(failures.map((f) => f.item).sort((a, b) => a - b)).toEqual([0, 5, 10, 15]);
+  });
+});

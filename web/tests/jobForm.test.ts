@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import type { Job } from '@/api/types';
+import { emptyForm, formToSpec, jobToForm, mapServerFieldErrors, validateForm, type JobForm } from '@/lib/jobForm';
+
+function shell(over: Partial<JobForm> = {}): JobForm {
+  return { ...emptyForm(), name: 'backup', cron_expr: '0 0 3 * * *', command: 'echo hi', ...over };
+}
+
+describe('validateForm', () => {
+  it('accepts a minimal shell job', () => {
+    expect(validateForm(shell())).toEqual({});
+  });
+
+  it('requires name, schedule and command', () => {
+    const e = validateForm(emptyForm());
+    expect(Object.keys(e).sort()).toEqual(['cron_expr', 'executor.command', 'name']);
+  });
+
+  it('checks the name charset and length', () => {
+    expect(validateForm(shell({ name: 'has space' })).name).toBeDefined();
+    expect(validateForm(shell({ name: 'a/b' })).name).toBeDefined();
+    expect(validateForm(shell({ name: 'x'.repeat(129) })).name).toBeDefined();
+    expect(validateForm(shell({ name: 'ok.name_1-2' })).name).toBeUndefined();
+  });
+
+  it('checks the number of cron fields but leaves the rest to the server', () => {
+    expect(validateForm(shell({ cron_expr: '* * *' })).cron_expr).toMatch(/got 3/);
+    expect(validateForm(shell({ cron_expr: '* * * * * * * *' })).cron_expr).toMatch(/got 8/);
+    expect(validateForm(shell({ cron_expr: '@hourly' })).cron_expr).toBeUndefined();
+    expect(validateForm(shell({ cron_expr: '99 * * * * *' })).cron_expr).toBeUndefined();
+    expect(validateForm(shell({ cron_expr: '0 0 * * *' })).cron_expr).toBeUndefined();
+    expect(validateForm(shell({ cron_expr: '0 0 0 * * * 2030' })).cron_expr).toMatch(/got 7/);
+    expect(validateForm(shell({ cron_expr: 'CRON_TZ=Europe/Berlin 0 30 2 * * *' })).cron_expr).toBeUndefined();
+    expect(validateForm(shell({ cron_expr: 'TZ=UTC * *' })).cron_expr).toMatch(/got 2/);
+  });
+
+  it('rejects unknown time zones', () => {
+    expect(validateForm(shell({ timezone: 'Europe/Berlin' })).timezone).toBeUndefined();
+    expect(validateForm(shell({ timezone: 'Mars/Base' })).timezone).toMatch(/unknown/);
+  });
+
+  it('checks HTTP fields only for HTTP jobs', () => {
+    const f = shell({ executor_type: 'http', command: '' });
+    expect(validateForm(f)['executor.url']).toBe('a URL is required');
+    expect(validateForm({ ...f, url: 'ftp://x' })['executor.url']).toMatch(/http/);
+    expect(validateForm({ ...f, url: 'http://127.0.0.1:9/x' })).toEqual({});
+    expect(validateForm({ ...f, url: 'http://h/', expected_status: '200, 204' })).toEqual({});
+    expect(validateForm({ ...f, url: 'http://h/', expected_status: '200, 99' })['executor.expected_status']).toBeDefined();
+    expect(validateForm({ ...f, url: 'http://h/', method: 'FETCH' })['executor.method']).toBeDefined();
+    expect(validateForm({ ...f, url: 'http://h/', headers: [{ key: 'Bad Header', value: 'x' }] })['executor.headers']).toBeDefined();
+  });
+
+  it('checks retries and durations', () => {
+    expect(validateForm(shell({ max_retries: '11' }))['retry_policy.max_retries']).toBeDefined();
+    expect(validateForm(shell({ max_retries: '-1' }))['retry_policy.max_retries']).toBeDefined();
+    expect(validateForm(shell({ max_retries: '10' }))['retry_policy.max_retries']).toBeUndefined();
+    expect(validateForm(shell({ backoff: '5 seconds' }))['retry_policy.backoff']).toMatch(/duration/);
+    expect(validateForm(shell({ timeout: '-5s' })).timeout).toMatch(/negative/);
+    expect(validateForm(shell({ starting_deadline: '1m30s', max_backoff: '2m' }))).toEqual({});
+    expect(validateForm(shell({ history_limit: '0' })).history_limit).toBeDefined();
+    expect(validateForm(shell({ history_limit: '10001' })).history_limit).toBeDefined();
+    expect(validateForm(shell({ history_limit: '10000' })).history_limit).toBeUndefined();
+    expect(validateForm(shell({ timeout: '0s' })).timeout).toMatch(/more than 0/);
+    expect(validateForm(shell({ starting_deadline: '0s' })).starting_deadline).toBeUndefined();
+    expect(validateForm(shell({ backoff: '10s', max_backoff: '5s' }))['retry_policy.max_backoff']).toMatch(/shorter/);
+    expect(validateForm(shell({ cwd: 'relative/dir' }))['executor.cwd']).toMatch(/absolute/);
+    expect(validateForm(shell({ cwd: '/tmp' }))['executor.cwd']).toBeUndefined();
+  });
+
+  it('checks key/value lists', () => {
+    expect(validateForm(shell({ env: [{ key: '1BAD', value: 'x' }] }))['executor.env']).toBeDefined();
+    expect(validateForm(shell({ labels: [{ key: 'team-', value: 'x' }] })).labels).toBeDefined();
+    expect(validateForm(shell({ labels: [{ key: 'example.com/team', value: 'x' }] })).labels).toBeUndefined();
+    expect(validateForm(shell({ selector: [{ key: '/zone', value: 'a' }] })).selector).toBeDefined();
+    expect(validateForm(shell({ env: [{ key: '', value: 'x' }] }))['executor.env']).toMatch(/needs a name/);
+    expect(validateForm(shell({ env: [{ key: '', value: '' }] }))['executor.env']).toBeUndefined();
+    expect(
+      validateForm(shell({ labels: [{ key: 'team', value: 'a' }, { key: 'team', value: 'b' }] })).labels,
+    ).toMatch(/twice/);
+  });
+});
+
+describe('form <-> spec', () => {
+  const job: Job = {
+    id: 'j1',
+    name: 'ping',
+    cron_expr: '*/15 * * * * *',
+    timezone: 'Europe/Berlin',
+    executor_type: 'http',
+    executor: { url: 'http://x/y', method: 'post', headers: { A: '1' }, body: '{}', expected_status: [200, 204] },
+    concurrency_policy: 'Forbid',
+    retry_policy: { max_retries: 3, backoff: '5s', kind: 'exponential', max_backoff: '1m', jitter: true },
+    timeout: '30s',
+    starting_deadline: '60s',
+    paused: true,
+    description: 'd',
+    labels: { team: 'ops' },
+    selector: { zone: 'a' },
+    history_limit: 50,
+    created_at: '2025-01-01T00:00:00Z',
+    next_run: null,
+    last_execution: null,
+  };
+
+  it('round-trips every editable field', () => {
+    const spec = formToSpec(jobToForm(job));
+    expect(spec).toEqual({
+      name: 'ping',
+      cron_expr: '*/15 * * * * *',
+      timezone: 'Europe/Berlin',
+      executor_type: 'http',
+      executor: { url: 'http://x/y', method: 'POST', headers: { A: '1' }, body: '{}', expected_status: [200, 204] },
+      concurrency_policy: 'Forbid',
+      retry_policy: { max_retries: 3, backoff: '5s', kind: 'exponential', max_backoff: '1m', jitter: true },
+      timeout: '30s',
+      starting_deadline: '60s',
+      paused: true,
+      description: 'd',
+      labels: { team: 'ops' },
+      selector: { zone: 'a' },
+      history_limit: 50,
+    });
+  });
+
+  it('sends only the chosen executor and omits empty optionals', () => {
+    const f = shell({ url: 'http://left.over/', env: [{ key: 'A', value: '1' }, { key: ' ', value: '' }] });
+    const spec = formToSpec(f);
+    expect(spec.executor).toEqual({ command: 'echo hi', env: { A: '1' } });
+    expect(spec).not.toHaveProperty('timeout');
+    expect(spec).not.toHaveProperty('labels');
+    expect(spec).not.toHaveProperty('history_limit');
+    expect(spec.timezone).toBe('UTC');
+    expect(spec.retry_policy).toEqual({ max_retries: 0, kind: 'fixed', jitter: false });
+  });
+
+  it('reads a v1 job without the newer fields', () => {
+    const f = jobToForm({ name: 'old', cron_expr: '*/10 * * * * *', executor_type: 'shell', executor: { command: 'date' } });
+    expect(f.timezone).toBe('UTC');
+    expect(f.concurrency_policy).toBe('Allow');
+    expect(f.max_retries).toBe('0');
+    expect(validateForm(f)).toEqual({});
+  });
+});
+
+describe('mapServerFieldErrors', () => {
+  it('puts known fields beside their inputs and the rest in a list', () => {
+    const { byField, other } = mapServerFieldErrors([
+      { field: 'cron_expr', message: 'bad minute' },
+      { field: 'executor.command', message: 'empty' },
+      { field: 'command', message: 'too long' },
+      { field: 'executor.env.FOO', message: 'bad value' },
+      { field: 'labels.team', message: 'too long' },
+      { field: 'executor.expected_status[1]', message: 'must be 100-599' },
+      { field: 'executor.headers.X.Y', message: 'bad header' },
+      { field: 'backoff', message: 'bad' },
+      { field: 'mystery', message: '?' },
+    ]);
+    expect(byField).toEqual({
+      cron_expr: 'bad minute',
+      'executor.command': 'empty; too long',
+      'executor.env': 'bad value',
+      labels: 'too long',
+      'executor.expected_status': 'must be 100-599',
+      'executor.headers': 'bad header',
+      'retry_policy.backoff': 'bad',
+    });
+    expect(other).toEqual(['mystery: ?']);
+  });
+});
