@@ -180,6 +180,10 @@ class FieldParser {
       if (day.empty() || nth.empty()) {
         return Error(absl::StrCat("incomplete \"#\" in \"", Av(item), "\" (expected e.g. MON#2)"));
       }
+      if (day.find_first_of("-/*") != std::string_view::npos) {
+        return Error(absl::StrCat("\"#\" in \"", Av(item),
+                                  "\" needs a single weekday before it (e.g. MON#2)"));
+      }
       HG_ASSIGN_OR_RETURN(int w, Value(day, item));
       w %= 7;
       if (nth == "L" || nth == "l") {

@@ -106,6 +106,9 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"0 0 0 * * MON#",
                   "cron: field \"day of week\" (6th): incomplete \"#\" in \"MON#\" (expected e.g. "
                   "MON#2)"},
+        ErrorCase{"0 0 0 * * MON-FRI#2",
+                  "cron: field \"day of week\" (6th): \"#\" in \"MON-FRI#2\" needs a single "
+                  "weekday before it (e.g. MON#2)"},
         ErrorCase{"0 0 0 * * 8#1",
                   "cron: field \"day of week\" (6th): value 8 out of range 0-7"},
         ErrorCase{"0 0 0 * * L",
