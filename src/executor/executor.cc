@@ -1,7 +1,9 @@
 #include "executor/executor.h"
 
+#include <algorithm>
 #include <charconv>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -40,6 +42,28 @@ std::optional<std::vector<StatusRange>> ParseStatusRanges(std::string_view text)
     out.push_back({*lo, *hi});
   }
   return out;
+}
+
+std::string FormatStatusRanges(const std::vector<StatusRange>& ranges) {
+  if (ranges.empty()) return "2xx";
+  std::string out;
+  for (const StatusRange& r : ranges) {
+    if (!out.empty()) out += ',';
+    if (r.lo % 100 == 0 && r.hi == r.lo + 99) {
+      absl::StrAppend(&out, r.lo / 100, "xx");
+    } else if (r.lo == r.hi) {
+      absl::StrAppend(&out, r.lo);
+    } else {
+      absl::StrAppend(&out, r.lo, "-", r.hi);
+    }
+  }
+  return out;
+}
+
+bool StatusExpected(const std::vector<StatusRange>& ranges, int code) {
+  if (ranges.empty()) return code >= 200 && code <= 299;
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [code](const StatusRange& r) { return r.Contains(code); });
 }
 
 std::string_view ExecStatusName(ExecStatus status) {

@@ -64,6 +64,10 @@ struct StatusRange {
 // Parses "200", "2xx", "200-204" or a comma-separated list of those ("200,3xx") into ranges.
 // Returns std::nullopt on malformed input (for config/API validation).
 std::optional<std::vector<StatusRange>> ParseStatusRanges(std::string_view text);
+// The inverse: "2xx", "200", "200-204", joined by ','. Empty ranges format as "2xx".
+std::string FormatStatusRanges(const std::vector<StatusRange>& ranges);
+// Whether `code` is expected; empty `ranges` means any 2xx.
+bool StatusExpected(const std::vector<StatusRange>& ranges, int code);
 
 struct HttpSpec {
   std::string method = "GET";  // any token; HEAD sends no body and reads none
