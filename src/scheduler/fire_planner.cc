@@ -17,9 +17,8 @@ void FirePlanner::Upsert(PlannedJob job, absl::Time now) {
     // missed meanwhile), or start after `now` for a job that never fired.
     const absl::Time after = job.cursor.value_or(now);
     std::string name = job.name;
-    Entry& e = jobs_[name];
-    e.job = std::move(job);
-    Reschedule(e, after);
+    auto [inserted, ok] = jobs_.emplace(std::move(name), Entry{.job = std::move(job)});
+    Reschedule(inserted->second, after);
     return;
   }
   Entry& e = it->second;

@@ -1,0 +1,90 @@
+// Dispatcher: the leader-only half of "one run, end to end" after the fire (DESIGN.md step 4,
+// docs/design/execution.md "Dispatch" and "Lost").
+//
+// While leader it
+//  - watches pending/ (after ranging it) and sends each execution to a live worker that matches
+//    the job's selector, least in-flight first, trying the next worker on failure; when none can
+//    take it the record ends `failed` ("no worker available");
+//  - watches running/ and, when a worker's lease vanishes with a run still in flight, puts the
+//    execution back to `scheduled` for its next attempt or ends it `failed` ("worker lost").
+// Every write carries the term guard, so a deposed leader writes nothing.
+//
+// Threading: RunAsLeader() blocks on the caller's thread and runs `dispatch_threads` senders;
+// Stop() may be called from any thread.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "dispatch/worker_client.h"
+#include "model/keys.h"
+#include "scheduler/scheduler.h"
+#include "store/kv.h"
+
+namespace hg::dispatch {
+
+struct WorkerInfo {
+  std::string id;
+  std::string address;
+  std::map<std::string, std::string> labels;
+  int capacity = 0;
+};
+
+struct DispatcherProbe {
+  std::function<void(std::string_view reason)> dispatch_error;  // no_worker|unavailable|...
+  std::function<void(size_t live)> workers;
+};
+
+class Dispatcher {
+ public:
+  struct Options {
+    int dispatch_threads = 4;
+    absl::Duration rpc_deadline = absl::Seconds(5);
+  };
+
+  Dispatcher(store::Kv& kv, Clock& clock, model::Keys keys, WorkerClient& client,
+             Options options, DispatcherProbe probe = {});
+  ~Dispatcher();
+
+  absl::Status RunAsLeader(const scheduler::LeaderTerm& term);
+  void Stop();
+
+  std::vector<WorkerInfo> Workers() const;
+
+ private:
+  void SenderLoop(const scheduler::LeaderTerm& term);
+  void DispatchOne(const scheduler::LeaderTerm& term, const std::string& pending_key,
+                   const std::string& envelope);
+  void HandleLost(const scheduler::LeaderTerm& term, const std::string& id);
+  absl::Status LoadWorkers(store::Revision* revision);
+  void ApplyWorker(const store::WatchEvent& ev);
+  void ApplyRunning(const scheduler::LeaderTerm& term, const store::WatchEvent& ev);
+
+  store::Kv& kv_;
+  Clock& clock_;
+  const model::Keys keys_;
+  WorkerClient& client_;
+  const Options options_;
+  const DispatcherProbe probe_;
+  log::Logger log_{"dispatch"};
+
+  mutable absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);   // worker id -> running runs
+  std::map<std::string, std::string> running_ ABSL_GUARDED_BY(mu_);  // running key -> worker
+  std::deque<std::pair<std::string, std::string>> queue_ ABSL_GUARDED_BY(mu_);  // key, envelope
+  std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> lost_ ABSL_GUARDED_BY(mu_);  // execution ids to check
+};
+
+}  // namespace hg::dispatch
