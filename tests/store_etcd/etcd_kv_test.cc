@@ -1,0 +1,320 @@
+// EtcdKv against a real etcd (tests/fixtures/etcd_fixture.h): the shared Kv conformance suite,
+// then what only a real cluster shows: watch resume across a crash, endpoint fail-over, auth,
+// TLS, unreachable stores.
+#include "store/etcd/etcd_kv.h"
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "tests/fixtures/etcd_fixture.h"
+#include "tests/store/kv_conformance.h"
+
+namespace hg::store {
+namespace {
+
+using hg::testing::EtcdCluster;
+using hg::testing::EtcdClusterOptions;
+
+// ---- the conformance suite on one etcd shared by the binary's tests ----
+
+EtcdCluster* shared_etcd = nullptr;
+
+class SharedEtcdEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    delete shared_etcd;  // kills the process
+    shared_etcd = nullptr;
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kSharedEtcdEnv =
+    ::testing::AddGlobalTestEnvironment(new SharedEtcdEnvironment);
+
+EtcdCluster& SharedEtcd() {
+  if (shared_etcd == nullptr) {
+    auto c = EtcdCluster::Start();
+    if (!c.ok()) {
+      ADD_FAILURE() << c.status();
+      std::abort();  // nothing below can run without etcd
+    }
+    shared_etcd = c->release();
+  }
+  return *shared_etcd;
+}
+
+class EtcdKvFactory : public store::testing::KvFactory {
+ public:
+  std::unique_ptr<Kv> Make() override {
+    auto kv = EtcdKv::Create({.endpoints = SharedEtcd().Endpoints()});
+    EXPECT_TRUE(kv.ok()) << kv.status();
+    // An empty keyspace for each test: the etcd is shared, so revisions are not fresh.
+    auto del = (*kv)->Delete(DeleteRequest::Prefix(""));
+    EXPECT_TRUE(del.ok()) << del.status();
+    return std::move(*kv);
+  }
+  void AdvanceTime(absl::Duration d) override { absl::SleepFor(d); }
+  absl::Status Compact(Kv& kv, Revision rev) override {
+    return dynamic_cast<EtcdKv&>(kv).Compact(rev);
+  }
+  bool FreshRevisions() const override { return false; }
+};
+
+HG_KV_CONFORMANCE_SUITE(Etcd, [] { return std::make_unique<EtcdKvFactory>(); });
+
+// ---- helpers ----
+
+std::unique_ptr<EtcdKv> MustConnect(EtcdKvOptions options) {
+  auto kv = EtcdKv::Create(std::move(options));
+  EXPECT_TRUE(kv.ok()) << kv.status();
+  return kv.ok() ? std::move(*kv) : nullptr;
+}
+
+// Every event of a watch, in delivery order, plus any final status.
+class Recorder {
+ public:
+  WatchHandler Handler() {
+    return [this](const WatchResponse& r) {
+      absl::MutexLock lock(&mu_);
+      for (const auto& e : r.events) events_.push_back(e);
+      if (!r.status.ok()) final_ = r.status;
+    };
+  }
+  bool WaitFor(size_t n, absl::Duration timeout = absl::Seconds(15)) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&] { return events_.size() >= n || !final_.ok(); };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout) && final_.ok();
+  }
+  std::vector<WatchEvent> events() {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+  absl::Status final_status() {
+    absl::MutexLock lock(&mu_);
+    return final_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<WatchEvent> events_ ABSL_GUARDED_BY(mu_);
+  absl::Status final_ ABSL_GUARDED_BY(mu_);
+};
+
+// The values "0".."n-1" in order, each once, with strictly increasing revisions.
+void ExpectExactlyInOrder(const std::vector<WatchEvent>& events, int n) {
+  ASSERT_EQ(events.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(events[i].kv.value, std::to_string(i)) << "event " << i;
+    if (i > 0) {
+      EXPECT_GT(events[i].kv.mod_revision, events[i - 1].kv.mod_revision);
+    }
+  }
+}
+
+void PutN(Kv& kv, const std::string& prefix, int from, int to) {
+  for (int i = from; i < to; ++i) {
+    auto r = kv.Put({.key = prefix + std::to_string(i), .value = std::to_string(i)});
+    ASSERT_TRUE(r.ok()) << "put " << i << ": " << r.status();
+  }
+}
+
+// ---- watch resume across an etcd crash ----
+
+TEST(EtcdKvTest, WatchResumesAcrossKillAndRestartWithoutLossOrDuplicates) {
+  auto etcd = EtcdCluster::Start();
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  auto kv = MustConnect({.endpoints = (*etcd)->Endpoints()});
+  ASSERT_NE(kv, nullptr);
+  Recorder rec;
+  auto w = kv->StartWatch(WatchRequest::Prefix("/w/"), rec.Handler());
+  ASSERT_TRUE(w.ok()) << w.status();
+
+  PutN(*kv, "/w/", 0, 20);
+  ASSERT_TRUE(rec.WaitFor(20));
+  ASSERT_TRUE((*etcd)->Kill(0).ok());
+  ASSERT_TRUE((*etcd)->Restart(0).ok());
+  // Written right away: most land before the watch stream is back, so they come from history.
+  PutN(*kv, "/w/", 20, 40);
+  ASSERT_TRUE(rec.WaitFor(40));
+  PutN(*kv, "/w/", 40, 60);
+  ASSERT_TRUE(rec.WaitFor(60)) << rec.final_status();
+  absl::SleepFor(absl::Milliseconds(100));  // a duplicate would show up by now
+  (*w)->Cancel();
+  ExpectExactlyInOrder(rec.events(), 60);
+}
+
+TEST(EtcdKvTest, WatchCarriesOnWhileEtcdIsDownForAWhile) {
+  auto etcd = EtcdCluster::Start();
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  auto kv = MustConnect({.endpoints = (*etcd)->Endpoints()});
+  ASSERT_NE(kv, nullptr);
+  Recorder rec;
+  auto w = kv->StartWatch(WatchRequest::Prefix("/d/"), rec.Handler());
+  ASSERT_TRUE(w.ok()) << w.status();
+  PutN(*kv, "/d/", 0, 5);
+  ASSERT_TRUE(rec.WaitFor(5));
+  ASSERT_TRUE((*etcd)->Stop(0).ok());
+  absl::SleepFor(absl::Seconds(1));  // several failed reconnects
+  ASSERT_TRUE((*etcd)->Restart(0).ok());
+  PutN(*kv, "/d/", 5, 10);
+  ASSERT_TRUE(rec.WaitFor(10)) << rec.final_status();
+  (*w)->Cancel();
+  ExpectExactlyInOrder(rec.events(), 10);
+}
+
+TEST(EtcdKvTest, CallsRecoverRightAfterRestart) {
+  auto etcd = EtcdCluster::Start();
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  // 3 s: more than gRPC's longest reconnect backoff (2 s + jitter), far less than its default.
+  auto kv = MustConnect({.endpoints = (*etcd)->Endpoints(), .request_timeout = absl::Seconds(3)});
+  ASSERT_NE(kv, nullptr);
+  ASSERT_TRUE(kv->Put({.key = "k", .value = "1"}).ok());
+  ASSERT_TRUE((*etcd)->Kill(0).ok());
+  // Down: a clear kUnavailable at the deadline, never a hang.
+  absl::Time start = absl::Now();
+  auto down = kv->Range(RangeRequest::Key("k"));
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable) << down.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+  ASSERT_TRUE((*etcd)->Restart(0).ok());
+  // gRPC 1.51 would stall ~10 s here without wait_for_ready and the short backoff.
+  auto put = kv->Put({.key = "k", .value = "2"});
+  EXPECT_TRUE(put.ok()) << put.status();
+}
+
+TEST(EtcdKvTest, UnreachableEndpointIsUnavailable) {
+  auto kv = MustConnect({.endpoints = {"127.0.0.1:1"}, .request_timeout = absl::Milliseconds(300)});
+  ASSERT_NE(kv, nullptr);
+  auto r = kv->Range(RangeRequest::Key("k"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  auto w = kv->StartWatch(WatchRequest::Prefix("p/"), [](const WatchResponse&) {});
+  EXPECT_EQ(w.status().code(), absl::StatusCode::kUnavailable) << w.status();
+}
+
+TEST(EtcdKvTest, BadOptionsAreRejected) {
+  EXPECT_EQ(EtcdKv::Create({}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EtcdKv::Create({.endpoints = {"http://"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(EtcdKv::Create({.endpoints = {"127.0.0.1:2379"}, .tls = true,
+                               .ca_file = "/nonexistent/ca.crt"})
+                   .ok());
+}
+
+// ---- a 3-member cluster with members going away ----
+
+TEST(EtcdKvTest, ThreeMembersClientFailsOverWhenItsMemberDies) {
+  auto etcd = EtcdCluster::Start({.members = 3});
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  EtcdCluster& c = **etcd;
+  auto leader = c.WaitLeader();
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  // The client prefers its first endpoint: make that a follower, then kill it.
+  const int victim = (*leader + 1) % 3;
+  std::vector<std::string> endpoints = {c.Endpoint(victim)};
+  for (int i = 0; i < 3; ++i) {
+    if (i != victim) endpoints.push_back(c.Endpoint(i));
+  }
+  auto kv = MustConnect({.endpoints = endpoints});
+  ASSERT_NE(kv, nullptr);
+  Recorder rec;
+  auto w = kv->StartWatch(WatchRequest::Prefix("/f/"), rec.Handler());
+  ASSERT_TRUE(w.ok()) << w.status();
+  PutN(*kv, "/f/", 0, 10);
+  ASSERT_TRUE(rec.WaitFor(10));
+
+  ASSERT_TRUE(c.Kill(victim).ok());
+  // No waiting: reads, writes and the watch move to the live members by themselves.
+  PutN(*kv, "/f/", 10, 20);
+  auto r = kv->Range(RangeRequest::Prefix("/f/"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->count, 20);
+  ASSERT_TRUE(rec.WaitFor(20)) << rec.final_status();
+
+  // Now the leader goes: once a new one is elected the client carries on.
+  ASSERT_TRUE(c.Restart(victim).ok());
+  ASSERT_TRUE(c.Kill(*leader).ok());
+  ASSERT_TRUE(c.WaitLeader().ok());
+  PutN(*kv, "/f/", 20, 30);
+  r = kv->Range(RangeRequest::Prefix("/f/"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->count, 30);
+  ASSERT_TRUE(rec.WaitFor(30)) << rec.final_status();
+  absl::SleepFor(absl::Milliseconds(100));
+  (*w)->Cancel();
+  ExpectExactlyInOrder(rec.events(), 30);
+}
+
+// ---- auth ----
+
+TEST(EtcdKvTest, AuthWithPasswordAndReauthAfterRestart) {
+  auto etcd = EtcdCluster::Start({.auth = true});
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  EtcdCluster& c = **etcd;
+  const std::string password = c.options().root_password;
+
+  auto wrong = MustConnect({.endpoints = c.Endpoints(), .username = "root", .password = "nope"});
+  ASSERT_NE(wrong, nullptr);
+  auto denied = wrong->Put({.key = "a", .value = "1"});
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kUnauthenticated) << denied.status();
+  EXPECT_TRUE(absl::StrContains(denied.status().message(), "authentication")) << denied.status();
+
+  auto anonymous = MustConnect({.endpoints = c.Endpoints()});
+  ASSERT_NE(anonymous, nullptr);
+  EXPECT_FALSE(anonymous->Put({.key = "a", .value = "1"}).ok());
+
+  auto kv = MustConnect({.endpoints = c.Endpoints(), .username = "root", .password = password});
+  ASSERT_NE(kv, nullptr);
+  Recorder rec;
+  auto w = kv->StartWatch(WatchRequest::Prefix("/a/"), rec.Handler());
+  ASSERT_TRUE(w.ok()) << w.status();
+  PutN(*kv, "/a/", 0, 3);
+  ASSERT_TRUE(rec.WaitFor(3)) << rec.final_status();
+  auto got = c.Etcdctl({"get", "/a/0", "--print-value-only"});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, "0\n");
+
+  // Simple tokens live in etcd's memory: after a restart ours is invalid and must be renewed.
+  ASSERT_TRUE(c.Kill(0).ok());
+  ASSERT_TRUE(c.Restart(0).ok());
+  PutN(*kv, "/a/", 3, 6);
+  ASSERT_TRUE(rec.WaitFor(6)) << rec.final_status();
+  (*w)->Cancel();
+  ExpectExactlyInOrder(rec.events(), 6);
+}
+
+// ---- TLS ----
+
+TEST(EtcdKvTest, TlsWithClientCertificates) {
+  auto etcd = EtcdCluster::Start({.tls = true, .client_cert_auth = true});
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  EtcdCluster& c = **etcd;
+  const auto& files = c.tls_files();
+
+  auto kv = MustConnect({.endpoints = {c.ClientUrl(0)},
+                         .ca_file = files.ca_cert,
+                         .cert_file = files.client_cert,
+                         .key_file = files.client_key});
+  ASSERT_NE(kv, nullptr);
+  auto put = kv->Put({.key = "t", .value = "secure"});
+  ASSERT_TRUE(put.ok()) << put.status();
+  Recorder rec;
+  auto w = kv->StartWatch(WatchRequest::Prefix("/t/"), rec.Handler());
+  ASSERT_TRUE(w.ok()) << w.status();
+  PutN(*kv, "/t/", 0, 2);
+  EXPECT_TRUE(rec.WaitFor(2)) << rec.final_status();
+  (*w)->Cancel();
+
+  // Without a client certificate the server refuses the handshake.
+  auto no_cert = MustConnect({.endpoints = {c.ClientUrl(0)},
+                              .request_timeout = absl::Milliseconds(500),
+                              .ca_file = files.ca_cert});
+  ASSERT_NE(no_cert, nullptr);
+  EXPECT_FALSE(no_cert->Range(RangeRequest::Key("t")).ok());
+  // Plain text to a TLS port fails too.
+  auto plain = MustConnect({.endpoints = c.Endpoints(), .request_timeout = absl::Milliseconds(500)});
+  ASSERT_NE(plain, nullptr);
+  EXPECT_FALSE(plain->Range(RangeRequest::Key("t")).ok());
+}
+
+}  // namespace
+}  // namespace hg::store
