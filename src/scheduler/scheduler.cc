@@ -281,7 +281,6 @@ absl::Status Scheduler::RunAsLeader(const LeaderTerm& term) {
       });
       if (stop_) return absl::OkStatus();
       events.swap(events_);
-      job_count_ = jobs_.size();
     }
     const absl::Time now = clock_.Now();
     for (const auto& resp : events) {
@@ -299,6 +298,10 @@ absl::Status Scheduler::RunAsLeader(const LeaderTerm& term) {
         break;
       }
       for (const auto& ev : resp.events) ApplyJobEvent(ev, now);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      job_count_ = jobs_.size();
     }
     std::vector<JobDecision> decisions = planner_.TakeDue(now);
     if (decisions.empty()) continue;

@@ -1,0 +1,172 @@
+// Scheduler I/O against a real SqliteKv, driven by a FakeClock: fire transactions, batching,
+// the term guard and catch-up as persisted state (docs/design/execution.md "Fire").
+#include "scheduler/scheduler.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "model/execution.h"
+#include "model/job.h"
+#include "model/json.h"
+#include "store/local/sqlite_kv.h"
+
+namespace hg::scheduler {
+namespace {
+
+constexpr int64_t kBase = 1'767'225'600;  // 2026-01-01T00:00:00Z
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hg-sched-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto kv = store::SqliteKv::Open((dir_ / "kv.db").string(), clock_);
+    ASSERT_TRUE(kv.ok()) << kv.status();
+    kv_ = *std::move(kv);
+  }
+  void TearDown() override {
+    StopScheduler();
+    kv_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A leader key of our own: its create revision is the term.
+  LeaderTerm BecomeLeader(const std::string& key = "/hourglass/election/1") {
+    auto put = kv_->Put({.key = key, .value = "{}"});
+    EXPECT_TRUE(put.ok());
+    return LeaderTerm{.term = put->revision, .leader_key = key};
+  }
+
+  void PutJob(const std::string& name, const std::string& cron, const std::string& extra = "") {
+    std::string body = R"({"name":")" + name + R"(","cron_expr":")" + cron +
+                       R"(","executor_type":"shell","executor":{"command":"true"})" + extra + "}";
+    auto job = model::ParseJobRequest(body);
+    ASSERT_TRUE(job.ok()) << job.status();
+    ASSERT_TRUE(kv_->Put({.key = keys_.Job(job->name), .value = model::SerializeJob(*job)}).ok());
+  }
+
+  void StartScheduler(const LeaderTerm& term) {
+    scheduler_ = std::make_unique<Scheduler>(*kv_, clock_, keys_, Scheduler::Options{});
+    thread_ = std::thread([this, term] { result_ = scheduler_->RunAsLeader(term); });
+    WaitFor([&] { return scheduler_->JobCount() > 0 || waited_once_++ > 50; });
+  }
+  void StopScheduler() {
+    if (scheduler_) scheduler_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  template <typename F>
+  bool WaitFor(F cond) {
+    for (int i = 0; i < 2000; ++i) {
+      if (cond()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return cond();
+  }
+
+  std::vector<model::Execution> History(const std::string& job) {
+    auto name = model::JobName::Parse(job);
+    auto r = kv_->Range(store::RangeRequest::Prefix(keys_.ExecPrefix(*name)));
+    std::vector<model::Execution> out;
+    for (const auto& kv : r->kvs) out.push_back(*model::ParseExecution(kv.value));
+    return out;
+  }
+  int64_t Count(const std::string& prefix) {
+    auto r = kv_->Range(store::RangeRequest::Prefix(prefix));
+    return static_cast<int64_t>(r->kvs.size());
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(kBase)};
+  model::Keys keys_;
+  std::filesystem::path dir_;
+  std::unique_ptr<store::SqliteKv> kv_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::thread thread_;
+  absl::Status result_;
+  int waited_once_ = 0;
+};
+
+TEST_F(SchedulerTest, FiresEachInstantOnceWithRecordPendingAndCursor) {
+  PutJob("a", "*/10 * * * * *");
+  PutJob("b", "*/10 * * * * *");
+  StartScheduler(BecomeLeader());
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(WaitFor([&] { return History("a").size() == 1 && History("b").size() == 1; }));
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(WaitFor([&] { return History("a").size() == 2; }));
+  auto h = History("a");
+  EXPECT_EQ(h[0].scheduled_time, absl::FromUnixSeconds(kBase + 10));
+  EXPECT_EQ(h[1].scheduled_time, absl::FromUnixSeconds(kBase + 20));
+  EXPECT_EQ(h[0].status, model::ExecutionStatus::kScheduled);
+  EXPECT_EQ(Count(keys_.PendingPrefix()), 4);
+  auto cursor = store::Get(*kv_, keys_.CursorPrefix() + "a");
+  ASSERT_TRUE(cursor.ok() && cursor->has_value());
+  EXPECT_EQ(*model::ParseRfc3339((*cursor)->value), absl::FromUnixSeconds(kBase + 20));
+  // Both jobs of one instant went in one transaction: same mod revision.
+  auto ca = store::Get(*kv_, keys_.CursorPrefix() + "a");
+  auto cb = store::Get(*kv_, keys_.CursorPrefix() + "b");
+  EXPECT_EQ((*ca)->mod_revision, (*cb)->mod_revision);
+}
+
+TEST_F(SchedulerTest, DeposedLeaderWritesNothing) {
+  PutJob("a", "* * * * * *");
+  LeaderTerm term = BecomeLeader();
+  StartScheduler(term);
+  // Another master wins: our key is gone, a newer one exists.
+  ASSERT_TRUE(kv_->Delete(store::DeleteRequest::Key(term.leader_key)).ok());
+  BecomeLeader("/hourglass/election/2");
+  clock_.Advance(absl::Seconds(1));
+  thread_.join();
+  EXPECT_TRUE(absl::IsFailedPrecondition(result_)) << result_;
+  EXPECT_EQ(History("a").size(), 0u);
+  EXPECT_EQ(Count(keys_.CursorPrefix()), 0);
+}
+
+TEST_F(SchedulerTest, NewLeaderCatchesUpFromTheCursor) {
+  PutJob("a", "0 * * * * *", R"(,"starting_deadline":"90s","concurrency_policy":"Forbid")");
+  // The previous leader fired up to kBase; we take over 5 minutes later.
+  ASSERT_TRUE(kv_->Put({.key = keys_.CursorPrefix() + "a",
+                        .value = model::FormatRfc3339(absl::FromUnixSeconds(kBase))}).ok());
+  clock_.Advance(absl::Seconds(330));
+  StartScheduler(BecomeLeader());
+  ASSERT_TRUE(WaitFor([&] { return History("a").size() == 5; }));
+  auto h = History("a");
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(h[i].status, model::ExecutionStatus::kMissed) << i;
+  EXPECT_EQ(h[4].status, model::ExecutionStatus::kScheduled);
+  EXPECT_EQ(h[4].trigger, model::Trigger::kCatchup);
+  EXPECT_EQ(h[4].scheduled_time, absl::FromUnixSeconds(kBase + 300));
+  EXPECT_EQ(Count(keys_.PendingPrefix()), 1);
+}
+
+TEST_F(SchedulerTest, JobCreatedWhileLeadingStartsAfterNowAndDeleteStops) {
+  StartScheduler(BecomeLeader());
+  clock_.Advance(absl::Seconds(100));
+  PutJob("late", "* * * * * *");
+  ASSERT_TRUE(WaitFor([&] { return scheduler_->JobCount() == 1; }));
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return History("late").size() == 1; }));
+  EXPECT_EQ(History("late")[0].scheduled_time, absl::FromUnixSeconds(kBase + 101));
+  auto name = model::JobName::Parse("late");
+  ASSERT_TRUE(kv_->Delete(store::DeleteRequest::Key(keys_.Job(*name))).ok());
+  ASSERT_TRUE(WaitFor([&] { return scheduler_->JobCount() == 0; }));
+  clock_.Advance(absl::Seconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(History("late").size(), 1u);
+}
+
+TEST_F(SchedulerTest, LargeBatchIsSplitUnderTheTxnOpLimit) {
+  for (int i = 0; i < 150; ++i) PutJob("j" + std::to_string(i), "* * * * * *");
+  StartScheduler(BecomeLeader());
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return Count(keys_.PendingPrefix()) == 150; }));
+  EXPECT_EQ(Count(keys_.CursorPrefix()), 150);
+}
+
+}  // namespace
+}  // namespace hg::scheduler
