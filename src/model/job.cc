@@ -10,6 +10,7 @@
 #include "common/duration.h"
 #include "common/status.h"
 #include "common/strings.h"
+#include "cron/schedule.h"
 #include "model/field_errors.h"
 #include "model/json_reader.h"
 
@@ -124,10 +125,11 @@ std::optional<std::string> ZoneProblem(std::string_view zone) {
   return std::nullopt;
 }
 
-// Checks `expr` in `zone`. Until src/cron lands this only catches what needs no parser.
-std::optional<std::string> CronProblem(std::string_view expr, absl::TimeZone /*zone*/) {
-  if (HasControl(expr)) return "must not contain control characters";
+// Checks `expr` in `zone` with the real parser; the parser's message names field and position.
+std::optional<std::string> CronProblem(std::string_view expr, absl::TimeZone zone) {
   if (absl::StripAsciiWhitespace(Av(expr)).empty()) return "is required";
+  auto schedule = cron::Schedule::Parse(expr, zone);
+  if (!schedule.ok()) return std::string(schedule.status().message());
   return std::nullopt;
 }
 
@@ -472,6 +474,10 @@ absl::Duration RetryPolicy::DelayBefore(int retry) const {
   }
   if (max_backoff && delay > max_backoff->value) return max_backoff->value;
   return delay;
+}
+
+absl::StatusOr<cron::Schedule> Job::Schedule() const {
+  return cron::Schedule::Parse(cron_expr, Zone());
 }
 
 absl::TimeZone Job::Zone() const {

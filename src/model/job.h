@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cron/schedule.h"
 #include "model/execution.h"
 #include "model/ids.h"
 #include "model/json.h"
@@ -109,6 +110,8 @@ struct Job {
 
   // The job's time zone; UTC when `timezone` cannot be loaded (never after validation).
   absl::TimeZone Zone() const;
+  // The parsed schedule (cron_expr in Zone()); an error only for a job that failed validation.
+  absl::StatusOr<cron::Schedule> Schedule() const;
   friend bool operator==(const Job&, const Job&) = default;
 };
 

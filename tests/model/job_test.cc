@@ -391,3 +391,35 @@ TEST(JobTest, GoDurationKeepsText) {
 
 }  // namespace
 }  // namespace hg::model
+
+namespace hg::model {
+namespace {
+
+TEST(JobCronTest, CronExpressionIsParsed) {
+  auto errors = ErrorsOf(R"({"name":"j","cron_expr":"0 0 24 * * *","executor_type":"shell","executor":{"command":"x"}})");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].field, "cron_expr");
+  EXPECT_THAT(errors[0].message, ::testing::HasSubstr("24"));
+  EXPECT_THAT(ErrorsOf(R"({"name":"j","cron_expr":"   ","executor_type":"shell","executor":{"command":"x"}})"),
+              ElementsAre(E("cron_expr", "is required")));
+  for (const char* ok : {"*/10 * * * * *", "0 3 * * *", "@daily", "@every 90s"}) {
+    EXPECT_TRUE(ParseJobRequest(std::string(R"({"name":"j","cron_expr":")") + ok +
+                                R"(","executor_type":"shell","executor":{"command":"x"}})")
+                    .ok())
+        << ok;
+  }
+}
+
+TEST(JobCronTest, ScheduleUsesTheJobsZone) {
+  auto job = ParseJobRequest(
+      R"({"name":"j","cron_expr":"0 0 3 * * *","timezone":"Europe/Berlin","executor_type":"shell","executor":{"command":"x"}})");
+  ASSERT_TRUE(job.ok()) << job.status();
+  auto schedule = job->Schedule();
+  ASSERT_TRUE(schedule.ok()) << schedule.status();
+  // 03:00 in Berlin on 2026-01-15 is 02:00 UTC.
+  EXPECT_EQ(schedule->Next(absl::FromUnixSeconds(1768435200)),  // 2026-01-15T00:00:00Z
+            absl::FromUnixSeconds(1768435200 + 2 * 3600));
+}
+
+}  // namespace
+}  // namespace hg::model
