@@ -316,7 +316,7 @@ void ReadEnum(ObjectReader& r, std::string_view key, const std::array<Enum, N>& 
                                        *text, "\""));
 }
 
-void DecodeExecutor(const Json& object, Job& job, std::vector<FieldError>* errors) {
+void DecodeExecutor(const Json& object, bool strict, Job& job, std::vector<FieldError>* errors) {
   ObjectReader r(object, "executor", errors);
   ExecutorSpec& ex = job.executor;
   if (auto v = r.String("command")) ex.command = *v;
@@ -336,10 +336,11 @@ void DecodeExecutor(const Json& object, Job& job, std::vector<FieldError>* error
       ex.expected_status.push_back(static_cast<int>(*code));
     }
   }
-  r.RejectUnknown();
+  if (strict) r.RejectUnknown();
 }
 
-void DecodeRetryPolicy(const Json& object, Job& job, std::vector<FieldError>* errors) {
+void DecodeRetryPolicy(const Json& object, bool strict, Job& job,
+                       std::vector<FieldError>* errors) {
   ObjectReader r(object, "retry_policy", errors);
   RetryPolicy& rp = job.retry_policy;
   if (auto v = r.Int("max_retries")) {
@@ -356,7 +357,7 @@ void DecodeRetryPolicy(const Json& object, Job& job, std::vector<FieldError>* er
   ReadEnum(r, "kind", std::array{BackoffKind::kFixed, BackoffKind::kExponential}, &rp.kind);
   ReadDuration(r, "max_backoff", &rp.max_backoff);
   if (auto v = r.Bool("jitter")) rp.jitter = *v;
-  r.RejectUnknown();
+  if (strict) r.RejectUnknown();
 }
 
 // Decodes `json` into a Job and validates it; `stored` keeps the server-managed fields.
@@ -386,12 +387,12 @@ absl::StatusOr<Job> Decode(const Json& json, bool stored) {
   const bool type_present = json.contains("executor_type") && !json["executor_type"].is_null();
   if (!type_present) r.AddError("executor_type", "is required (\"shell\" or \"http\")");
   const bool type_ok = type_present && errors.size() == before_type;
-  if (const Json* ex = r.Object("executor")) DecodeExecutor(*ex, job, &errors);
+  if (const Json* ex = r.Object("executor")) DecodeExecutor(*ex, !stored, job, &errors);
   ReadEnum(r, "concurrency_policy",
            std::array{ConcurrencyPolicy::kAllow, ConcurrencyPolicy::kForbid,
                       ConcurrencyPolicy::kReplace},
            &job.concurrency_policy);
-  if (const Json* rp = r.Object("retry_policy")) DecodeRetryPolicy(*rp, job, &errors);
+  if (const Json* rp = r.Object("retry_policy")) DecodeRetryPolicy(*rp, !stored, job, &errors);
   ReadDuration(r, "timeout", &job.timeout);
   std::optional<GoDuration> deadline;
   ReadDuration(r, "starting_deadline", &deadline);
@@ -414,8 +415,8 @@ absl::StatusOr<Job> Decode(const Json& json, bool stored) {
     r.Ignore("last_execution");
   } else {
     for (std::string_view key : kReadOnly) r.Ignore(key);
+    r.RejectUnknown();
   }
-  r.RejectUnknown();
 
   std::set<std::string> skip;
   for (const FieldError& e : errors) skip.insert(e.field);
@@ -483,6 +484,13 @@ absl::StatusOr<cron::Schedule> Job::Schedule() const {
 absl::TimeZone Job::Zone() const {
   absl::TimeZone tz;
   if (ZoneProblem(timezone) || !absl::LoadTimeZone(Av(timezone), &tz)) return absl::UTCTimeZone();
+  return tz;
+}
+
+absl::StatusOr<absl::TimeZone> ParseTimeZone(std::string_view name) {
+  if (auto problem = ZoneProblem(name)) return absl::InvalidArgumentError(*problem);
+  absl::TimeZone tz;
+  absl::LoadTimeZone(Av(name), &tz);
   return tz;
 }
 

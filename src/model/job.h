@@ -115,6 +115,10 @@ struct Job {
   friend bool operator==(const Job&, const Job&) = default;
 };
 
+// Loads an IANA time zone by name after checking the name cannot escape the zoneinfo directory
+// ("../x", "/etc/…", "localtime" are rejected). InvalidArgument naming the problem otherwise.
+absl::StatusOr<absl::TimeZone> ParseTimeZone(std::string_view name);
+
 // Parses and validates a request body (POST/PUT). All problems are reported at once as an
 // InvalidArgument with field errors (model/field_errors.h); malformed JSON is an InvalidArgument
 // naming the position. Server-managed fields in the body are ignored.
@@ -127,7 +131,8 @@ absl::Status ValidateJob(const Job& job);
 // Stored form (jobs/<name>): every field, including id, created_at and updated_at.
 Json EncodeJob(const Job& job);
 std::string SerializeJob(const Job& job);
-// Decodes a stored record: like DecodeJobRequest but keeps id/created_at/updated_at.
+// Decodes a stored record: like DecodeJobRequest but keeps id/created_at/updated_at and ignores
+// unknown members (a newer version may have written them).
 absl::StatusOr<Job> ParseStoredJob(std::string_view text);
 
 // What a response adds to the stored form.

@@ -423,3 +423,26 @@ TEST(JobCronTest, ScheduleUsesTheJobsZone) {
 
 }  // namespace
 }  // namespace hg::model
+
+namespace hg::model {
+namespace {
+
+TEST(JobStoredTest, StoredRecordsTolerateUnknownMembers) {
+  Job job = *ParseJobRequest(kV1Shell);
+  Json stored = EncodeJob(job);
+  stored["added_later"] = 1;
+  stored["executor"]["added_later"] = true;
+  stored["retry_policy"]["added_later"] = "x";
+  auto back = ParseStoredJob(DumpJson(stored));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, job);
+}
+
+TEST(JobStoredTest, ParseTimeZone) {
+  EXPECT_TRUE(ParseTimeZone("Asia/Tokyo").ok());
+  EXPECT_EQ(ParseTimeZone("Nowhere/City").status().message(), "unknown time zone \"Nowhere/City\"");
+  EXPECT_EQ(ParseTimeZone("../x").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace hg::model
