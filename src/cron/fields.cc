@@ -89,11 +89,10 @@ class FieldParser {
       has_step = true;
       if (base.empty()) return Error(absl::StrCat("missing start before \"/\" in \"", Av(item), "\""));
     }
-    // Day of week 7 is Sunday; "*" covers 0..6 so that steps start from Sunday once.
-    const int max = index_ == kDayOfWeek ? 6 : spec.max;
     int lo, hi;
     if (base == "*") {
-      lo = spec.min, hi = max;
+      // Day of week: "*" is 0..6, so "*/n" holds Sunday once (0..7 would give the same days).
+      lo = spec.min, hi = index_ == kDayOfWeek ? 6 : spec.max;
     } else if (const size_t dash = base.find('-'); dash != std::string_view::npos) {
       const std::string_view a = base.substr(0, dash), b = base.substr(dash + 1);
       if (a.empty() || b.empty()) {
@@ -108,7 +107,7 @@ class FieldParser {
       }
     } else {
       HG_ASSIGN_OR_RETURN(lo, Value(base, item));
-      hi = has_step ? max : lo;  // "a/n" runs from a to the field's maximum
+      hi = has_step ? spec.max : lo;  // "a/n" runs to the maximum (day of week: 7, Sunday)
     }
     for (int v = lo; v <= hi; v += step) {
       *bits |= uint64_t{1} << (index_ == kDayOfWeek && v == 7 ? 0 : v);
@@ -122,16 +121,23 @@ class FieldParser {
       return Error(absl::StrCat("\"?\" in \"", Av(item), "\" must stand alone"));
     }
     const std::string up = Upper(item);
-    const bool names = index_ == kMonth || index_ == kDayOfWeek;  // JUL, WED contain L, W
-    const bool numeric_start = !up.empty() && !std::isalpha(static_cast<unsigned char>(up[0]));
-    for (char c : {'L', 'W', '#'}) {
-      if (up.find(c) == std::string::npos) continue;
-      if (names && c != '#' && !numeric_start && up != "L" && up != "W") continue;
-      const std::string_view allowed = c == '#'   ? "day of week"
-                                       : c == 'W' ? "day of month"
-                                                  : "day of month and day of week";
-      return Error(absl::StrCat("\"", std::string(1, c), "\" in \"", Av(item),
-                                "\" is only allowed in ", Av(allowed)));
+    for (size_t i = 0; i < up.size();) {
+      // Letters inside a month or weekday name (JUL, WED) are not the L/W extensions.
+      size_t j = i;
+      while (j < up.size() && std::isalpha(static_cast<unsigned char>(up[j]))) ++j;
+      if (j > i && IsName(std::string_view(up).substr(i, j - i))) {
+        i = j;
+        continue;
+      }
+      const char c = up[i];
+      if (c == 'L' || c == 'W' || c == '#') {
+        const std::string_view allowed = c == '#'   ? "day of week"
+                                         : c == 'W' ? "day of month"
+                                                    : "day of month and day of week";
+        return Error(absl::StrCat("\"", std::string(1, c), "\" in \"", Av(item),
+                                  "\" is only allowed in ", Av(allowed)));
+      }
+      i = std::max(i + 1, j);
     }
     return absl::OkStatus();
   }
@@ -210,6 +216,20 @@ class FieldParser {
       HG_ASSIGN_OR_RETURN(int w, Value(day, item));
       f_->dow_last |= uint8_t(1u << (w % 7));
       return true;
+    }
+    return false;
+  }
+
+  bool IsName(std::string_view upper) const {
+    if (index_ == kMonth) {
+      for (std::string_view n : kMonthNames) {
+        if (upper == n) return true;
+      }
+    }
+    if (index_ == kDayOfWeek) {
+      for (std::string_view n : kDayNames) {
+        if (upper == n) return true;
+      }
     }
     return false;
   }

@@ -85,6 +85,10 @@ TEST(ScheduleTest, WeekdaySevenIsSunday) {
   EXPECT_EQ(Fires("0 0 0 * * SUN", "UTC", kJan1, 3), sunday);
   EXPECT_THAT(sunday, ElementsAre("2026-01-04T00:00:00+00:00", "2026-01-11T00:00:00+00:00",
                                   "2026-01-18T00:00:00+00:00"));
+  // "a/n" runs to the field's maximum, 7 (Sunday): Wednesday, Friday, Sunday.
+  EXPECT_THAT(Fires("0 0 0 * * 3/2", "UTC", kJan1, 3),
+              ElementsAre("2026-01-02T00:00:00+00:00", "2026-01-04T00:00:00+00:00",
+                          "2026-01-07T00:00:00+00:00"));
   EXPECT_THAT(Fires("0 0 0 * * 5-7", "UTC", kJan1, 4),  // Friday, Saturday, Sunday
               ElementsAre("2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00",
                           "2026-01-04T00:00:00+00:00", "2026-01-09T00:00:00+00:00"));
