@@ -241,6 +241,23 @@ TEST(SqliteKvTest, ExplicitCompact) {
   EXPECT_EQ(kv->Compact(r2 + 5).code(), absl::StatusCode::kOutOfRange);
 }
 
+TEST(SqliteKvTest, RevisionSurvivesReopenAfterHistoryIsGone) {
+  TempDir dir;
+  FakeClock clock;
+  Revision last;
+  {
+    auto kv = MustOpen(dir.File("kv.db"), clock, {.history_revisions = 3});
+    ASSERT_NE(kv, nullptr);
+    for (int i = 0; i < 20; ++i) MustPut(*kv, "k", std::to_string(i));
+    last = MustPut(*kv, "k", "last");
+    ASSERT_TRUE(kv->Compact(last).ok());  // no history row left
+  }
+  auto kv = MustOpen(dir.File("kv.db"), clock, {.history_revisions = 3});
+  ASSERT_NE(kv, nullptr);
+  EXPECT_EQ(kv->OldestRangeRevision(), last);
+  EXPECT_EQ(MustPut(*kv, "k", "next"), last + 1);
+}
+
 TEST(SqliteKvTest, PrefixRangeSearchesThePrimaryKey) {
   TempDir dir;
   FakeClock clock;

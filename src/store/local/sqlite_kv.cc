@@ -348,8 +348,19 @@ absl::Status SqliteKv::Init() {
     } else if (*schema != 1) {
       st = absl::FailedPreconditionError(absl::StrCat("unknown sqlite store schema ", *schema));
     } else {
-      rev_ = *rev;
-      compact_rev_ = *compact;
+      // The revision is the newest history row; meta holds a floor (see FinishWrite).
+      auto newest = [&]() -> absl::StatusOr<int64_t> {
+        HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw, Prepare("SELECT max(rev) FROM history"));
+        Stmt s(raw);
+        if (int rc = s.Step(); rc != SQLITE_ROW) return SqlError(rc, "newest revision");
+        return s.Int(0);  // 0 when empty
+      }();
+      if (newest.ok()) {
+        rev_ = std::max({*rev, *compact, *newest});
+        compact_rev_ = *compact;
+      } else {
+        st = newest.status();
+      }
     }
   }
   if (!st.ok()) {
@@ -435,6 +446,22 @@ Revision SqliteKv::OldestRangeRevision() const {
 
 std::string SqliteKv::PrefixRangeSqlForTest() { return LatestRangeSql("b"); }
 
+absl::Status SqliteKv::PruneLocked(Revision compact, Revision revision) {
+  HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw, Prepare("DELETE FROM history WHERE rev <= :r"));
+  {
+    Stmt d(raw);
+    d.Bind(":r", compact);
+    if (int rc = d.Step(); rc != SQLITE_DONE) return SqlError(rc, "prune history");
+  }
+  HG_ASSIGN_OR_RETURN(raw, Prepare("UPDATE meta SET value = CASE name WHEN 'compact' THEN :c "
+                                   "ELSE :r END WHERE name IN ('compact', 'revision')"));
+  Stmt m(raw);
+  m.Bind(":c", compact);
+  m.Bind(":r", revision);
+  if (int rc = m.Step(); rc != SQLITE_DONE) return SqlError(rc, "update meta");
+  return absl::OkStatus();
+}
+
 // --- writes ------------------------------------------------------------------------------------
 
 absl::Status SqliteKv::BeginWrite(WriteCtx& ctx) {
@@ -448,27 +475,14 @@ absl::Status SqliteKv::FinishWrite(WriteCtx& ctx, absl::Status body) {
   if (body.ok() && ctx.sub > 0) {
     // Persist the revision and prune history in the same transaction. Pruning goes in batches
     // so most writes do not pay for a DELETE.
-    body = [&]() -> absl::Status {
-      HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
-                          Prepare("UPDATE meta SET value = :v WHERE name = 'revision'"));
-      Stmt s(raw);
-      s.Bind(":v", ctx.rev);
-      if (int rc = s.Step(); rc != SQLITE_DONE) return SqlError(rc, "update revision");
-      Revision target = ctx.rev - options_.history_revisions;
-      Revision batch = std::clamp<Revision>(options_.history_revisions / 8, 1, 1024);
-      if (target - compact_rev_ >= batch) {
-        HG_ASSIGN_OR_RETURN(raw, Prepare("DELETE FROM history WHERE rev <= :r"));
-        Stmt d(raw);
-        d.Bind(":r", target);
-        if (int rc = d.Step(); rc != SQLITE_DONE) return SqlError(rc, "prune history");
-        HG_ASSIGN_OR_RETURN(raw, Prepare("UPDATE meta SET value = :v WHERE name = 'compact'"));
-        Stmt c(raw);
-        c.Bind(":v", target);
-        if (int rc = c.Step(); rc != SQLITE_DONE) return SqlError(rc, "update compact");
-        ctx.new_compact = target;
-      }
-      return absl::OkStatus();
-    }();
+    // The revision needs no write of its own: it is the newest `history` row, which pruning
+    // never removes (meta holds a floor for when Compact() empties the history).
+    Revision target = ctx.rev - options_.history_revisions;
+    Revision batch = std::clamp<Revision>(options_.history_revisions / 8, 1, 1024);
+    if (target - compact_rev_ >= batch) {
+      body = PruneLocked(target, ctx.rev);
+      if (body.ok()) ctx.new_compact = target;
+    }
   }
   if (!body.ok()) {
     if (sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");
@@ -782,17 +796,8 @@ absl::Status SqliteKv::Compact(Revision rev) {
   }
   if (rev <= CompactRevLocked()) return CompactedError(rev, CompactRevLocked() - 1);
   HG_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  absl::Status st = [&]() -> absl::Status {
-    HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw, Prepare("DELETE FROM history WHERE rev <= :r"));
-    Stmt d(raw);
-    d.Bind(":r", rev);
-    if (int rc = d.Step(); rc != SQLITE_DONE) return SqlError(rc, "compact history");
-    HG_ASSIGN_OR_RETURN(raw, Prepare("UPDATE meta SET value = :v WHERE name = 'compact'"));
-    Stmt c(raw);
-    c.Bind(":v", rev);
-    if (int rc = c.Step(); rc != SQLITE_DONE) return SqlError(rc, "update compact");
-    return Exec("COMMIT");
-  }();
+  absl::Status st = PruneLocked(rev, rev_);
+  if (st.ok()) st = Exec("COMMIT");
   if (!st.ok()) {
     if (sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");
     return st;

@@ -3,7 +3,8 @@
 // (tests/store/kv_conformance.h) like EtcdKv.
 //
 // Storage (one file, WAL journal, exclusive lock: one process at a time):
-//   meta(name, value)        the store revision and the compaction point, persisted
+//   meta(name, value)        the compaction point, and a floor of the revision (the revision
+//                            itself is the newest history row, so a write touches no meta row)
 //   kv(key PRIMARY KEY, ...) the current value of every key (create/mod revision, version, lease)
 //   history(rev, sub, ...)   one row per event of the last `history_revisions` revisions, with
 //                            the previous value: serves Range at an old revision (current state
@@ -133,7 +134,8 @@ class SqliteKv final : public Kv {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RevokeLocked(LeaseId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Revision CompactRevLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status PruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes history <= `compact` and records both numbers in meta (inside a transaction).
+  absl::Status PruneLocked(Revision compact, Revision revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void LeaseLoop();
   void WatchLoop(const std::shared_ptr<WatchState>& w);
