@@ -23,7 +23,8 @@ export default tseslint.config(
   },
   {
     files: ['e2e/**/*.mjs', '*.config.{js,ts}'],
-    languageOptions: { globals: { ...globals.node } },
+    // e2e code also holds callbacks that run inside the page (page.evaluate).
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
   {
     rules: {

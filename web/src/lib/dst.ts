@@ -43,12 +43,17 @@ export function flagDstShifts(times: readonly string[], previousOffset?: string 
   });
 }
 
+const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
+
 /** The UTC offset ("+02:00") that `timeZone` has at `atMs`, or null if the zone is unknown. */
 export function zoneOffsetAt(timeZone: string, atMs: number): string | null {
   try {
-    const parts = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' }).formatToParts(
-      new Date(atMs),
-    );
+    let f = offsetFormatters.get(timeZone);
+    if (!f) {
+      f = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
+      offsetFormatters.set(timeZone, f);
+    }
+    const parts = f.formatToParts(new Date(atMs));
     const name = parts.find((p) => p.type === 'timeZoneName')?.value ?? '';
     if (name === 'GMT') return '+00:00';
     const m = /^GMT([+-])(\d{1,2})(?::?(\d{2}))?$/.exec(name);

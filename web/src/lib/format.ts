@@ -53,15 +53,14 @@ export function formatRelative(targetMs: number | null, nowMs: number): string {
   return diff > 0 ? `in ${text}` : `${text} ago`;
 }
 
-/**
- * An instant as "YYYY-MM-DD HH:MM:SS" in `timeZone` (the browser's zone when omitted), followed by
- * the zone's short name when `withZone` is set.
- */
-export function formatAbsolute(ms: number | null, timeZone?: string, withZone = false): string {
-  if (ms === null) return '—';
-  let parts: Intl.DateTimeFormatPart[];
-  try {
-    parts = new Intl.DateTimeFormat('en-US', {
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** A cached formatter: building an Intl.DateTimeFormat costs far more than using one. */
+function formatter(timeZone: string | undefined, withZone: boolean): Intl.DateTimeFormat {
+  const key = `${timeZone ?? ''}|${withZone}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
       timeZone,
       year: 'numeric',
       month: '2-digit',
@@ -71,7 +70,21 @@ export function formatAbsolute(ms: number | null, timeZone?: string, withZone = 
       second: '2-digit',
       hourCycle: 'h23',
       timeZoneName: withZone ? 'short' : undefined,
-    }).formatToParts(new Date(ms));
+    });
+    formatters.set(key, f);
+  }
+  return f;
+}
+
+/**
+ * An instant as "YYYY-MM-DD HH:MM:SS" in `timeZone` (the browser's zone when omitted), followed by
+ * the zone's short name when `withZone` is set.
+ */
+export function formatAbsolute(ms: number | null, timeZone?: string, withZone = false): string {
+  if (ms === null) return '—';
+  let parts: Intl.DateTimeFormatPart[];
+  try {
+    parts = formatter(timeZone, withZone).formatToParts(new Date(ms));
   } catch {
     // Unknown zone name: show UTC rather than nothing.
     return formatAbsolute(ms, 'UTC', withZone);

@@ -27,14 +27,24 @@ export function parseLabelFilter(s: string): Array<[string, string | null]> {
     });
 }
 
+// Lower-cased searchable text per job object; a poll replaces the objects, so entries die with them.
+const hayCache = new WeakMap<Job, string>();
+function haystack(j: Job): string {
+  let h = hayCache.get(j);
+  if (h === undefined) {
+    h = `${j.name}\n${j.description ?? ''}\n${j.cron_expr}\n${j.executor?.command ?? ''}\n${j.executor?.url ?? ''}`.toLowerCase();
+    hayCache.set(j, h);
+  }
+  return h;
+}
+
 export function filterJobs(jobs: readonly Job[], f: JobFilter): Job[] {
   const text = f.text.trim().toLowerCase();
   const labels = parseLabelFilter(f.label);
   if (!text && !f.status && !labels.length) return jobs.slice();
   return jobs.filter((j) => {
     if (text) {
-      const hay = `${j.name}\n${j.description ?? ''}\n${j.cron_expr}\n${j.executor?.command ?? ''}\n${j.executor?.url ?? ''}`.toLowerCase();
-      if (!hay.includes(text)) return false;
+      if (!haystack(j).includes(text)) return false;
     }
     if (f.status) {
       if (f.status === 'paused') {

@@ -1,0 +1,498 @@
+// End-to-end test of the web UI against a real `hourglass dev`, in Debian's headless Chromium
+// driven by playwright-core. Run with `npm run test:e2e` (part of `npm run test`).
+//
+// Environment:
+//   HOURGLASS_BIN                 the hourglass binary (default: ../build/asan-ubsan/src/app/hourglass,
+//                                 then ../build/release/src/app/hourglass)
+//   CHROMIUM_BIN                  default /usr/bin/chromium
+//   HOURGLASS_UPDATE_SCREENSHOTS  when 1, also copies the page screenshots to ../docs/screenshots/
+//
+// The server is started as a direct child process on a free port with a fresh data directory and
+// killed by pid at the end (on every path). Screenshots and the server log go to e2e-artifacts/.
+// The last line printed is "N passed, N failed".
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repoDir = resolve(webDir, '..');
+const artifacts = join(webDir, 'e2e-artifacts');
+const distDir = join(webDir, 'dist');
+const JOB = 'e2e-hello';
+const SLOW_JOB = 'e2e-sleeper';
+const PAGES = ['jobs', 'job', 'edit', 'cluster', 'dashboard'];
+
+/** @type {import('node:child_process').ChildProcess | null} */
+let server = null;
+/** @type {import('playwright-core').BrowserContext | null} */
+let context = null;
+const tempDirs = [];
+
+function log(msg) {
+  process.stdout.write(`[e2e] ${msg}\n`);
+}
+
+function findBinary() {
+  const candidates = process.env.HOURGLASS_BIN
+    ? [resolve(process.env.HOURGLASS_BIN)]
+    : [join(repoDir, 'build/asan-ubsan/src/app/hourglass'), join(repoDir, 'build/release/src/app/hourglass')];
+  const bin = candidates.find((c) => existsSync(c));
+  if (!bin) throw new Error(`no hourglass binary: looked for ${candidates.join(', ')} (build it or set HOURGLASS_BIN)`);
+  const help = spawnSync(bin, ['dev', '--help'], { encoding: 'utf8', timeout: 30_000 });
+  if (help.status !== 0) {
+    throw new Error(`${bin} dev --help failed (exit ${help.status}): ${(help.stderr || help.stdout || '').slice(0, 500)}`);
+  }
+  return bin;
+}
+
+/** Newest modification time under `dir` (files only). */
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds web/dist when it is missing or older than the sources, so the test sees current code. */
+function ensureBuilt() {
+  const index = join(distDir, 'index.html');
+  const sources = Math.max(newest(join(webDir, 'src')), statSync(join(webDir, 'index.html')).mtimeMs);
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  log('building the UI (dist is missing or stale)');
+  const r = spawnSync(process.execPath, [join(webDir, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
+    cwd: webDir,
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) throw new Error('vite build failed');
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what, fn, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last = null;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (server && server.exitCode !== null) throw new Error(`server exited (code ${server.exitCode}) while waiting for ${what}`);
+    await sleep(200);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ''}`);
+}
+
+async function startServer(bin, port) {
+  const data = mkdtempSync(join(tmpdir(), 'hourglass-e2e-data-'));
+  tempDirs.push(data);
+  const out = createWriteStream(join(artifacts, 'server.log'));
+  await new Promise((r) => out.on('open', r));
+  const args = ['dev', '--http', `127.0.0.1:${port}`, '--data', data, '--ui-dir', distDir];
+  log(`starting ${bin} ${args.join(' ')}`);
+  server = spawn(bin, args, { cwd: data, stdio: ['ignore', out, out] });
+  server.on('exit', (code, sig) => log(`server exited (code ${code}, signal ${sig})`));
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor('/readyz', async () => (await fetch(`${base}/readyz`)).ok, 90_000);
+  await waitFor(
+    'a leader and a worker in /cluster',
+    async () => {
+      const c = /** @type {{leader: unknown, workers: unknown[]}} */ (await (await fetch(`${base}/cluster`)).json());
+      return c.leader && Array.isArray(c.workers) && c.workers.length > 0;
+    },
+    60_000,
+  );
+  return base;
+}
+
+async function stopServer() {
+  const s = server;
+  server = null;
+  if (!s || s.exitCode !== null || s.signalCode !== null) return;
+  s.kill('SIGTERM');
+  const exited = await Promise.race([new Promise((r) => s.once('exit', () => r(true))), sleep(10_000).then(() => false)]);
+  if (!exited) {
+    log('server ignored SIGTERM for 10 s; sending SIGKILL');
+    s.kill('SIGKILL');
+  }
+}
+
+async function cleanup() {
+  try {
+    await context?.close();
+  } catch {
+    // Browser already gone.
+  }
+  context = null;
+  await stopServer();
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+// --- the test -----------------------------------------------------------------------------------
+
+const results = [];
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    log(`ok   ${name} (${Date.now() - t0} ms)`);
+    return true;
+  } catch (err) {
+    results.push({ name, ok: false, err });
+    log(`FAIL ${name}: ${err instanceof Error ? err.stack || err.message : String(err)}`);
+    return false;
+  }
+}
+
+function expect(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+async function main() {
+  mkdirSync(artifacts, { recursive: true });
+  const bin = findBinary();
+  ensureBuilt();
+  const port = await freePort();
+  const base = await startServer(bin, port);
+  const api = async (method, path, body) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: body ? { 'Content-Type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+
+  const profile = mkdtempSync(join(tmpdir(), 'hourglass-e2e-chromium-'));
+  tempDirs.push(profile);
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1366, height: 900 },
+    timezoneId: 'UTC',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  context.setDefaultTimeout(15_000);
+  const page = context.pages()[0] ?? (await context.newPage());
+
+  // Every console error or warning is a failure, except the 400 answers the server gives to the
+  // invalid cron expression this test types on purpose (Chromium logs every 4xx fetch).
+  const consoleProblems = [];
+  let expect400 = false;
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error' && msg.type() !== 'warning') return;
+    const text = msg.text();
+    if (expect400 && /status of 400/.test(text)) return;
+    consoleProblems.push(`${msg.type()}: ${text} (${msg.location().url})`);
+  });
+  page.on('pageerror', (err) => consoleProblems.push(`page error: ${err.message}`));
+
+  const shot = async (name) => {
+    await page.waitForTimeout(300); // let the last poll render
+    await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  };
+  const ui = (path) => `${base}/ui${path}`;
+
+  const steps = [
+    [
+      '/ redirects to the UI and the jobs page loads',
+      async () => {
+        await page.goto(`${base}/`);
+        await page.waitForURL(/\/ui\/jobs/);
+        await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+        await page.getByText('No jobs yet').waitFor();
+      },
+    ],
+    [
+      'keyboard: the first Tab reaches the skip link',
+      async () => {
+        await page.keyboard.press('Tab');
+        const focused = await page.evaluate(() => document.activeElement?.textContent?.trim());
+        expect(focused === 'Skip to content', `focused: ${focused}`);
+      },
+    ],
+    [
+      'an invalid cron expression shows the server error inline',
+      async () => {
+        await page.goto(ui('/jobs/new'));
+        await page.getByLabel('Name', { exact: true }).fill(JOB);
+        expect400 = true;
+        await page.getByLabel('Cron expression').fill('99 * * * * *');
+        const err = page.locator('[data-error-for="cron_expr"]');
+        await err.waitFor();
+        const text = (await err.textContent())?.trim() ?? '';
+        expect(text.length > 0, 'empty cron error');
+        expect(await page.getByLabel('Cron expression').getAttribute('aria-invalid') === 'true', 'input not marked invalid');
+        await shot('edit-invalid-cron');
+      },
+    ],
+    [
+      'create a shell job through the form, with live preview',
+      async () => {
+        await page.getByLabel('Cron expression').fill('*/2 * * * * *');
+        await page.locator('[data-error-for="cron_expr"]').waitFor({ state: 'detached' });
+        expect400 = false;
+        await page.getByTestId('cron-description').getByText('Every 2 seconds').waitFor();
+        const times = page.getByTestId('fire-times').locator('li');
+        await waitFor('10 fire times', async () => (await times.count()) === 10, 10_000);
+        await page.getByLabel('Description', { exact: true }).fill('Created by the UI end-to-end test');
+        await page.getByLabel('Command', { exact: true }).fill('echo hello-e2e');
+        await shot('edit');
+        await page.getByRole('button', { name: 'Create job' }).click();
+        await page.waitForURL(new RegExp(`/ui/jobs/${JOB}$`));
+        await page.getByRole('heading', { name: JOB }).waitFor();
+        const got = await api('GET', `/jobs/${JOB}`);
+        expect(got.status === 200, `GET job: ${got.status}`);
+        expect(got.body.executor.command === 'echo hello-e2e', `command: ${got.body.executor.command}`);
+        expect(got.body.cron_expr === '*/2 * * * * *', `cron: ${got.body.cron_expr}`);
+      },
+    ],
+    [
+      'the job runs within its schedule and its output is in the history',
+      async () => {
+        const row = page.locator('[data-testid="history-table"] tr[data-status="success"]').first();
+        await row.waitFor({ timeout: 20_000 });
+        await row.getByTestId('expand-run').click();
+        const out = page.getByTestId('run-output').first();
+        await waitFor('output hello-e2e', async () => (await out.textContent())?.includes('hello-e2e'), 10_000);
+        const trace = (await page.getByTestId('trace-id').first().textContent())?.trim();
+        log(`trace id shown: ${trace}`);
+        await page.getByTestId('fire-times').locator('li').nth(9).waitFor();
+        await shot('job');
+      },
+    ],
+    [
+      'trigger now starts a manual run',
+      async () => {
+        await page.getByRole('button', { name: 'Trigger now' }).click();
+        await page.getByText('Run triggered').waitFor();
+        await page.locator('[data-testid="history-table"] .badge', { hasText: 'manual' }).first().waitFor({ timeout: 10_000 });
+      },
+    ],
+    [
+      'pause the job',
+      async () => {
+        await page.getByRole('button', { name: 'Pause' }).click();
+        await page.getByTestId('paused-badge').waitFor();
+        await page.getByRole('button', { name: 'Resume' }).waitFor();
+        const got = await api('GET', `/jobs/${JOB}`);
+        expect(got.body.paused === true, 'job not paused on the server');
+      },
+    ],
+    [
+      'edit the job',
+      async () => {
+        await page.getByRole('link', { name: 'Edit' }).click();
+        await page.waitForURL(new RegExp(`/ui/jobs/${JOB}/edit$`));
+        const cmd = page.getByLabel('Command', { exact: true });
+        await waitFor('the form to load', async () => (await cmd.inputValue()) === 'echo hello-e2e', 10_000);
+        expect(await page.getByLabel('Paused', { exact: true }).isChecked(), 'paused not loaded into the form');
+        await cmd.fill('echo edited-e2e');
+        await page.getByLabel('Timeout', { exact: true }).fill('30s');
+        await page.getByRole('button', { name: 'Save' }).click();
+        await page.waitForURL(new RegExp(`/ui/jobs/${JOB}$`));
+        await page.getByTestId('job-command').getByText('echo edited-e2e').waitFor();
+        const got = await api('GET', `/jobs/${JOB}`);
+        expect(got.body.executor.command === 'echo edited-e2e', `command: ${got.body.executor.command}`);
+        expect(got.body.timeout === '30s', `timeout: ${got.body.timeout}`);
+        expect(got.body.paused === true, 'edit lost the paused flag');
+      },
+    ],
+    [
+      'JSON view edits the form; server-side field errors appear beside their field',
+      async () => {
+        await page.goto(ui(`/jobs/${JOB}/edit`));
+        await page.getByRole('button', { name: 'Edit as JSON' }).click();
+        const area = page.getByLabel('Job JSON');
+        const spec = JSON.parse(await area.inputValue());
+        expect(spec.executor.command === 'echo edited-e2e', 'JSON view does not show the job');
+        // The form does not limit label values; the server does (256 characters).
+        spec.labels = { team: 'x'.repeat(300) };
+        spec.history_limit = 5;
+        expect400 = true;
+        await area.fill(JSON.stringify(spec, null, 2));
+        await page.getByRole('button', { name: 'Back to form' }).click();
+        expect((await page.getByLabel('Runs kept in history').inputValue()) === '5', 'JSON edit not applied to the form');
+        await page.getByRole('button', { name: 'Save' }).click();
+        const err = page.locator('#f-labels-error');
+        await err.waitFor();
+        expect(((await err.textContent()) ?? '').trim().length > 0, 'empty labels error');
+        await page.getByTestId('save-error').waitFor();
+        const got = await api('GET', `/jobs/${JOB}`);
+        expect(got.body.history_limit !== 5, 'the rejected edit was saved');
+        expect400 = false;
+        await page.getByRole('link', { name: 'Cancel' }).click();
+        await page.waitForURL(new RegExp(`/ui/jobs/${JOB}$`));
+      },
+    ],
+    [
+      'kill a running run',
+      async () => {
+        const created = await api('POST', '/jobs/', {
+          name: SLOW_JOB,
+          cron_expr: '0 0 0 1 1 *',
+          executor_type: 'shell',
+          executor: { command: 'sleep 60' },
+        });
+        expect(created.status === 201 || created.status === 200, `create: ${created.status}`);
+        await page.goto(ui(`/jobs/${SLOW_JOB}`));
+        await page.getByRole('button', { name: 'Trigger now' }).click();
+        const running = page.locator('[data-testid="history-table"] tr[data-status="running"]').first();
+        await running.waitFor({ timeout: 15_000 });
+        await running.getByRole('button', { name: /^Kill run/ }).click();
+        await page.getByRole('dialog').getByTestId('confirm').click();
+        await page.locator('[data-testid="history-table"] tr[data-status="killed"]').first().waitFor({ timeout: 15_000 });
+        const del = await api('DELETE', `/jobs/${SLOW_JOB}`);
+        expect(del.status === 204, `delete slow job: ${del.status}`);
+      },
+    ],
+    [
+      'the jobs page lists the job with its state',
+      async () => {
+        await page.goto(ui('/jobs'));
+        const row = page.locator(`tr[data-job="${JOB}"]`);
+        await row.waitFor();
+        await row.getByText('paused', { exact: true }).first().waitFor();
+        await row.getByText('Every 2 seconds').waitFor();
+        await page.getByLabel('Filter', { exact: true }).fill('no-such-job');
+        await page.getByText('No job matches the filter.').waitFor();
+        await page.getByLabel('Filter', { exact: true }).fill('');
+        await row.waitFor();
+        await shot('jobs');
+      },
+    ],
+    [
+      'phone width: no horizontal overflow, menu toggles',
+      async () => {
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.reload();
+        await page.locator(`tr[data-job="${JOB}"]`).waitFor();
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow <= 0, `page is ${overflow}px wider than the viewport`);
+        await page.getByRole('button', { name: 'Toggle navigation' }).click();
+        await page.getByRole('link', { name: 'Cluster' }).waitFor();
+        await shot('jobs-phone');
+        await page.setViewportSize({ width: 1366, height: 900 });
+      },
+    ],
+    [
+      'the dashboard shows recent runs',
+      async () => {
+        await page.goto(ui('/dashboard'));
+        await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+        await page.getByText(/leader .* \(term/).waitFor();
+        await waitFor(
+          'runs read > 0',
+          async () => Number(await page.getByTestId('runs-read').textContent()) > 0,
+          10_000,
+        );
+        await shot('dashboard');
+      },
+    ],
+    [
+      'the cluster page shows the leader',
+      async () => {
+        await page.goto(ui('/cluster'));
+        const id = (await page.getByTestId('leader-id').textContent())?.trim();
+        expect(Boolean(id), 'no leader id');
+        const c = await api('GET', '/cluster');
+        expect(c.body.leader && c.body.leader.id === id, `leader shown ${id}, API says ${JSON.stringify(c.body.leader)}`);
+        await page.getByTestId('cluster-health').getByText('healthy').waitFor();
+        await shot('cluster');
+      },
+    ],
+    [
+      'delete the job with confirmation',
+      async () => {
+        await page.goto(ui(`/jobs/${JOB}`));
+        await page.getByRole('button', { name: 'Delete' }).click();
+        const dialog = page.getByRole('dialog');
+        await dialog.getByText(JOB).waitFor();
+        await dialog.getByRole('button', { name: 'Cancel' }).click();
+        await dialog.waitFor({ state: 'detached' });
+        await page.getByRole('button', { name: 'Delete' }).click();
+        await page.getByRole('dialog').getByTestId('confirm').click();
+        await page.waitForURL(/\/ui\/jobs$/);
+        await page.getByText(`Deleted ${JOB}`).waitFor();
+        const got = await api('GET', `/jobs/${JOB}`);
+        expect(got.status === 404, `GET after delete: ${got.status}`);
+        await waitFor('row to disappear', async () => (await page.locator(`tr[data-job="${JOB}"]`).count()) === 0, 5_000);
+      },
+    ],
+    [
+      'no console errors or warnings',
+      async () => {
+        expect(consoleProblems.length === 0, `console:\n  ${consoleProblems.join('\n  ')}`);
+      },
+    ],
+  ];
+
+  for (const [name, fn] of steps) {
+    if (!(await step(name, fn))) {
+      await page.screenshot({ path: join(artifacts, 'failure.png'), fullPage: true }).catch(() => {});
+      // Later steps depend on earlier ones: report them as not run.
+      break;
+    }
+  }
+  const skipped = steps.length - results.length;
+
+  if (process.env.HOURGLASS_UPDATE_SCREENSHOTS === '1' && results.every((r) => r.ok) && !skipped) {
+    const dest = join(repoDir, 'docs/screenshots');
+    mkdirSync(dest, { recursive: true });
+    for (const p of PAGES) copyFileSync(join(artifacts, `${p}.png`), join(dest, `${p}.png`));
+    log(`copied ${PAGES.length} screenshots to ${dest}`);
+  }
+  return skipped;
+}
+
+let skipped = 0;
+let fatal = null;
+try {
+  skipped = await main();
+} catch (err) {
+  fatal = err;
+  log(`cannot run: ${err instanceof Error ? err.message : String(err)}`);
+} finally {
+  await cleanup();
+}
+const passed = results.filter((r) => r.ok).length;
+const failed = results.length - passed + (fatal ? 1 : 0);
+log(`artifacts: ${artifacts}`);
+process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+process.exit(failed || skipped ? 1 : 0);
