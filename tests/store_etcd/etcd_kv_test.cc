@@ -244,6 +244,35 @@ TEST(EtcdKvTest, ThreeMembersClientFailsOverWhenItsMemberDies) {
   ExpectExactlyInOrder(rec.events(), 30);
 }
 
+TEST(EtcdKvTest, HungMemberCostsOneDeadlineThenCallsGoElsewhere) {
+  auto etcd = EtcdCluster::Start({.members = 3});
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  EtcdCluster& c = **etcd;
+  auto leader = c.WaitLeader();
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  const int hung = (*leader + 1) % 3;  // a follower: the cluster itself stays healthy
+  std::vector<std::string> endpoints = {c.Endpoint(hung)};
+  for (int i = 0; i < 3; ++i) {
+    if (i != hung) endpoints.push_back(c.Endpoint(i));
+  }
+  auto kv = MustConnect({.endpoints = endpoints, .request_timeout = absl::Milliseconds(800)});
+  ASSERT_NE(kv, nullptr);
+  ASSERT_TRUE(kv->Put({.key = "h", .value = "1"}).ok());  // connected to the soon-hung member
+
+  ASSERT_TRUE(c.Pause(hung).ok());
+  // The connection looks fine but nothing answers: this call can only time out...
+  auto first = kv->Range(RangeRequest::Key("h"));
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kDeadlineExceeded) << first.status();
+  // ...and the next ones go to a live member.
+  auto put = kv->Put({.key = "h", .value = "2"});
+  EXPECT_TRUE(put.ok()) << put.status();
+  auto got = kv->Range(RangeRequest::Key("h"));
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->kvs.size(), 1u);
+  EXPECT_EQ(got->kvs[0].value, "2");
+  ASSERT_TRUE(c.Resume(hung).ok());
+}
+
 // ---- auth ----
 
 TEST(EtcdKvTest, AuthWithPasswordAndReauthAfterRestart) {

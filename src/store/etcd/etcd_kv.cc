@@ -657,9 +657,17 @@ class EtcdWatch final : public Watch {
   Outcome RunStream(size_t idx) {
     EtcdKv::Core::Endpoint& ep = core_->endpoint(idx);
     const auto& opts = core_->options();
-    if (core_->endpoint_count() > 1 &&
-        !EtcdKv::Core::WaitConnected(*ep.channel, absl::Now() + opts.dial_timeout)) {
-      return Outcome::kRetry;
+    if (core_->endpoint_count() > 1) {
+      // In short slices, so Cancel() is not held up by a member that hangs while connecting.
+      const absl::Time deadline = absl::Now() + opts.dial_timeout;
+      bool connected = false;
+      while (!connected && absl::Now() < deadline) {
+        if (cancelled()) return Outcome::kDone;
+        connected = EtcdKv::Core::WaitConnected(
+            *ep.channel, std::min(deadline, absl::Now() + absl::Milliseconds(100)));
+        if (!connected && ep.channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) break;
+      }
+      if (!connected) return Outcome::kRetry;
     }
     std::string token;
     grpc::Status ts = core_->Token(ep, absl::Now() + opts.request_timeout, &token);
