@@ -1,0 +1,502 @@
+#include "api/job_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/distributions.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "common/strings.h"
+#include "cron/schedule.h"
+#include "model/field_errors.h"
+#include "model/json.h"
+
+namespace hg::api {
+namespace {
+
+using model::Execution;
+using model::ExecutionStatus;
+using model::Job;
+using model::JobName;
+
+// Guarded read-modify-write loops give up after this many lost races (-> Aborted, 409).
+constexpr int kMaxAttempts = 8;
+// Read ops per transaction (etcd's default --max-txn-ops is 128).
+constexpr size_t kOpsPerTxn = 100;
+// Records read per Range while scanning history for a status filter or unfinished runs.
+constexpr int64_t kScanChunk = 200;
+
+const log::Logger& Log() {
+  static const log::Logger* logger = new log::Logger("api");
+  return *logger;
+}
+
+absl::Time TruncateToMillis(absl::Time t) { return absl::FromUnixMillis(absl::ToUnixMillis(t)); }
+
+absl::Status JobNotFound(const JobName& name) {
+  return absl::NotFoundError(absl::StrCat("job \"", name.str(), "\" not found"));
+}
+
+absl::Status Conflict(std::string_view what) {
+  return absl::AbortedError(
+      absl::StrCat(Av(what), ": too many concurrent updates, try again"));
+}
+
+store::RangeRequest NewestFirst(const std::string& prefix, std::string range_end, int64_t limit) {
+  store::RangeRequest r;
+  r.key = prefix;
+  r.range_end = std::move(range_end);
+  r.limit = limit;
+  r.sort_order = store::SortOrder::kDescend;
+  r.sort_target = store::SortTarget::kKey;
+  return r;
+}
+
+// The last segment of `key` after `prefix`.
+std::string SuffixOf(const std::string& key, const std::string& prefix) {
+  return key.size() > prefix.size() ? key.substr(prefix.size()) : std::string();
+}
+
+// The registry value of a cluster member as JSON: the stored object, or its raw text.
+model::Json MemberInfo(const std::string& value) {
+  auto json = model::ParseJson(value);
+  if (json.ok() && json->is_object()) return *std::move(json);
+  return model::Json{{"value", value}};
+}
+
+ClusterMember Member(const store::KeyValue& kv, const std::string& prefix) {
+  ClusterMember m;
+  m.info = MemberInfo(kv.value);
+  m.create_revision = kv.create_revision;
+  auto id = m.info.find("id");
+  m.id = id != m.info.end() && id->is_string() ? id->get<std::string>() : SuffixOf(kv.key, prefix);
+  return m;
+}
+
+}  // namespace
+
+JobService::JobService(store::Kv& kv, Clock& clock, Options options)
+    : kv_(kv), clock_(clock), options_(std::move(options)), keys_(options_.prefix) {}
+
+model::ExecutionId JobService::NewExecutionId(const JobName& name, absl::Time scheduled) {
+  absl::MutexLock lock(&rng_mu_);
+  return model::ExecutionId::New(name, scheduled, rng_);
+}
+
+std::string JobService::NewJobId() {
+  uint64_t hi, lo;
+  {
+    absl::MutexLock lock(&rng_mu_);
+    hi = absl::Uniform<uint64_t>(rng_);
+    lo = absl::Uniform<uint64_t>(rng_);
+  }
+  // RFC 4122 version 4 layout.
+  hi = (hi & ~0xF000ULL) | 0x4000ULL;
+  lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xFFFF, hi & 0xFFFF,
+                         lo >> 48, lo & 0xFFFFFFFFFFFFULL);
+}
+
+absl::StatusOr<std::pair<Job, store::KeyValue>> JobService::Load(const JobName& name) {
+  HG_ASSIGN_OR_RETURN(auto kv, store::Get(kv_, keys_.Job(name)));
+  if (!kv) return JobNotFound(name);
+  auto job = model::ParseStoredJob(kv->value);
+  if (!job.ok()) {
+    return absl::InternalError(absl::StrCat("stored job \"", name.str(),
+                                            "\" is unreadable: ", job.status().message()));
+  }
+  return std::make_pair(*std::move(job), *std::move(kv));
+}
+
+absl::StatusOr<std::vector<model::JobStatus>> JobService::StatusOf(const std::vector<Job>& jobs) {
+  std::vector<model::JobStatus> out(jobs.size());
+  const absl::Time now = clock_.Now();
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (jobs[i].paused) continue;
+    auto schedule = jobs[i].Schedule();
+    if (schedule.ok()) out[i].next_run = schedule->Next(now);
+  }
+  for (size_t begin = 0; begin < jobs.size(); begin += kOpsPerTxn) {
+    const size_t end = std::min(jobs.size(), begin + kOpsPerTxn);
+    store::TxnRequest txn;
+    for (size_t i = begin; i < end; ++i) {
+      const std::string prefix = keys_.ExecPrefix(jobs[i].name);
+      txn.success.push_back(NewestFirst(prefix, store::PrefixEnd(prefix), 1));
+    }
+    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
+    for (size_t i = begin; i < end && i - begin < resp.responses.size(); ++i) {
+      const auto* range = std::get_if<store::RangeResponse>(&resp.responses[i - begin]);
+      if (range == nullptr || range->kvs.empty()) continue;
+      auto e = model::ParseExecution(range->kvs.front().value);
+      if (e.ok()) {
+        out[i].last_execution = *std::move(e);
+      } else {
+        Log().Warn("unreadable execution record",
+                   {{"key", range->kvs.front().key}, {"error", e.status().ToString()}});
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<UpsertResult> JobService::Upsert(Job job, bool keep_paused) {
+  const std::string key = keys_.Job(job.name);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    HG_ASSIGN_OR_RETURN(auto existing, store::Get(kv_, key));
+    const absl::Time now = TruncateToMillis(clock_.Now());
+    store::TxnRequest txn;
+    bool created = !existing.has_value();
+    if (existing) {
+      txn.compare.push_back(
+          store::Compare::ModRevision(key, store::Compare::Result::kEqual, existing->mod_revision));
+      auto old = model::ParseStoredJob(existing->value);
+      if (old.ok()) {
+        job.id = old->id;
+        job.created_at = old->created_at;
+        if (keep_paused) job.paused = old->paused;
+      } else {
+        Log().Warn("replacing an unreadable job record",
+                   {{"job", job.name.str()}, {"error", old.status().ToString()}});
+      }
+    } else {
+      txn.compare.push_back(store::Compare::Version(key, store::Compare::Result::kEqual, 0));
+    }
+    if (job.id.empty()) job.id = NewJobId();
+    if (!job.created_at) job.created_at = now;
+    job.updated_at = now;
+    txn.success.push_back(store::PutRequest{.key = key, .value = model::SerializeJob(job)});
+    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
+    if (!resp.succeeded) continue;
+    Log().Info(created ? "job created" : "job replaced", {{"job", job.name.str()}});
+    HG_ASSIGN_OR_RETURN(auto status, StatusOf({job}));
+    return UpsertResult{JobView{std::move(job), std::move(status.front())}, created};
+  }
+  return Conflict(absl::StrCat("job \"", job.name.str(), "\""));
+}
+
+absl::StatusOr<JobView> JobService::Get(const JobName& name) {
+  HG_ASSIGN_OR_RETURN(auto loaded, Load(name));
+  HG_ASSIGN_OR_RETURN(auto status, StatusOf({loaded.first}));
+  return JobView{std::move(loaded.first), std::move(status.front())};
+}
+
+absl::StatusOr<JobPage> JobService::List(int limit, std::string_view cursor) {
+  if (limit < 0) return absl::InvalidArgumentError("limit must not be negative");
+  if (!cursor.empty() && !JobName::IsValid(cursor)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid cursor \"", Av(cursor), "\""));
+  }
+  const std::string prefix = keys_.JobsPrefix();
+  store::RangeRequest req = store::RangeRequest::Prefix(prefix);
+  // Keys after the cursor's: the cursor name followed by the smallest byte.
+  if (!cursor.empty()) req.key = absl::StrCat(prefix, Av(cursor), std::string(1, '\0'));
+  req.limit = limit;
+  HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv_.Range(req));
+  JobPage page;
+  std::vector<Job> jobs;
+  for (const auto& kv : resp.kvs) {
+    auto job = model::ParseStoredJob(kv.value);
+    if (!job.ok()) {
+      Log().Warn("skipping an unreadable job record",
+                 {{"key", kv.key}, {"error", job.status().ToString()}});
+      continue;
+    }
+    jobs.push_back(*std::move(job));
+  }
+  if (resp.more && !resp.kvs.empty()) page.next_cursor = SuffixOf(resp.kvs.back().key, prefix);
+  HG_ASSIGN_OR_RETURN(auto statuses, StatusOf(jobs));
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    page.jobs.push_back(JobView{std::move(jobs[i]), std::move(statuses[i])});
+  }
+  return page;
+}
+
+absl::StatusOr<std::vector<std::pair<Execution, store::KeyValue>>> JobService::Unfinished(
+    const JobName& name, int limit) {
+  std::vector<std::pair<Execution, store::KeyValue>> out;
+  const std::string prefix = keys_.ExecPrefix(name);
+  std::string upper = store::PrefixEnd(prefix);
+  int64_t scanned = 0;
+  while (scanned < limit) {
+    HG_ASSIGN_OR_RETURN(store::RangeResponse resp,
+                        kv_.Range(NewestFirst(prefix, upper, std::min(kScanChunk, limit - scanned))));
+    for (auto& kv : resp.kvs) {
+      ++scanned;
+      upper = kv.key;
+      auto e = model::ParseExecution(kv.value);
+      if (e.ok() && !model::IsFinal(e->status)) out.emplace_back(*std::move(e), std::move(kv));
+    }
+    if (!resp.more || resp.kvs.empty()) break;
+  }
+  return out;
+}
+
+void JobService::KillOps(const Execution& execution, const store::KeyValue& kv,
+                         store::LeaseId lease, std::string_view reason,
+                         std::vector<store::Compare>* guards, std::vector<store::TxnOp>* ops) {
+  const absl::Time now = TruncateToMillis(clock_.Now());
+  if (execution.status == ExecutionStatus::kScheduled) {
+    Execution killed = execution;
+    killed.status = ExecutionStatus::kKilled;
+    killed.end_time = now;
+    killed.error = absl::StrCat("killed before it started: ", Av(reason));
+    guards->push_back(
+        store::Compare::ModRevision(kv.key, store::Compare::Result::kEqual, kv.mod_revision));
+    ops->push_back(store::PutRequest{.key = kv.key, .value = model::SerializeExecution(killed)});
+    return;
+  }
+  model::Json request = {{"execution_id", execution.id.str()},
+                         {"requested_at", model::FormatRfc3339(now)},
+                         {"reason", reason}};
+  ops->push_back(store::PutRequest{
+      .key = keys_.Kill(execution.id), .value = model::DumpJson(request), .lease = lease});
+}
+
+absl::Status JobService::Delete(const JobName& name, DeleteOptions options) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    store::TxnRequest txn;
+    if (options.kill) {
+      int limit = Job::kDefaultHistoryLimit;
+      auto loaded = Load(name);
+      if (loaded.ok()) {
+        limit = loaded->first.history_limit;
+      } else if (!absl::IsNotFound(loaded.status()) && !absl::IsInternal(loaded.status())) {
+        return loaded.status();
+      }
+      HG_ASSIGN_OR_RETURN(auto unfinished, Unfinished(name, limit));
+      store::LeaseId lease = 0;
+      for (const auto& [e, kv] : unfinished) {
+        if (e.status == ExecutionStatus::kScheduled && options.purge) continue;  // deleted anyway
+        if (e.status != ExecutionStatus::kScheduled && lease == 0) {
+          HG_ASSIGN_OR_RETURN(auto grant, kv_.LeaseGrant(options_.kill_request_ttl_seconds));
+          lease = grant.id;
+        }
+        KillOps(e, kv, lease, "job deleted", &txn.compare, &txn.success);
+      }
+    }
+    txn.success.push_back(store::DeleteRequest::Key(keys_.Job(name)));
+    txn.success.push_back(store::DeleteRequest::Key(keys_.Cursor(name)));
+    if (options.purge) txn.success.push_back(store::DeleteRequest::Prefix(keys_.ExecPrefix(name)));
+    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
+    if (!resp.succeeded) continue;
+    Log().Info("job deleted",
+               {{"job", name.str()}, {"purge", options.purge}, {"kill", options.kill}});
+    return absl::OkStatus();
+  }
+  return Conflict(absl::StrCat("deleting job \"", name.str(), "\""));
+}
+
+absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const HistoryQuery& query) {
+  std::vector<model::FieldError> errors;
+  if (query.page < 1) errors.push_back({"page", "must be 1 or more"});
+  if (query.page_size < 1 || query.page_size > options_.max_page_size) {
+    errors.push_back(
+        {"page_size", absl::StrCat("must be between 1 and ", options_.max_page_size)});
+  }
+  const std::string prefix = keys_.ExecPrefix(name);
+  std::string upper = store::PrefixEnd(prefix);
+  if (!query.cursor.empty()) {
+    if (model::ExecutionId::FromSuffix(name, query.cursor).ok()) {
+      upper = prefix + query.cursor;
+    } else {
+      errors.push_back({"cursor", "is not a cursor of this job's history"});
+    }
+  }
+  if (!errors.empty()) return model::InvalidFieldsError("invalid history query", errors);
+
+  HistoryPage page;
+  const int64_t size = query.page_size;
+  int64_t skip = query.cursor.empty() ? int64_t{query.page - 1} * size : 0;
+  if (!query.status) {
+    if (skip > 0) {
+      // Skip whole pages by key only: the page starts below the last skipped key.
+      store::RangeRequest keys = NewestFirst(prefix, upper, skip);
+      keys.keys_only = true;
+      HG_ASSIGN_OR_RETURN(store::RangeResponse skipped, kv_.Range(keys));
+      if (static_cast<int64_t>(skipped.kvs.size()) < skip) return page;
+      upper = skipped.kvs.back().key;
+    }
+    HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv_.Range(NewestFirst(prefix, upper, size)));
+    for (const auto& kv : resp.kvs) {
+      auto e = model::ParseExecution(kv.value);
+      if (!e.ok()) {
+        Log().Warn("unreadable execution record", {{"key", kv.key}, {"error", e.status().ToString()}});
+        continue;
+      }
+      page.executions.push_back(*std::move(e));
+    }
+    if (resp.more && !resp.kvs.empty()) page.next_cursor = SuffixOf(resp.kvs.back().key, prefix);
+    return page;
+  }
+  // A status filter needs the values: scan newest first in chunks until the page is full.
+  std::string last_key;
+  bool exhausted = false;
+  while (static_cast<int64_t>(page.executions.size()) < size) {
+    HG_ASSIGN_OR_RETURN(store::RangeResponse resp,
+                        kv_.Range(NewestFirst(prefix, upper, kScanChunk)));
+    size_t i = 0;
+    for (; i < resp.kvs.size() && static_cast<int64_t>(page.executions.size()) < size; ++i) {
+      const auto& kv = resp.kvs[i];
+      upper = kv.key;
+      auto e = model::ParseExecution(kv.value);
+      if (!e.ok() || e->status != *query.status) continue;
+      if (skip > 0) {
+        --skip;
+        continue;
+      }
+      last_key = kv.key;
+      page.executions.push_back(*std::move(e));
+    }
+    if (i == resp.kvs.size() && !resp.more) {
+      exhausted = true;
+      break;
+    }
+  }
+  if (!exhausted && !last_key.empty()) page.next_cursor = SuffixOf(last_key, prefix);
+  return page;
+}
+
+absl::StatusOr<Execution> JobService::Trigger(const JobName& name) {
+  const absl::Time now = TruncateToMillis(clock_.Now());
+  Execution e;
+  e.id = NewExecutionId(name, now);
+  e.scheduled_time = now;
+  e.trigger = model::Trigger::kManual;
+  e.term = 0;  // not created by a leader; the leader dispatches it as it finds it
+  store::TxnRequest txn;
+  txn.compare.push_back(
+      store::Compare::Version(keys_.Job(name), store::Compare::Result::kGreater, 0));
+  txn.success.push_back(
+      store::PutRequest{.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)});
+  HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
+  if (!resp.succeeded) return JobNotFound(name);
+  Log().Info("manual trigger", {{"job", name.str()}, {"execution_id", e.id.str()}});
+  return e;
+}
+
+absl::StatusOr<JobView> JobService::SetPaused(const JobName& name, bool paused) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    HG_ASSIGN_OR_RETURN(auto loaded, Load(name));
+    auto& [job, kv] = loaded;
+    if (job.paused != paused) {
+      job.paused = paused;
+      job.updated_at = TruncateToMillis(clock_.Now());
+      store::TxnRequest txn;
+      txn.compare.push_back(
+          store::Compare::ModRevision(kv.key, store::Compare::Result::kEqual, kv.mod_revision));
+      txn.success.push_back(store::PutRequest{.key = kv.key, .value = model::SerializeJob(job)});
+      HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
+      if (!resp.succeeded) continue;
+      Log().Info(paused ? "job paused" : "job resumed", {{"job", name.str()}});
+    }
+    HG_ASSIGN_OR_RETURN(auto status, StatusOf({job}));
+    return JobView{std::move(job), std::move(status.front())};
+  }
+  return Conflict(absl::StrCat("job \"", name.str(), "\""));
+}
+
+absl::StatusOr<Execution> JobService::GetExecution(const model::ExecutionId& id) {
+  HG_ASSIGN_OR_RETURN(auto kv, store::Get(kv_, keys_.Exec(id)));
+  if (!kv) return absl::NotFoundError(absl::StrCat("execution \"", id.str(), "\" not found"));
+  auto e = model::ParseExecution(kv->value);
+  if (!e.ok()) {
+    return absl::InternalError(absl::StrCat("stored execution \"", id.str(),
+                                            "\" is unreadable: ", e.status().message()));
+  }
+  return e;
+}
+
+absl::StatusOr<Execution> JobService::KillExecution(const model::ExecutionId& id) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    HG_ASSIGN_OR_RETURN(auto kv, store::Get(kv_, keys_.Exec(id)));
+    if (!kv) return absl::NotFoundError(absl::StrCat("execution \"", id.str(), "\" not found"));
+    HG_ASSIGN_OR_RETURN(Execution e, model::ParseExecution(kv->value));
+    if (model::IsFinal(e.status)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("execution \"", id.str(), "\" already finished with status \"",
+                       Av(model::ToString(e.status)), "\""));
+    }
+    store::LeaseId lease = 0;
+    if (e.status != ExecutionStatus::kScheduled) {
+      HG_ASSIGN_OR_RETURN(auto grant, kv_.LeaseGrant(options_.kill_request_ttl_seconds));
+      lease = grant.id;
+    }
+    store::TxnRequest txn;
+    KillOps(e, *kv, lease, "kill requested", &txn.compare, &txn.success);
+    // A running execution must still be the one we read (not finished meanwhile).
+    if (txn.compare.empty()) {
+      txn.compare.push_back(
+          store::Compare::ModRevision(kv->key, store::Compare::Result::kEqual, kv->mod_revision));
+    }
+    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
+    if (!resp.succeeded) continue;
+    Log().Info("kill requested", {{"job", id.job().str()}, {"execution_id", id.str()}});
+    return GetExecution(id);
+  }
+  return Conflict(absl::StrCat("execution \"", id.str(), "\""));
+}
+
+absl::StatusOr<ClusterInfo> JobService::Cluster() {
+  const std::string election = keys_.ElectionPrefix();
+  const std::string masters = keys_.MastersPrefix();
+  const std::string workers = keys_.WorkersPrefix();
+  store::TxnRequest txn;
+  txn.success = {store::RangeRequest::Prefix(election), store::RangeRequest::Prefix(masters),
+                 store::RangeRequest::Prefix(workers)};
+  HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
+  if (resp.responses.size() != 3) return absl::InternalError("cluster read: short txn response");
+  ClusterInfo info;
+  const auto& candidates = std::get<store::RangeResponse>(resp.responses[0]).kvs;
+  auto leader = std::min_element(candidates.begin(), candidates.end(),
+                                 [](const store::KeyValue& a, const store::KeyValue& b) {
+                                   return a.create_revision < b.create_revision;
+                                 });
+  if (leader != candidates.end()) info.leader = Member(*leader, election);
+  for (const auto& kv : std::get<store::RangeResponse>(resp.responses[1]).kvs) {
+    info.masters.push_back(Member(kv, masters));
+  }
+  for (const auto& kv : std::get<store::RangeResponse>(resp.responses[2]).kvs) {
+    info.workers.push_back(Member(kv, workers));
+  }
+  return info;
+}
+
+absl::StatusOr<CronPreview> JobService::PreviewCron(std::string_view expr,
+                                                    std::string_view timezone, int n) {
+  std::vector<model::FieldError> errors;
+  absl::TimeZone zone = absl::UTCTimeZone();
+  const std::string tz_name = timezone.empty() ? "UTC" : std::string(timezone);
+  if (auto parsed = model::ParseTimeZone(tz_name); parsed.ok()) {
+    zone = *parsed;
+  } else {
+    errors.push_back({"tz", std::string(parsed.status().message())});
+  }
+  if (n < 1 || n > options_.max_preview) {
+    errors.push_back({"n", absl::StrCat("must be between 1 and ", options_.max_preview)});
+  }
+  std::optional<cron::Schedule> schedule;
+  if (expr.empty()) {
+    errors.push_back({"expr", "is required"});
+  } else if (auto parsed = cron::Schedule::Parse(expr, zone); parsed.ok()) {
+    schedule = *std::move(parsed);
+  } else {
+    errors.push_back({"expr", std::string(parsed.status().message())});
+  }
+  if (!errors.empty()) return model::InvalidFieldsError("invalid cron preview", errors);
+  CronPreview out{std::string(expr), schedule->zone_name(), schedule->Explain(), {}};
+  absl::Time t = clock_.Now();
+  for (int i = 0; i < n; ++i) {
+    auto next = schedule->Next(t);
+    if (!next) break;
+    out.next.push_back(*next);
+    t = *next;
+  }
+  return out;
+}
+
+absl::Status JobService::Ping() {
+  return kv_.Range(store::RangeRequest::Key(keys_.JobsPrefix())).status();
+}
+
+}  // namespace hg::api

@@ -1,0 +1,171 @@
+// JobService: everything the HTTP API does, as plain calls over the store (no HTTP types), so it
+// is testable without a server and reusable by other front ends. Writes go to the store only;
+// the leader learns of them by watching (DESIGN.md "One run, end to end").
+//
+// Errors (absl::Status; api/errors.h maps them to HTTP):
+//   InvalidArgument  bad input (with field errors for job bodies)
+//   NotFound         no such job / execution
+//   FailedPrecondition  e.g. killing an execution that already finished
+//   Aborted          a guarded write kept losing to concurrent writers (retry)
+//   Unavailable / DeadlineExceeded  from the store
+//
+// Thread safety: every method may be called concurrently (the Kv is thread-safe; the only own
+// state, the random generator, is guarded). `kv` and `clock` must outlive the service.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "model/execution.h"
+#include "model/ids.h"
+#include "model/job.h"
+#include "model/keys.h"
+#include "store/kv.h"
+
+namespace hg::api {
+
+// A job as the API returns it: the definition plus what is computed on read.
+struct JobView {
+  model::Job job;
+  model::JobStatus status;  // next_run, last_execution
+};
+
+struct JobPage {
+  std::vector<JobView> jobs;  // ordered by name
+  std::string next_cursor;    // "" on the last page
+};
+
+struct HistoryQuery {
+  int page = 1;        // 1-based; ignored when `cursor` is set
+  int page_size = 20;  // 1..max_page_size
+  std::string cursor;  // from a previous HistoryPage::next_cursor
+  std::optional<model::ExecutionStatus> status;  // only executions with this status
+};
+
+struct HistoryPage {
+  std::vector<model::Execution> executions;  // newest scheduled_time first
+  std::string next_cursor;                   // "" when there is nothing older
+};
+
+struct ClusterMember {
+  std::string id;       // last key segment
+  model::Json info;     // the registry value (JSON object; raw text under "value" otherwise)
+  int64_t create_revision = 0;
+};
+
+struct ClusterInfo {
+  std::optional<ClusterMember> leader;  // lowest create_revision under election/
+  std::vector<ClusterMember> masters;
+  std::vector<ClusterMember> workers;
+};
+
+struct CronPreview {
+  std::string expr;
+  std::string timezone;
+  std::string description;       // Schedule::Explain()
+  std::vector<absl::Time> next;  // the next fire times after now (fewer if it stops firing)
+};
+
+struct UpsertResult {
+  JobView view;
+  bool created = false;  // false: an existing job was replaced
+};
+
+class JobService {
+ public:
+  struct Options {
+    std::string prefix = std::string(model::Keys::kDefaultPrefix);
+    int max_page_size = 1000;
+    // Lease TTL of kill/<execution-id> requests: long enough for a worker to see it, short
+    // enough that stale requests disappear by themselves.
+    int64_t kill_request_ttl_seconds = 600;
+    int max_preview = 100;
+  };
+
+  JobService(store::Kv& kv, Clock& clock) : JobService(kv, clock, Options{}) {}
+  JobService(store::Kv& kv, Clock& clock, Options options);
+
+  // Creates or replaces `job` (already validated) at jobs/<name>. Keeps id and created_at of an
+  // existing job, sets updated_at = now. With `keep_paused`, `job.paused` is taken from the
+  // existing job (a client that does not send `paused` must not resume a paused job).
+  absl::StatusOr<UpsertResult> Upsert(model::Job job, bool keep_paused = false);
+
+  absl::StatusOr<JobView> Get(const model::JobName& name);
+
+  // Jobs ordered by name, at most `limit` (0 = all) after `cursor` (a name; "" = from the start).
+  absl::StatusOr<JobPage> List(int limit, std::string_view cursor);
+
+  struct DeleteOptions {
+    bool purge = false;  // also delete the execution history
+    bool kill = false;   // kill its unfinished executions
+  };
+  // Deletes definition and cursor in one transaction. Idempotent: deleting an absent job is OK
+  // (its history is still purged when asked).
+  absl::Status Delete(const model::JobName& name, DeleteOptions options);
+
+  // One page of history, newest first, without reading more than the page (plus keys of skipped
+  // pages; with a status filter, the records up to the page).
+  absl::StatusOr<HistoryPage> History(const model::JobName& name, const HistoryQuery& query);
+
+  // Records a `scheduled` execution with trigger "manual" and scheduled_time = now, guarded on
+  // the job existing (NotFound otherwise). The leader watches exec/ and dispatches it.
+  absl::StatusOr<model::Execution> Trigger(const model::JobName& name);
+
+  absl::StatusOr<JobView> Pause(const model::JobName& name) { return SetPaused(name, true); }
+  absl::StatusOr<JobView> Resume(const model::JobName& name) { return SetPaused(name, false); }
+
+  absl::StatusOr<model::Execution> GetExecution(const model::ExecutionId& id);
+
+  // A `scheduled` execution is marked `killed` at once; a `running` one gets a kill request at
+  // kill/<id> (under a lease) that its worker watches. FailedPrecondition if already finished.
+  // Returns the execution as it is after the request.
+  absl::StatusOr<model::Execution> KillExecution(const model::ExecutionId& id);
+
+  absl::StatusOr<ClusterInfo> Cluster();
+
+  // The next `n` (1..max_preview) fire times of `expr` in `timezone` ("" = UTC) after now.
+  // InvalidArgument with field errors on "expr" / "tz" / "n".
+  absl::StatusOr<CronPreview> PreviewCron(std::string_view expr, std::string_view timezone, int n);
+
+  // A cheap read that fails when the store is unreachable (readiness probe).
+  absl::Status Ping();
+
+  const model::Keys& keys() const { return keys_; }
+  const Options& options() const { return options_; }
+
+ private:
+  absl::StatusOr<JobView> SetPaused(const model::JobName& name, bool paused);
+  // Loads jobs/<name> (NotFound when absent) with its KeyValue metadata.
+  absl::StatusOr<std::pair<model::Job, store::KeyValue>> Load(const model::JobName& name);
+  // next_run and last_execution of each job (one read transaction per chunk of jobs).
+  absl::StatusOr<std::vector<model::JobStatus>> StatusOf(const std::vector<model::Job>& jobs);
+  // The unfinished executions among the newest `limit` of `name`, with their KeyValues.
+  absl::StatusOr<std::vector<std::pair<model::Execution, store::KeyValue>>> Unfinished(
+      const model::JobName& name, int limit);
+  // Ops that kill `execution` (read at `kv`): mark a scheduled one killed (guarded by `guards`)
+  // or put a kill request under `lease`.
+  void KillOps(const model::Execution& execution, const store::KeyValue& kv, store::LeaseId lease,
+               std::string_view reason, std::vector<store::Compare>* guards,
+               std::vector<store::TxnOp>* ops);
+  model::ExecutionId NewExecutionId(const model::JobName& name, absl::Time scheduled);
+  std::string NewJobId();
+
+  store::Kv& kv_;
+  Clock& clock_;
+  Options options_;
+  model::Keys keys_;
+  absl::Mutex rng_mu_;
+  absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
+};
+
+}  // namespace hg::api

@@ -1,0 +1,540 @@
+#include "api/server.h"
+
+#include <httplib.h>
+
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "api/errors.h"
+#include "common/logging.h"
+#include "common/strings.h"
+#include "model/field_errors.h"
+#include "model/json.h"
+
+namespace hg::api {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+using model::Json;
+
+constexpr char kJson[] = "application/json";
+
+const log::Logger& Log() {
+  static const log::Logger* logger = new log::Logger("api");
+  return *logger;
+}
+
+void SendJson(Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(model::DumpJson(body), kJson);
+}
+
+void SendError(Response& res, const absl::Status& status) {
+  HttpError e = ErrorToHttp(status);
+  res.status = e.status;
+  res.set_content(e.body, kJson);
+}
+
+void SendError(Response& res, int http_status, std::string_view code, std::string_view message) {
+  res.status = http_status;
+  res.set_content(ErrorBody(code, message), kJson);
+}
+
+// Wraps a handler so that nothing thrown by a library escapes into httplib.
+ApiServer::Handler Guard(ApiServer::Handler handler) {
+  return [handler = std::move(handler)](const Request& req, Response& res) {
+    try {
+      handler(req, res);
+    } catch (const std::exception& e) {
+      Log().Error("handler threw", {{"method", req.method}, {"path", req.path}, {"error", e.what()}});
+      SendError(res, 500, "internal", "internal error");
+    } catch (...) {
+      Log().Error("handler threw", {{"method", req.method}, {"path", req.path}});
+      SendError(res, 500, "internal", "internal error");
+    }
+  };
+}
+
+// The request's body must be JSON (a missing Content-Type is tolerated, as curl -d sends one).
+bool RequireJson(const Request& req, Response& res) {
+  if (!req.has_header("Content-Type")) return true;
+  std::string type = req.get_header_value("Content-Type");
+  type = type.substr(0, type.find(';'));
+  absl::AsciiStrToLower(&type);
+  type = std::string(absl::StripAsciiWhitespace(type));
+  if (type == kJson) return true;
+  SendError(res, 415, "unsupported_media_type",
+            absl::StrCat("request bodies must be application/json, got \"",
+                         req.get_header_value("Content-Type"), "\""));
+  return false;
+}
+
+// Query parameter helpers: each appends a field error on a bad value.
+int IntParam(const Request& req, const char* name, int fallback,
+             std::vector<model::FieldError>* errors) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  int value = 0;
+  if (text.empty()) return fallback;
+  if (!absl::SimpleAtoi(text, &value)) {
+    errors->push_back({name, absl::StrCat("must be an integer, got \"", text, "\"")});
+    return fallback;
+  }
+  return value;
+}
+
+bool BoolParam(const Request& req, const char* name, std::vector<model::FieldError>* errors) {
+  if (!req.has_param(name)) return false;
+  std::string text = absl::AsciiStrToLower(req.get_param_value(name));
+  if (text == "true" || text == "1" || text.empty()) return true;
+  if (text == "false" || text == "0") return false;
+  errors->push_back({name, absl::StrCat("must be true or false, got \"", text, "\"")});
+  return false;
+}
+
+absl::StatusOr<model::JobName> NameFromPath(const Request& req) {
+  auto name = model::JobName::Parse(req.matches[1].str());
+  if (!name.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid job name in the URL: ", name.status().message()));
+  }
+  return name;
+}
+
+Json EncodeView(const JobView& view) { return model::EncodeJobResponse(view.job, view.status); }
+
+Json EncodeMember(const ClusterMember& m) {
+  Json out = m.info;
+  out["id"] = m.id;
+  return out;
+}
+
+std::string_view MimeType(const std::filesystem::path& path) {
+  static const std::pair<const char*, const char*> kTypes[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".map", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".ico", "image/x-icon"},
+      {".woff", "font/woff"},
+      {".woff2", "font/woff2"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".wasm", "application/wasm"},
+  };
+  const std::string ext = absl::AsciiStrToLower(path.extension().string());
+  for (const auto& [e, type] : kTypes) {
+    if (ext == e) return type;
+  }
+  return "application/octet-stream";
+}
+
+bool ReadFile(const std::filesystem::path& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  *out = buf.str();
+  return true;
+}
+
+std::string RegexEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// "host:port" -> (host, port). Empty host = all interfaces.
+absl::StatusOr<std::pair<std::string, int>> SplitAddress(std::string_view address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address \"", Av(address), "\" must be host:port"));
+  }
+  std::string host(address.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "0.0.0.0";
+  int port = 0;
+  if (!absl::SimpleAtoi(Av(address.substr(colon + 1)), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address \"", Av(address), "\" has an invalid port"));
+  }
+  return std::make_pair(host, port);
+}
+
+}  // namespace
+
+ApiServer::ApiServer(JobService& service, Options options)
+    : service_(service), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+  const int threads = std::max(1, options_.threads);
+  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_->set_payload_max_length(options_.max_body_bytes);
+  http_->set_read_timeout(std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.read_timeout)));
+  http_->set_write_timeout(
+      std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.write_timeout)));
+  // Long paths are refused before the regex router sees them (std::regex recurses per byte).
+  http_->set_pre_routing_handler([this](const Request& req, Response& res) {
+    if (req.path.size() <= options_.max_path_bytes) return httplib::Server::HandlerResponse::Unhandled;
+    SendError(res, 414, "uri_too_long",
+              absl::StrCat("request path longer than ", options_.max_path_bytes, " bytes"));
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  // Errors produced by httplib itself (no route, 413, malformed request) get our JSON body.
+  http_->set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req,
+                                                                         Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    switch (res.status) {
+      case 404:
+        SendError(res, 404, "not_found", absl::StrCat("no route for ", req.method, " ", req.path));
+        break;
+      case 413:
+        SendError(res, 413, "payload_too_large",
+                  absl::StrCat("request body larger than ", options_.max_body_bytes, " bytes"));
+        break;
+      case 414:
+        SendError(res, 414, "uri_too_long", "request line too long");
+        break;
+      default:
+        SendError(res, res.status, res.status >= 500 ? "internal" : "bad_request",
+                  absl::StrCat("HTTP ", res.status));
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  http_->set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
+    SendError(res, 500, "internal", "internal error");
+  });
+  http_->set_logger([](const Request& req, const Response& res) {
+    Log().Debug("request", {{"method", req.method}, {"path", req.path}, {"status", res.status}});
+  });
+  RegisterRoutes();
+}
+
+ApiServer::~ApiServer() { Stop(); }
+
+void ApiServer::Handle(std::string_view method, const std::string& pattern, Handler handler) {
+  Handler guarded = Guard(std::move(handler));
+  if (method == "GET") {
+    http_->Get(pattern, guarded);
+  } else if (method == "POST") {
+    http_->Post(pattern, guarded);
+  } else if (method == "PUT") {
+    http_->Put(pattern, guarded);
+  } else if (method == "PATCH") {
+    http_->Patch(pattern, guarded);
+  } else if (method == "DELETE") {
+    http_->Delete(pattern, guarded);
+  } else {
+    Log().Error("unsupported method in Handle()", {{"method", std::string(method)}});
+  }
+}
+
+absl::Status ApiServer::MountStatic(std::string url_prefix, const std::string& dir,
+                                    bool redirect_root) {
+  std::error_code ec;
+  std::filesystem::path root = std::filesystem::canonical(dir, ec);
+  if (ec || !std::filesystem::is_directory(root)) {
+    return absl::InvalidArgumentError(absl::StrCat("static directory \"", dir, "\" not found"));
+  }
+  if (url_prefix.empty() || url_prefix.front() != '/') url_prefix.insert(0, "/");
+  if (url_prefix.back() != '/') url_prefix += '/';
+  const std::string bare = url_prefix.substr(0, url_prefix.size() - 1);
+  if (!bare.empty()) {
+    Handle("GET", RegexEscape(bare), [url_prefix](const Request&, Response& res) {
+      res.set_redirect(url_prefix);
+    });
+  }
+  if (redirect_root && url_prefix != "/") {
+    Handle("GET", "/", [url_prefix](const Request&, Response& res) { res.set_redirect(url_prefix); });
+  }
+  Handle("GET", RegexEscape(url_prefix) + "(.*)", [root](const Request& req, Response& res) {
+    const std::string rel = req.matches[1].str();
+    std::filesystem::path target = root / "index.html";
+    bool fallback = true;
+    if (!rel.empty()) {
+      std::filesystem::path candidate = (root / rel).lexically_normal();
+      // Refuse anything that leaves the root (.., absolute segments, NUL).
+      auto [r, c] = std::mismatch(root.begin(), root.end(), candidate.begin(), candidate.end());
+      if (r != root.end() || rel.find('\0') != std::string::npos) {
+        SendError(res, 404, "not_found", "no such file");
+        return;
+      }
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(candidate, ec)) {
+        target = candidate;
+        fallback = false;
+      } else if (candidate.has_extension()) {
+        SendError(res, 404, "not_found", absl::StrCat("no such file: ", rel));
+        return;
+      }
+    }
+    std::string body;
+    if (!ReadFile(target, &body)) {
+      SendError(res, 404, "not_found", "no such file");
+      return;
+    }
+    // Hashed assets may be cached; the entry page must not be (it names the current assets).
+    res.set_header("Cache-Control", fallback || target.filename() == "index.html"
+                                        ? "no-cache"
+                                        : "public, max-age=3600");
+    res.set_content(body, std::string(MimeType(target)));
+  });
+  return absl::OkStatus();
+}
+
+absl::Status ApiServer::Start(std::string_view address) {
+  if (thread_.joinable()) return absl::FailedPreconditionError("server already started");
+  auto split = SplitAddress(address);
+  if (!split.ok()) return split.status();
+  const auto& [host, port] = *split;
+  int bound = port;
+  if (port == 0) {
+    bound = http_->bind_to_any_port(host);
+    if (bound < 0) bound = 0;
+  } else if (!http_->bind_to_port(host, port)) {
+    bound = 0;
+  }
+  if (bound == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", Av(address)));
+  }
+  port_ = bound;
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  // httplib 0.11 has no wait_until_ready(): poll until the accept loop runs.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!http_->is_running()) {
+    if (absl::Now() > deadline) {
+      Stop();
+      return absl::UnavailableError(absl::StrCat("server on ", Av(address), " did not start"));
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  Log().Info("API listening", {{"address", std::string(address)}, {"port", port_}});
+  return absl::OkStatus();
+}
+
+void ApiServer::Stop() {
+  if (!thread_.joinable()) return;
+  http_->stop();
+  thread_.join();
+}
+
+void ApiServer::RegisterRoutes() {
+  JobService& svc = service_;
+  const Options& opts = options_;
+
+  // Upsert from a request body; `path_name` is set for PUT /jobs/{name}.
+  auto upsert = [&svc](const Request& req, Response& res, const model::JobName* path_name) {
+    if (!RequireJson(req, res)) return;
+    auto json = model::ParseJson(req.body);
+    if (!json.ok()) return SendError(res, json.status());
+    bool keep_paused = true;
+    if (json->is_object()) {
+      if (path_name != nullptr) {
+        auto it = json->find("name");
+        if (it == json->end() || it->is_null()) {
+          (*json)["name"] = path_name->str();
+        } else if (!it->is_string() || it->get<std::string>() != path_name->str()) {
+          return SendError(res, model::InvalidFieldsError(
+                                    "invalid job", {{"name", absl::StrCat("must match the name in "
+                                                                          "the URL (\"",
+                                                                          path_name->str(), "\")")}}));
+        }
+      }
+      auto paused = json->find("paused");
+      keep_paused = paused == json->end() || paused->is_null();
+    }
+    auto job = model::DecodeJobRequest(*json);
+    if (!job.ok()) return SendError(res, job.status());
+    auto result = svc.Upsert(*std::move(job), keep_paused);
+    if (!result.ok()) return SendError(res, result.status());
+    // v1: 201 with the job, whether it was created or replaced.
+    SendJson(res, 201, EncodeView(result->view));
+  };
+
+  Handle("POST", R"(/jobs/?)", [upsert](const Request& req, Response& res) {
+    upsert(req, res, nullptr);
+  });
+  Handle("PUT", R"(/jobs/([^/]+)/?)", [upsert](const Request& req, Response& res) {
+    auto name = NameFromPath(req);
+    if (!name.ok()) return SendError(res, name.status());
+    upsert(req, res, &*name);
+  });
+
+  Handle("GET", R"(/jobs/?)", [&svc](const Request& req, Response& res) {
+    std::vector<model::FieldError> errors;
+    const int limit = IntParam(req, "limit", 0, &errors);
+    if (limit < 0 || limit > svc.options().max_page_size) {
+      errors.push_back({"limit", absl::StrCat("must be between 1 and ", svc.options().max_page_size)});
+    }
+    if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
+    const std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
+    auto page = svc.List(limit, cursor);
+    if (!page.ok()) return SendError(res, page.status());
+    Json out = Json::array();
+    for (const auto& view : page->jobs) out.push_back(EncodeView(view));
+    if (!page->next_cursor.empty()) {
+      res.set_header("X-Next-Cursor", page->next_cursor);
+      res.set_header("Link", absl::StrCat("</jobs/?limit=", limit, "&cursor=", page->next_cursor,
+                                          ">; rel=\"next\""));
+    }
+    SendJson(res, 200, out);
+  });
+
+  Handle("GET", R"(/jobs/([^/]+)/?)", [&svc](const Request& req, Response& res) {
+    auto name = NameFromPath(req);
+    if (!name.ok()) return SendError(res, name.status());
+    auto view = svc.Get(*name);
+    if (!view.ok()) return SendError(res, view.status());
+    SendJson(res, 200, EncodeView(*view));
+  });
+
+  Handle("DELETE", R"(/jobs/([^/]+)/?)", [&svc](const Request& req, Response& res) {
+    auto name = NameFromPath(req);
+    if (!name.ok()) return SendError(res, name.status());
+    std::vector<model::FieldError> errors;
+    JobService::DeleteOptions options;
+    options.purge = BoolParam(req, "purge", &errors);
+    options.kill = BoolParam(req, "kill", &errors);
+    if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
+    auto status = svc.Delete(*name, options);
+    if (!status.ok()) return SendError(res, status);
+    res.status = 204;
+  });
+
+  Handle("GET", R"(/jobs/([^/]+)/history/?)", [&svc, &opts](const Request& req, Response& res) {
+    auto name = NameFromPath(req);
+    if (!name.ok()) return SendError(res, name.status());
+    std::vector<model::FieldError> errors;
+    HistoryQuery query;
+    query.page = IntParam(req, "page", 1, &errors);
+    query.page_size = IntParam(req, "page_size", opts.default_history_page_size, &errors);
+    if (req.has_param("cursor")) query.cursor = req.get_param_value("cursor");
+    std::string status_text;
+    if (req.has_param("status") && !req.get_param_value("status").empty()) {
+      status_text = req.get_param_value("status");
+      query.status = model::ParseExecutionStatus(status_text);
+      if (!query.status) {
+        errors.push_back({"status", absl::StrCat("unknown status \"", status_text, "\"")});
+      }
+    }
+    if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
+    auto page = svc.History(*name, query);
+    if (!page.ok()) return SendError(res, page.status());
+    Json out = Json::array();
+    for (const auto& e : page->executions) out.push_back(model::EncodeExecution(e));
+    if (!page->next_cursor.empty()) {
+      res.set_header("X-Next-Cursor", page->next_cursor);
+      res.set_header("Link", absl::StrCat("</jobs/", name->str(), "/history?page_size=",
+                                          query.page_size, "&cursor=", page->next_cursor,
+                                          status_text.empty() ? "" : "&status=", status_text,
+                                          ">; rel=\"next\""));
+    }
+    SendJson(res, 200, out);
+  });
+
+  Handle("POST", R"(/jobs/([^/]+)/trigger/?)", [&svc](const Request& req, Response& res) {
+    auto name = NameFromPath(req);
+    if (!name.ok()) return SendError(res, name.status());
+    if (!req.body.empty() && !RequireJson(req, res)) return;
+    auto e = svc.Trigger(*name);
+    if (!e.ok()) return SendError(res, e.status());
+    SendJson(res, 202, model::EncodeExecution(*e));
+  });
+
+  for (const bool pause : {true, false}) {
+    Handle("POST", pause ? R"(/jobs/([^/]+)/pause/?)" : R"(/jobs/([^/]+)/resume/?)",
+           [&svc, pause](const Request& req, Response& res) {
+             auto name = NameFromPath(req);
+             if (!name.ok()) return SendError(res, name.status());
+             if (!req.body.empty() && !RequireJson(req, res)) return;
+             auto view = pause ? svc.Pause(*name) : svc.Resume(*name);
+             if (!view.ok()) return SendError(res, view.status());
+             SendJson(res, 200, EncodeView(*view));
+           });
+  }
+
+  Handle("GET", R"(/executions/([^/]+)/?)", [&svc](const Request& req, Response& res) {
+    auto id = model::ExecutionId::Parse(req.matches[1].str());
+    if (!id.ok()) return SendError(res, id.status());
+    auto e = svc.GetExecution(*id);
+    if (!e.ok()) return SendError(res, e.status());
+    SendJson(res, 200, model::EncodeExecution(*e));
+  });
+
+  Handle("POST", R"(/executions/([^/]+)/kill/?)", [&svc](const Request& req, Response& res) {
+    auto id = model::ExecutionId::Parse(req.matches[1].str());
+    if (!id.ok()) return SendError(res, id.status());
+    if (!req.body.empty() && !RequireJson(req, res)) return;
+    auto e = svc.KillExecution(*id);
+    if (!e.ok()) return SendError(res, e.status());
+    SendJson(res, 202, model::EncodeExecution(*e));
+  });
+
+  Handle("GET", R"(/cluster/?)", [&svc](const Request&, Response& res) {
+    auto info = svc.Cluster();
+    if (!info.ok()) return SendError(res, info.status());
+    Json out = Json::object();
+    if (info->leader) {
+      Json leader = EncodeMember(*info->leader);
+      leader["term"] = info->leader->create_revision;
+      out["leader"] = std::move(leader);
+    } else {
+      out["leader"] = nullptr;
+    }
+    out["masters"] = Json::array();
+    for (const auto& m : info->masters) out["masters"].push_back(EncodeMember(m));
+    out["workers"] = Json::array();
+    for (const auto& w : info->workers) out["workers"].push_back(EncodeMember(w));
+    SendJson(res, 200, out);
+  });
+
+  Handle("GET", R"(/cron/preview/?)", [&svc](const Request& req, Response& res) {
+    std::vector<model::FieldError> errors;
+    const int n = IntParam(req, "n", 10, &errors);
+    if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
+    auto preview = svc.PreviewCron(req.get_param_value("expr"), req.get_param_value("tz"), n);
+    if (!preview.ok()) return SendError(res, preview.status());
+    Json next = Json::array();
+    for (absl::Time t : preview->next) next.push_back(model::FormatRfc3339(t));
+    SendJson(res, 200,
+             Json{{"expr", preview->expr},
+                  {"timezone", preview->timezone},
+                  {"description", preview->description},
+                  {"next", std::move(next)}});
+  });
+
+  Handle("GET", R"(/healthz/?)", [](const Request&, Response& res) {
+    SendJson(res, 200, Json{{"status", "ok"}});
+  });
+  Handle("GET", R"(/readyz/?)", [&svc](const Request&, Response& res) {
+    absl::Status status = svc.Ping();
+    if (!status.ok()) {
+      // Whatever the store said, not ready means 503.
+      HttpError e = ErrorToHttp(absl::UnavailableError(status.message()));
+      res.status = 503;
+      res.set_content(e.body, kJson);
+      return;
+    }
+    SendJson(res, 200, Json{{"status", "ok"}});
+  });
+}
+
+}  // namespace hg::api

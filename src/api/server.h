@@ -1,0 +1,87 @@
+// ApiServer: the HTTP front of JobService (docs/design/api.md). Handlers are thin: parse the
+// request, call the service, render JSON; every error goes through api/errors.h.
+//
+//   ApiServer server(service, {});
+//   server.Handle("GET", "/metrics", ...);           // optional extra routes, before Start()
+//   server.MountStatic("/ui/", "web/dist");           // optional UI, before Start()
+//   HG_RETURN_IF_ERROR(server.Start("127.0.0.1:0"));  // returns once listening
+//   int port = server.port();
+//   ...
+//   server.Stop();                                     // also done by the destructor
+//
+// Threading: requests run on an internal pool of `threads`; routes and mounts must be added
+// before Start() (httplib's route table is not synchronized). Start()/Stop() are called from one
+// owner thread. Never throws: exceptions from handlers become 500 responses.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "api/job_service.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace hg::api {
+
+class ApiServer {
+ public:
+  struct Options {
+    size_t max_body_bytes = 1 << 20;  // larger bodies get 413
+    absl::Duration read_timeout = absl::Seconds(10);
+    absl::Duration write_timeout = absl::Seconds(10);
+    int threads = 8;
+    int default_history_page_size = 20;
+    size_t max_path_bytes = 2048;  // longer request paths get 414
+  };
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+  // `service` must outlive the server.
+  ApiServer(JobService& service, Options options);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Adds a route (`method` GET/POST/PUT/PATCH/DELETE, `pattern` an httplib regex such as
+  // "/metrics"). The handler is wrapped so that an exception becomes a JSON 500. Before Start().
+  void Handle(std::string_view method, const std::string& pattern, Handler handler);
+
+  // Serves the files of `dir` under `url_prefix` (e.g. "/ui/"; "/ui" redirects to it). A path
+  // that names no file and has no extension gets `dir`/index.html (single-page-app fallback);
+  // `redirect_root` also redirects "/" to `url_prefix`. Paths that try to leave `dir` are 404.
+  // InvalidArgument when `dir` is not a directory. Before Start().
+  absl::Status MountStatic(std::string url_prefix, const std::string& dir,
+                           bool redirect_root = true);
+
+  // The underlying server, for anything Handle/MountStatic do not cover. Before Start().
+  httplib::Server& http() { return *http_; }
+
+  // Binds `address` ("host:port", "[::1]:port", ":port"; port 0 = any free port) and serves on a
+  // background thread; returns once the server accepts connections. Unavailable when the
+  // address cannot be bound; FailedPrecondition when already started.
+  absl::Status Start(std::string_view address);
+  int port() const { return port_; }  // the bound port, after Start()
+
+  // Stops accepting, finishes in-flight requests, joins the thread. Idempotent.
+  void Stop();
+
+ private:
+  void RegisterRoutes();
+
+  JobService& service_;
+  Options options_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace hg::api
