@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeCron, describeCronCached, stripZonePrefix, timeZoneNames } from '@/lib/cron';
+import { describeCron, describeCronCached, scheduleSummary, stripZonePrefix, timeZoneNames } from '@/lib/cron';
 
 describe('describeCron', () => {
   it('reads six-field expressions with seconds', () => {
@@ -28,5 +28,13 @@ describe('timeZoneNames', () => {
     expect(z[0]).toBe('UTC');
     expect(z).toContain('Europe/Berlin');
     expect(z.filter((x) => x === 'UTC')).toHaveLength(1);
+  });
+});
+
+describe('scheduleSummary', () => {
+  it('prefers the cronstrue sentence, then the first line of the server explanation', () => {
+    expect(scheduleSummary('*/2 * * * * *', 'second: every 2\nminute: every minute')).toBe('Every 2 seconds');
+    expect(scheduleSummary('@weird', '\nsecond: at second 0\nday: last')).toBe('second: at second 0');
+    expect(scheduleSummary('???', null)).toBeNull();
   });
 });

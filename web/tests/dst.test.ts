@@ -54,3 +54,18 @@ describe('zoneOffsetAt', () => {
     expect(zoneOffsetAt('Mars/Olympus', 0)).toBeNull();
   });
 });
+
+describe('flagDstShifts with a zone', () => {
+  it('finds the change when the server writes UTC instants', () => {
+    // Daily 02:30 Europe/Berlin around the 2025-10-26 fall-back, written in UTC.
+    const times = ['2025-10-25T00:30:00Z', '2025-10-26T01:30:00Z', '2025-10-27T01:30:00Z'];
+    const rows = flagDstShifts(times, '+02:00', 'Europe/Berlin');
+    expect(rows.map((r) => r.offset)).toEqual(['+02:00', '+01:00', '+01:00']);
+    expect(rows.map((r) => r.shifted)).toEqual([false, true, false]);
+    expect(rows[1]?.note).toContain('back 1 h');
+  });
+  it('falls back to the written offset for a zone the browser does not know', () => {
+    const rows = flagDstShifts(['2025-03-29T02:30:00+01:00', '2025-03-30T03:00:00+02:00'], null, 'Nowhere/Zone');
+    expect(rows.map((r) => r.shifted)).toEqual([false, true]);
+  });
+});

@@ -18,6 +18,17 @@ export function describeCron(expr: string): string | null {
   }
 }
 
+/**
+ * The one-line schedule summary: cronstrue's sentence, else the first line of the server's
+ * field-by-field explanation (`/cron/preview`'s `description`), else null.
+ */
+export function scheduleSummary(expr: string, serverExplanation?: string | null): string | null {
+  const words = describeCron(expr);
+  if (words) return words;
+  const first = (serverExplanation ?? '').split('\n').find((l) => l.trim());
+  return first ? first.trim() : null;
+}
+
 /** Splits a leading "CRON_TZ=Zone " or "TZ=Zone " (which overrides the job's zone) off `expr`. */
 export function stripZonePrefix(expr: string): { expr: string; zone: string | null } {
   const m = /^(?:CRON_TZ|TZ)=(\S+)\s+(.*)$/.exec(expr);

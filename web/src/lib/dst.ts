@@ -1,5 +1,5 @@
 // Flags the fire times that a daylight-saving change moves.
-import { offsetMinutes, offsetOf } from './format';
+import { offsetMinutes, offsetOf, parseTime } from './format';
 
 export interface FireTime {
   /** As the server wrote it (RFC 3339 with the job zone's offset). */
@@ -22,13 +22,17 @@ function describeShift(from: string, to: string, deltaMin: number): string {
 /**
  * Annotates consecutive fire times. `previousOffset` is the offset in force before the first time
  * (e.g. the zone's current offset), so a change right before the first fire is flagged too.
+ * With `timeZone`, each time's offset is that zone's offset at that instant (the server may write
+ * the times in UTC); without it, or for a zone the browser does not know, the offset written in
+ * the string is used.
  */
-export function flagDstShifts(times: readonly string[], previousOffset?: string | null): FireTime[] {
+export function flagDstShifts(times: readonly string[], previousOffset?: string | null, timeZone?: string): FireTime[] {
   let prev: string | null = previousOffset ?? null;
   let prevMin: number | null = prev ? offsetMinutes(`2000-01-01T00:00:00${prev}`) : null;
   return times.map((time) => {
-    const offset = offsetOf(time);
-    const mins = offsetMinutes(time);
+    const ms = parseTime(time);
+    const offset = (timeZone && ms !== null ? zoneOffsetAt(timeZone, ms) : null) ?? offsetOf(time);
+    const mins = offset ? offsetMinutes(`2000-01-01T00:00:00${offset}`) : null;
     let shifted = false;
     let note = '';
     if (offset !== null && prev !== null && mins !== null && prevMin !== null && mins !== prevMin) {
