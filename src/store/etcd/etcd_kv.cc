@@ -361,7 +361,7 @@ grpc::Status EtcdKv::Core::Token(Endpoint& ep, absl::Time deadline, std::string*
   if (token_.empty()) {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(deadline));
-    ctx.set_wait_for_ready(true);
+    ctx.set_wait_for_ready(endpoints_.size() == 1);  // as in Invoke
     pb::AuthenticateRequest req;
     req.set_name(options_.username);
     req.set_password(options_.password);
@@ -406,34 +406,46 @@ grpc::Status EtcdKv::Core::Invoke(Kind kind, Fn&& fn) {
                             absl::StrCat("etcd endpoint ", ep.target, " is not reachable"));
         continue;
       }
-      std::string token;
-      grpc::Status s = Token(ep, deadline, &token);
-      if (s.ok()) {
-        grpc::ClientContext ctx;
-        ctx.set_deadline(absl::ToChronoTime(deadline));
-        ctx.set_wait_for_ready(true);
-        if (!token.empty()) ctx.AddMetadata("token", token);
-        s = fn(ep, ctx);
-        if (s.ok()) {
-          set_preferred(idx);
-          return s;
-        }
-        if (!token.empty() && NeedsReauth(s) && !reauthenticated) {
-          // The token died with a restarted member (simple tokens live in memory): once more.
-          reauthenticated = true;
-          DropToken(token);
-          --i;
-          continue;
-        }
-      }
-      if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
-          ep.channel->GetState(false) != GRPC_CHANNEL_READY) {
-        // Waited for a connection that never came: nothing was sent.
+      // Waited for a connection that never came: nothing was sent.
+      auto never_connected = [&](const grpc::Status& st) {
+        return st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+               ep.channel->GetState(false) != GRPC_CHANNEL_READY;
+      };
+      auto unreachable = [&](const grpc::Status& st) {
         set_preferred(idx + 1);
         return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                             absl::StrCat("etcd endpoint ", ep.target,
-                                         " unreachable until the deadline: ", s.error_message()));
+                                         " unreachable until the deadline: ", st.error_message()));
+      };
+      std::string token;
+      grpc::Status s = Token(ep, deadline, &token);
+      if (!s.ok()) {
+        if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+          last = s;  // the request itself was not sent: any kind may go elsewhere
+          continue;
+        }
+        return never_connected(s) ? unreachable(s) : s;
       }
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(deadline));
+      // One endpoint: wait for it to (re)connect, up to the deadline. Several: it was READY just
+      // now, and if its connection drops the call must fail at once so the next one is tried,
+      // not wait for this one to come back.
+      ctx.set_wait_for_ready(n == 1);
+      if (!token.empty()) ctx.AddMetadata("token", token);
+      s = fn(ep, ctx);
+      if (s.ok()) {
+        set_preferred(idx);
+        return s;
+      }
+      if (!token.empty() && NeedsReauth(s) && !reauthenticated) {
+        // The token died with a restarted member (simple tokens live in memory): once more.
+        reauthenticated = true;
+        DropToken(token);
+        --i;  // same endpoint again (unsigned wrap-around, then ++i)
+        continue;
+      }
+      if (never_connected(s)) return unreachable(s);
       if (s.error_code() != grpc::StatusCode::UNAVAILABLE || kind == Kind::kWrite) {
         // A hung member answers nothing: start the next call elsewhere.
         if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) set_preferred(idx + 1);
@@ -679,8 +691,9 @@ class EtcdWatch final : public Watch {
       return Outcome::kRetry;
     }
     grpc::ClientContext ctx;
-    // Waits for the connection (no deadline: a watch lives until cancelled).
-    ctx.set_wait_for_ready(true);
+    // One endpoint: wait for it (no deadline: a watch lives until cancelled). Several: it was
+    // READY just now; if it drops, fail at once and move to the next endpoint.
+    ctx.set_wait_for_ready(core_->endpoint_count() == 1);
     if (!token.empty()) ctx.AddMetadata("token", token);
     // etcd then ends the stream when its member loses the leader, so we move elsewhere.
     ctx.AddMetadata("hasleader", "true");

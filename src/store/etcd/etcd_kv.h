@@ -3,8 +3,9 @@
 //
 // Connections: one gRPC channel per endpoint, created up front, connecting lazily, with short
 // reconnect backoff (100 ms .. 2 s) so a restarted etcd is reached again within ~0.1-2 s. Every
-// unary call carries a deadline (request_timeout) and wait_for_ready, so a call made while its
-// endpoint reconnects waits for it instead of failing at once.
+// unary call carries a deadline (request_timeout). With one endpoint, calls also set
+// wait_for_ready, so a call made while etcd restarts waits for it instead of failing at once;
+// with several, a call goes only to an endpoint that is connected and fails fast otherwise.
 //
 // Fail-over: calls go to a preferred endpoint; one that is not connected (or refuses) is skipped
 // for the next. Reads (Range, LeaseTimeToLive, LeaseKeepAliveOnce, LeaseRevoke) are retried on
