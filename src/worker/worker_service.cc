@@ -98,6 +98,21 @@ std::string LockKey(const model::Keys& keys, const model::JobName& job, store::L
   return absl::StrCat(keys.LockPrefix(job), absl::Hex(static_cast<uint64_t>(lease)));
 }
 
+// The record in `kv`; NotFound when there is none, Internal when it does not decode.
+absl::StatusOr<model::Execution> DecodeRecord(const model::ExecutionId& id,
+                                              const std::string& exec_key,
+                                              const store::KeyValue* kv) {
+  if (kv == nullptr) {
+    return absl::NotFoundError(absl::StrCat("execution ", id.str(), " has no record"));
+  }
+  auto rec = model::ParseExecution(kv->value);
+  if (!rec.ok()) {
+    return absl::InternalError(
+        absl::StrCat("execution record ", exec_key, " unreadable: ", rec.status().message()));
+  }
+  return rec;
+}
+
 const store::KeyValue* FirstKv(const store::RangeResponse* r) {
   return (r == nullptr || r->kvs.empty()) ? nullptr : &r->kvs.front();
 }
@@ -244,14 +259,9 @@ absl::StatusOr<RunResponse> WorkerService::ClaimAndStart(const RunPtr& run) {
   // The record changes under us only if someone else acts on it; a few re-reads settle that.
   for (int tries = 0; tries < 5; ++tries) {
     HG_ASSIGN_OR_RETURN(std::optional<store::KeyValue> kv, store::Get(kv_, exec_key));
-    if (!kv) {
-      return absl::NotFoundError(absl::StrCat("execution ", run->id.str(), " has no record"));
-    }
-    auto rec = model::ParseExecution(kv->value);
-    if (!rec.ok()) {
-      return absl::InternalError(absl::StrCat("execution record ", exec_key,
-                                              " unreadable: ", rec.status().message()));
-    }
+    HG_ASSIGN_OR_RETURN(model::Execution rec_value,
+                        DecodeRecord(run->id, exec_key, kv ? &*kv : nullptr));
+    const model::Execution* rec = &rec_value;
     if (rec->status != ExecutionStatus::kScheduled) return Acknowledge(*rec);
 
     model::Execution claimed = *rec;
@@ -338,14 +348,8 @@ absl::StatusOr<RunResponse> WorkerService::ClaimAndStart(const RunPtr& run) {
 
     // The compare failed: see why.
     const store::KeyValue* now_kv = FirstKv(RangeAt(*resp, 0));
-    if (now_kv == nullptr) {
-      return absl::NotFoundError(absl::StrCat("execution ", run->id.str(), " has no record"));
-    }
-    auto now_rec = model::ParseExecution(now_kv->value);
-    if (!now_rec.ok()) {
-      return absl::InternalError(absl::StrCat("execution record ", exec_key,
-                                              " unreadable: ", now_rec.status().message()));
-    }
+    HG_ASSIGN_OR_RETURN(model::Execution now_value, DecodeRecord(run->id, exec_key, now_kv));
+    const model::Execution* now_rec = &now_value;
     if (now_rec->status != ExecutionStatus::kScheduled) return Acknowledge(*now_rec);
     if (now_kv->mod_revision != kv->mod_revision) continue;  // rewritten meanwhile: read again
     const store::KeyValue* holder_kv = forbid ? FirstKv(RangeAt(*resp, 1)) : nullptr;
