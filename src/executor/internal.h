@@ -53,22 +53,22 @@ class Mailbox {
   bool PostRun(Run& run) {
     absl::MutexLock lock(&mu_);
     if (stopping_) return false;
+    WakeIfIdle();
     batch_.runs.push_back(std::move(run));
-    wake_();
     return true;
   }
   bool PostFinished(DoneCallback& on_done, ExecResult& result) {
     absl::MutexLock lock(&mu_);
     if (stopping_) return false;
+    WakeIfIdle();
     batch_.finished.push_back({std::move(on_done), std::move(result)});
-    wake_();
     return true;
   }
   void PostKill(uint64_t run_id, std::string reason) {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
+    WakeIfIdle();
     batch_.kills.push_back({run_id, std::move(reason)});
-    wake_();
   }
   void RequestStop() {
     absl::MutexLock lock(&mu_);
@@ -91,6 +91,12 @@ class Mailbox {
   }
 
  private:
+  // One wake-up per batch: while a batch is pending, its first item's wake-up is still due to
+  // be answered by the Take() that will also collect the later items.
+  void WakeIfIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (batch_.runs.empty() && batch_.kills.empty() && batch_.finished.empty()) wake_();
+  }
+
   absl::Mutex mu_;
   const std::function<void()> wake_;
   uint64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;
