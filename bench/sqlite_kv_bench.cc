@@ -163,8 +163,12 @@ void BM_WatchLive(benchmark::State& state) {
   (*w)->Cancel();
   state.SetItemsProcessed(state.iterations() * kPuts);
 }
-BENCHMARK(BM_WatchLive)->ArgName("normal")->Arg(0)->Arg(1)->UseRealTime()->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(BM_WatchLive)
+    ->ArgName("normal")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace hg::store

@@ -71,7 +71,7 @@ class Collector {
   // Waits until at least `n` events have arrived (or a final status); returns all events.
   std::vector<WatchEvent> WaitEvents(size_t n) {
     absl::MutexLock lock(&mu_);
-    auto enough = [&] { return done_ || CountEvents() >= n; };
+    auto enough = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return done_ || CountEvents() >= n; };
     mu_.AwaitWithTimeout(absl::Condition(&enough), kWaitDeadline);
     return EventsLocked();
   }
@@ -165,8 +165,12 @@ TEST_P(KvConformanceTest, PutThenGet) {
   EXPECT_EQ(rev, base + 1);
   auto got = MustGet(kv, "a");
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(*got, (KeyValue{.key = "a", .value = "1", .create_revision = rev, .mod_revision = rev,
-                            .version = 1, .lease = 0}));
+  EXPECT_EQ(*got, (KeyValue{.key = "a",
+                            .value = "1",
+                            .create_revision = rev,
+                            .mod_revision = rev,
+                            .version = 1,
+                            .lease = 0}));
   EXPECT_EQ(MustGet(kv, "missing"), std::nullopt);
   // Binary keys and values round-trip unchanged.
   std::string bin_key("k\0\xff\x01", 4), bin_val("\0\x80v\xff", 4);
@@ -220,9 +224,11 @@ TEST_P(KvConformanceTest, PutPrevKv) {
   auto second = kv.Put({.key = "k", .value = "2", .prev_kv = true});
   ASSERT_TRUE(second.ok()) << second.status();
   ASSERT_TRUE(second->prev_kv.has_value());
-  EXPECT_EQ(*second->prev_kv, (KeyValue{.key = "k", .value = "1",
+  EXPECT_EQ(*second->prev_kv, (KeyValue{.key = "k",
+                                        .value = "1",
                                         .create_revision = first->revision,
-                                        .mod_revision = first->revision, .version = 1}));
+                                        .mod_revision = first->revision,
+                                        .version = 1}));
   auto third = kv.Put({.key = "k", .value = "3"});
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->prev_kv, std::nullopt);  // not asked for
@@ -254,8 +260,12 @@ TEST_P(KvConformanceTest, PrefixRange) {
 
 TEST_P(KvConformanceTest, PrefixRangeWithFfBytes) {
   Kv& kv = MakeKv();
-  const std::string ff = "\xff", ff1 = "\xff\x01", ffff = "\xff\xff", feff = "\xfe\xff",
-                    a = "a", aff = "a\xff", affb = "a\xff" "b", b = "b";
+  const std::string ff = "\xff", ff1 = "\xff\x01", ffff = "\xff\xff", feff = "\xfe\xff", a = "a",
+                    aff = "a\xff",
+                    affb =
+                        "a\xff"
+                        "b",
+                    b = "b";
   for (const auto& k : {ff, ff1, ffff, feff, a, aff, affb, b}) MustPut(kv, k, "v");
   // PrefixEnd("\xff") is "\0": every key >= "\xff".
   EXPECT_THAT(Keys(MustRange(kv, RangeRequest::Prefix(ff))), ElementsAre(ff, ff1, ffff));
@@ -369,8 +379,10 @@ TEST_P(KvConformanceTest, RangeAtOldRevision) {
   };
   RangeResponse at1 = at(r1);
   ASSERT_EQ(at1.kvs.size(), 1u);
-  EXPECT_EQ(at1.kvs[0], (KeyValue{.key = "h/a", .value = "1", .create_revision = r1,
-                                  .mod_revision = r1, .version = 1}));
+  EXPECT_EQ(
+      at1.kvs[0],
+      (KeyValue{
+          .key = "h/a", .value = "1", .create_revision = r1, .mod_revision = r1, .version = 1}));
   EXPECT_EQ(at1.revision, r5);  // the header revision is the store's current one
   RangeResponse at2 = at(r2);
   ASSERT_EQ(at2.kvs.size(), 1u);
@@ -424,8 +436,8 @@ TEST_P(KvConformanceTest, TxnTakesThenOrElse) {
   Revision base = CurrentRevision(kv);
   TxnRequest txn{
       .compare = {Compare::Value("t", Compare::Result::kEqual, "old")},
-      .success = {PutRequest{.key = "t", .value = "new", .prev_kv = true},
-                  RangeRequest::Key("t"), DeleteRequest{.key = "u", .prev_kv = true}},
+      .success = {PutRequest{.key = "t", .value = "new", .prev_kv = true}, RangeRequest::Key("t"),
+                  DeleteRequest{.key = "u", .prev_kv = true}},
       .failure = {RangeRequest::Key("t")},
   };
   auto r = kv.Txn(txn);
@@ -461,9 +473,9 @@ TEST_P(KvConformanceTest, TxnIsOneRevision) {
   Kv& kv = MakeKv();
   MustPut(kv, "gone", "x");
   Revision base = CurrentRevision(kv);
-  auto r = kv.Txn({.success = {PutRequest{.key = "m/1", .value = "a"},
-                               PutRequest{.key = "m/2", .value = "b"},
-                               DeleteRequest::Key("gone"), PutRequest{.key = "m/3", .value = "c"}}});
+  auto r = kv.Txn(
+      {.success = {PutRequest{.key = "m/1", .value = "a"}, PutRequest{.key = "m/2", .value = "b"},
+                   DeleteRequest::Key("gone"), PutRequest{.key = "m/3", .value = "c"}}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->succeeded);  // no compare: true
   EXPECT_EQ(r->revision, base + 1);
@@ -560,13 +572,12 @@ TEST_P(KvConformanceTest, TxnAllComparesMustHold) {
   using R = Compare::Result;
   MustPut(kv, "a", "1");
   MustPut(kv, "b", "2");
-  auto r = kv.Txn({.compare = {Compare::Value("a", R::kEqual, "1"),
-                               Compare::Value("b", R::kEqual, "2")},
-                   .success = {PutRequest{.key = "ok", .value = "1"}}});
+  auto r =
+      kv.Txn({.compare = {Compare::Value("a", R::kEqual, "1"), Compare::Value("b", R::kEqual, "2")},
+              .success = {PutRequest{.key = "ok", .value = "1"}}});
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->succeeded);
-  r = kv.Txn({.compare = {Compare::Value("a", R::kEqual, "1"),
-                          Compare::Value("b", R::kEqual, "3")},
+  r = kv.Txn({.compare = {Compare::Value("a", R::kEqual, "1"), Compare::Value("b", R::kEqual, "3")},
               .success = {PutRequest{.key = "bad", .value = "1"}},
               .failure = {PutRequest{.key = "else", .value = "1"}}});
   ASSERT_TRUE(r.ok());
@@ -618,10 +629,10 @@ TEST_P(KvConformanceTest, ConcurrentCasIncrementsAreExact) {
           return;
         }
         int n = std::stoi((*cur)->value);
-        auto r = kv.Txn(
-            {.compare = {Compare::ModRevision("counter", Compare::Result::kEqual,
-                                              (*cur)->mod_revision)},
-             .success = {PutRequest{.key = "counter", .value = std::to_string(n + 1)}}});
+        auto r =
+            kv.Txn({.compare = {Compare::ModRevision("counter", Compare::Result::kEqual,
+                                                     (*cur)->mod_revision)},
+                    .success = {PutRequest{.key = "counter", .value = std::to_string(n + 1)}}});
         if (!r.ok()) {
           errors++;
           return;
@@ -798,8 +809,10 @@ TEST_P(KvConformanceTest, WatchFromNow) {
   auto events = c.WaitEvents(3);
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].type, EventType::kPut);
-  EXPECT_EQ(events[0].kv, (KeyValue{.key = "w/a", .value = "1", .create_revision = r1,
-                                    .mod_revision = r1, .version = 1}));
+  EXPECT_EQ(
+      events[0].kv,
+      (KeyValue{
+          .key = "w/a", .value = "1", .create_revision = r1, .mod_revision = r1, .version = 1}));
   EXPECT_EQ(events[0].prev_kv, std::nullopt);
   EXPECT_EQ(events[1].kv.key, "w/b");
   EXPECT_EQ(events[1].kv.mod_revision, r2);
@@ -842,9 +855,10 @@ TEST_P(KvConformanceTest, WatchPrevKv) {
   auto events = c.WaitEvents(3);
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].prev_kv, std::nullopt);
-  EXPECT_THAT(events[1].prev_kv, Optional(KeyValue{.key = "pk", .value = "1",
-                                                   .create_revision = r1, .mod_revision = r1,
-                                                   .version = 1}));
+  EXPECT_THAT(
+      events[1].prev_kv,
+      Optional(KeyValue{
+          .key = "pk", .value = "1", .create_revision = r1, .mod_revision = r1, .version = 1}));
   EXPECT_EQ(events[2].type, EventType::kDelete);
   EXPECT_EQ(events[2].kv.key, "pk");
   EXPECT_EQ(events[2].kv.value, "");
@@ -872,9 +886,9 @@ TEST_P(KvConformanceTest, WatchTxnEventsShareOneBatch) {
   MustPut(kv, "b/gone", "x");
   Collector c;
   auto w = MustWatch(kv, WatchRequest::Prefix("b/"), c);
-  auto r = kv.Txn({.success = {PutRequest{.key = "b/2", .value = "x"},
-                               PutRequest{.key = "b/1", .value = "y"},
-                               DeleteRequest::Key("b/gone")}});
+  auto r =
+      kv.Txn({.success = {PutRequest{.key = "b/2", .value = "x"},
+                          PutRequest{.key = "b/1", .value = "y"}, DeleteRequest::Key("b/gone")}});
   ASSERT_TRUE(r.ok());
   auto events = c.WaitEvents(3);
   ASSERT_EQ(events.size(), 3u);

@@ -97,11 +97,11 @@ inline constexpr absl::Duration kWaitDeadline = absl::Seconds(10);
 // Instantiates the suite once, at namespace scope (any namespace). `prefix` is an identifier
 // naming the implementation; `make` is anything convertible to
 // std::function<std::unique_ptr<KvFactory>()>.
-#define HG_KV_CONFORMANCE_SUITE(prefix, make)                                             \
-  using ::hg::store::testing::KvConformanceTest;                                          \
-  INSTANTIATE_TEST_SUITE_P(                                                               \
-      prefix, KvConformanceTest,                                                          \
-      ::testing::Values(::hg::store::testing::KvConformanceParam{#prefix, (make)}),       \
+#define HG_KV_CONFORMANCE_SUITE(prefix, make)                                              \
+  using ::hg::store::testing::KvConformanceTest;                                           \
+  INSTANTIATE_TEST_SUITE_P(                                                                \
+      prefix, KvConformanceTest,                                                           \
+      ::testing::Values(::hg::store::testing::KvConformanceParam{#prefix, (make)}),        \
       [](const ::testing::TestParamInfo<::hg::store::testing::KvConformanceParam>& info) { \
-        return info.param.name;                                                           \
+        return info.param.name;                                                            \
       })

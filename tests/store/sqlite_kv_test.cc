@@ -81,13 +81,15 @@ class Events {
   }
   std::vector<WatchEvent> Wait(size_t n) {
     absl::MutexLock lock(&mu_);
-    auto enough = [&] { return events_.size() >= n || !final_.ok(); };
+    auto enough = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return events_.size() >= n || !final_.ok();
+    };
     mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
     return events_;
   }
   absl::Status WaitFinal() {
     absl::MutexLock lock(&mu_);
-    auto done = [&] { return !final_.ok(); };
+    auto done = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !final_.ok(); };
     mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(10));
     return final_;
   }
@@ -107,8 +109,8 @@ TEST(SqliteKvTest, DurableAcrossReopen) {
     ASSERT_NE(kv, nullptr);
     r1 = MustPut(*kv, "a", "1");
     r2 = MustPut(*kv, "a", "2");
-    auto txn = kv->Txn({.success = {PutRequest{.key = "b", .value = "x"},
-                                    PutRequest{.key = "c", .value = "y"}}});
+    auto txn = kv->Txn(
+        {.success = {PutRequest{.key = "b", .value = "x"}, PutRequest{.key = "c", .value = "y"}}});
     ASSERT_TRUE(txn.ok()) << txn.status();
     auto del = kv->Delete(DeleteRequest::Key("c"));
     ASSERT_TRUE(del.ok());
@@ -210,8 +212,8 @@ TEST(SqliteKvTest, HistoryIsBoundedAndOlderRevisionsAreCompacted) {
     ASSERT_TRUE(w.ok());
     EXPECT_TRUE(IsCompacted(compacted.WaitFinal()));
     Events fine;
-    auto w2 = kv->StartWatch({.key = "h", .start_revision = current - kHistory + 1},
-                             fine.Handler());
+    auto w2 =
+        kv->StartWatch({.key = "h", .start_revision = current - kHistory + 1}, fine.Handler());
     ASSERT_TRUE(w2.ok());
     EXPECT_EQ(fine.Wait(kHistory).size(), static_cast<size_t>(kHistory));
   }
@@ -346,7 +348,7 @@ TEST(SqliteKvTest, WatchHandleMayOutliveTheStore) {
   ASSERT_TRUE(w.ok());
   MustPut(*kv, "o/1", "a");
   EXPECT_EQ(ev.Wait(1).size(), 1u);
-  kv.reset();     // stops and joins the watch
+  kv.reset();      // stops and joins the watch
   (*w)->Cancel();  // inert now
   w->reset();
 }

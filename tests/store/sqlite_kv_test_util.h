@@ -15,8 +15,8 @@ class TempDir {
  public:
   TempDir() {
     const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                       "/hg-sqlite-kv-XXXXXX";
+    std::string tmpl =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/hg-sqlite-kv-XXXXXX";
     char* made = mkdtemp(tmpl.data());
     EXPECT_NE(made, nullptr) << "mkdtemp " << tmpl;
     path_ = tmpl;

@@ -140,8 +140,7 @@ RangeResponse Finish(std::vector<KeyValue> kvs, const RangeRequest& req, Revisio
   if (order == SortOrder::kNone && req.sort_target != SortTarget::kKey) order = SortOrder::kAscend;
   if (order != SortOrder::kNone) {
     auto field = [&](const KeyValue& kv) -> int64_t {
-      return req.sort_target == SortTarget::kCreateRevision ? kv.create_revision
-                                                            : kv.mod_revision;
+      return req.sort_target == SortTarget::kCreateRevision ? kv.create_revision : kv.mod_revision;
     };
     // Input is in key order, so a stable sort breaks ties by key.
     if (req.sort_target == SortTarget::kKey) {
@@ -237,8 +236,8 @@ class SqliteKv::Stmt {
 
 // The state of one write transaction.
 struct SqliteKv::WriteCtx {
-  Revision rev = 0;   // the revision the write creates if it changes anything
-  int64_t sub = 0;    // events so far (etcd's sub-revision)
+  Revision rev = 0;  // the revision the write creates if it changes anything
+  int64_t sub = 0;   // events so far (etcd's sub-revision)
   Revision new_compact = 0;
   struct LeaseMove {
     std::string key;
@@ -255,7 +254,8 @@ struct SqliteKv::WatchState {
   Revision next = 0;  // first revision not yet delivered; under kv->mu_
   std::atomic<bool> cancelled{false};
   absl::Mutex join_mu;
-  std::thread thread;  // written once under kv->mu_ before anyone else sees it; joined under join_mu
+  std::thread
+      thread;  // written once under kv->mu_ before anyone else sees it; joined under join_mu
 };
 
 class SqliteWatch final : public Watch {
@@ -287,9 +287,8 @@ absl::StatusOr<std::unique_ptr<SqliteKv>> SqliteKv::Open(const std::string& path
     return absl::InvalidArgumentError("history_revisions must be >= 1");
   }
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -332,10 +331,10 @@ absl::Status SqliteKv::Init() {
       "WITHOUT ROWID;"
       "INSERT OR IGNORE INTO meta VALUES('schema', 1), ('revision', 1), ('compact', 0);");
   if (st.ok()) {
-    auto read = [&](const char* name) -> absl::StatusOr<int64_t> {
-      HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
-                          Prepare(absl::StrCat("SELECT value FROM meta WHERE name = '", name,
-                                               "'")));
+    auto read = [&](const char* name) ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::StatusOr<int64_t> {
+      HG_ASSIGN_OR_RETURN(
+          sqlite3_stmt * raw,
+          Prepare(absl::StrCat("SELECT value FROM meta WHERE name = '", name, "'")));
       Stmt s(raw);
       if (s.Step() != SQLITE_ROW) return absl::DataLossError(absl::StrCat("meta ", name));
       return s.Int(0);
@@ -349,7 +348,7 @@ absl::Status SqliteKv::Init() {
       st = absl::FailedPreconditionError(absl::StrCat("unknown sqlite store schema ", *schema));
     } else {
       // The revision is the newest history row; meta holds a floor (see FinishWrite).
-      auto newest = [&]() -> absl::StatusOr<int64_t> {
+      auto newest = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::StatusOr<int64_t> {
         HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw, Prepare("SELECT max(rev) FROM history"));
         Stmt s(raw);
         if (int rc = s.Step(); rc != SQLITE_ROW) return SqlError(rc, "newest revision");
@@ -635,13 +634,11 @@ absl::StatusOr<std::vector<KeyValue>> SqliteKv::ScanLocked(const std::string& ke
   return out;
 }
 
-absl::StatusOr<RangeResponse> SqliteKv::RangeLocked(const RangeRequest& req,
-                                                    const WriteCtx* ctx) {
+absl::StatusOr<RangeResponse> SqliteKv::RangeLocked(const RangeRequest& req, const WriteCtx* ctx) {
   HG_RETURN_IF_ERROR(CheckRange(req.key, req.range_end));
   if (req.revision > rev_) {
-    return absl::OutOfRangeError(
-        absl::StrCat("required revision ", req.revision, " is a future revision (current ", rev_,
-                     ")"));
+    return absl::OutOfRangeError(absl::StrCat("required revision ", req.revision,
+                                              " is a future revision (current ", rev_, ")"));
   }
   Revision compact = CompactRevLocked();
   if (req.revision > 0 && req.revision < compact) return CompactedError(req.revision, compact - 1);
@@ -653,9 +650,8 @@ absl::StatusOr<RangeResponse> SqliteKv::RangeLocked(const RangeRequest& req,
     RangeResponse out;
     out.revision = rev_;
     {
-      HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
-                          Prepare(absl::StrCat("SELECT count(*) FROM kv WHERE ",
-                                               KeyClause(req.range_end))));
+      HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw, Prepare(absl::StrCat("SELECT count(*) FROM kv WHERE ",
+                                                                   KeyClause(req.range_end))));
       Stmt s(raw);
       s.BindRange(req.key, req.range_end);
       if (int rc = s.Step(); rc != SQLITE_ROW) return SqlError(rc, "count");
@@ -682,12 +678,12 @@ absl::StatusOr<RangeResponse> SqliteKv::RangeLocked(const RangeRequest& req,
   // An old revision: undo, newest first, every event after it (the history keeps prev values).
   std::map<std::string, KeyValue> state;
   for (auto& kv : current) state.emplace(kv.key, std::move(kv));
-  HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
-                      Prepare(absl::StrCat("SELECT key, prev_value, prev_create, prev_mod, "
-                                           "prev_version, prev_lease FROM history WHERE rev > :r "
-                                           "AND ",
-                                           KeyClause(req.range_end),
-                                           " ORDER BY rev DESC, sub DESC")));
+  HG_ASSIGN_OR_RETURN(
+      sqlite3_stmt * raw,
+      Prepare(absl::StrCat("SELECT key, prev_value, prev_create, prev_mod, "
+                           "prev_version, prev_lease FROM history WHERE rev > :r "
+                           "AND ",
+                           KeyClause(req.range_end), " ORDER BY rev DESC, sub DESC")));
   Stmt s(raw);
   s.BindRange(req.key, req.range_end);
   s.Bind(":r", req.revision);
@@ -758,7 +754,7 @@ absl::StatusOr<TxnResponse> SqliteKv::Txn(const TxnRequest& req) {
   WriteCtx ctx;
   HG_RETURN_IF_ERROR(BeginWrite(ctx));
   TxnResponse resp;
-  absl::Status body = [&]() -> absl::Status {
+  absl::Status body = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
     resp.succeeded = true;
     for (const auto& c : req.compare) {
       HG_ASSIGN_OR_RETURN(bool holds, CompareLocked(c));
@@ -783,8 +779,9 @@ absl::StatusOr<TxnResponse> SqliteKv::Txn(const TxnRequest& req) {
   }();
   HG_RETURN_IF_ERROR(FinishWrite(ctx, body));
   resp.revision = rev_;
+  Revision rev = rev_;
   for (auto& r : resp.responses) {
-    std::visit([&](auto& x) { x.revision = rev_; }, r);
+    std::visit([rev](auto& x) { x.revision = rev; }, r);
   }
   return resp;
 }
@@ -909,19 +906,17 @@ absl::StatusOr<std::unique_ptr<Watch>> SqliteKv::StartWatch(const WatchRequest& 
 void SqliteKv::CancelWatch(WatchState& w) {
   // Taking mu_ re-evaluates the loop's Await condition on unlock, so it sees `cancelled`.
   absl::MutexLock lock(&mu_);
-  auto it = std::find_if(watches_.begin(), watches_.end(),
-                         [&](const auto& p) { return p.get() == &w; });
+  auto it =
+      std::find_if(watches_.begin(), watches_.end(), [&](const auto& p) { return p.get() == &w; });
   if (it != watches_.end()) watches_.erase(it);
 }
 
 absl::StatusOr<std::vector<WatchResponse>> SqliteKv::ReadEventsLocked(const WatchState& w,
-                                                                      Revision from,
-                                                                      Revision to) {
-  HG_ASSIGN_OR_RETURN(
-      sqlite3_stmt * raw,
-      Prepare(absl::StrCat("SELECT ", kEventColumns,
-                           " FROM history WHERE rev >= :from AND rev <= :to AND ",
-                           KeyClause(w.req.range_end), " ORDER BY rev, sub")));
+                                                                      Revision from, Revision to) {
+  HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw,
+                      Prepare(absl::StrCat("SELECT ", kEventColumns,
+                                           " FROM history WHERE rev >= :from AND rev <= :to AND ",
+                                           KeyClause(w.req.range_end), " ORDER BY rev, sub")));
   Stmt s(raw);
   s.Bind(":from", from);
   s.Bind(":to", to);
@@ -967,8 +962,8 @@ void SqliteKv::WatchLoop(const std::shared_ptr<WatchState>& w) {
       if (closing_ || w->cancelled.load()) return;
       Revision compact = CompactRevLocked();
       if (w->next <= compact) {
-        batches.push_back(WatchResponse{.revision = rev_,
-                                        .status = CompactedError(w->next, compact)});
+        batches.push_back(
+            WatchResponse{.revision = rev_, .status = CompactedError(w->next, compact)});
         final = true;
       } else {
         Revision to = std::min(rev_, w->next + kWatchReadRevisions - 1);
