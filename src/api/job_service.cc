@@ -363,14 +363,22 @@ absl::StatusOr<Execution> JobService::Trigger(const JobName& name) {
   e.id = NewExecutionId(name, now);
   e.scheduled_time = now;
   e.trigger = model::Trigger::kManual;
-  e.term = 0;  // not created by a leader; the leader dispatches it as it finds it
+  e.term = 0;  // not created by a leader; the leader dispatches it from pending/
+  // The record and its pending/ entry (with the job as it is now) in one transaction, guarded
+  // on the job not changing meanwhile (docs/design/execution.md).
+  HG_ASSIGN_OR_RETURN(auto loaded, Load(name));
+  const store::KeyValue& job_kv = loaded.second;
   store::TxnRequest txn;
-  txn.compare.push_back(
-      store::Compare::Version(keys_.Job(name), store::Compare::Result::kGreater, 0));
+  txn.compare.push_back(store::Compare::ModRevision(keys_.Job(name), store::Compare::Result::kEqual,
+                                                    job_kv.mod_revision));
   txn.success.push_back(
       store::PutRequest{.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)});
+  txn.success.push_back(store::PutRequest{
+      .key = keys_.Pending(e.id), .value = model::MakeDispatchEnvelope(job_kv.value, now, 1, "")});
   HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
-  if (!resp.succeeded) return JobNotFound(name);
+  if (!resp.succeeded) {
+    return absl::AbortedError("job changed while triggering it; try again");
+  }
   Log().Info("manual trigger", {{"job", name.str()}, {"execution_id", e.id.str()}});
   return e;
 }

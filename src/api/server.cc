@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -188,6 +190,12 @@ ApiServer::ApiServer(JobService& service, Options options)
   const int threads = std::max(1, options_.threads);
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_->set_payload_max_length(options_.max_body_bytes);
+  // httplib's default also sets SO_REUSEPORT, which would let a second process silently share
+  // our port; keep only SO_REUSEADDR (quick restarts).
+  http_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   http_->set_read_timeout(std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.read_timeout)));
   http_->set_write_timeout(
       std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.write_timeout)));

@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/field_errors.h"
+#include "tests/model/v1_examples.h"
 
 namespace hg::model {
 namespace {
@@ -14,29 +15,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-// The v1 documentation's request bodies, byte for byte (V1-API.md).
-constexpr char kV1Shell[] = R"json({
-  "name": "my-first-shell-job",
-  "cron_expr": "*/10 * * * * *",
-  "executor_type": "shell",
-  "executor": {
-    "command": "echo Hello from a distributed cron job on $(date)"
-  },
-  "concurrency_policy": "Forbid",
-  "retry_policy": {
-    "max_retries": 3,
-    "backoff": "5s"
-  }
-})json";
-constexpr char kV1Http[] = R"({
-  "name": "my-http-job",
-  "cron_expr": "*/15 * * * * *",
-  "executor_type": "http",
-  "executor": {
-    "url": "https://httpbin.org/get",
-    "method": "GET"
-  }
-})";
+using ::hg::testing::kV1HttpJob;
+using ::hg::testing::kV1ShellJob;
 
 // The field errors of a body that must be rejected.
 std::vector<FieldError> ErrorsOf(const std::string& body) {
@@ -62,7 +42,7 @@ std::string Http(const std::string& extra = "", const std::string& executor_extr
 FieldError E(std::string field, std::string message) { return {std::move(field), std::move(message)}; }
 
 TEST(JobTest, V1ShellExample) {
-  auto job = ParseJobRequest(kV1Shell);
+  auto job = ParseJobRequest(kV1ShellJob);
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->name.str(), "my-first-shell-job");
   EXPECT_EQ(job->cron_expr, "*/10 * * * * *");
@@ -82,7 +62,7 @@ TEST(JobTest, V1ShellExample) {
 }
 
 TEST(JobTest, V1HttpExample) {
-  auto job = ParseJobRequest(kV1Http);
+  auto job = ParseJobRequest(kV1HttpJob);
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->executor_type, ExecutorType::kHttp);
   EXPECT_EQ(job->executor.url, "https://httpbin.org/get");
@@ -92,7 +72,7 @@ TEST(JobTest, V1HttpExample) {
 }
 
 TEST(JobTest, EncodesV1FieldsAndExtensions) {
-  Job job = *ParseJobRequest(kV1Shell);
+  Job job = *ParseJobRequest(kV1ShellJob);
   job.id = "0123";
   job.created_at = absl::FromUnixSeconds(1772938800);
   job.updated_at = absl::FromUnixSeconds(1772938801);
@@ -104,7 +84,7 @@ TEST(JobTest, EncodesV1FieldsAndExtensions) {
             R"("jitter":false},"timeout":null,"starting_deadline":"60s","paused":false,"labels":{},)"
             R"("selector":{},"history_limit":100,"created_at":"2026-03-08T03:00:00Z",)"
             R"("updated_at":"2026-03-08T03:00:01Z"})");
-  Job http = *ParseJobRequest(kV1Http);
+  Job http = *ParseJobRequest(kV1HttpJob);
   EXPECT_EQ(EncodeJob(http)["executor"].dump(),
             R"({"url":"https://httpbin.org/get","method":"GET","headers":{},"body":"",)"
             R"("expected_status":[]})");
@@ -133,7 +113,7 @@ TEST(JobTest, StoredRoundTripKeepsEverything) {
 }
 
 TEST(JobTest, ResponseRoundTripsThroughARequest) {
-  Job job = *ParseJobRequest(kV1Shell);
+  Job job = *ParseJobRequest(kV1ShellJob);
   job.id = "abc";
   job.created_at = absl::FromUnixSeconds(1);
   std::mt19937 rng(1);
@@ -359,7 +339,7 @@ TEST(JobTest, ValidateJobBuiltInCode) {
   EXPECT_THAT(FieldErrorsOf(ValidateJob(job)),
               ElementsAre(E("name", "is required"), E("cron_expr", "is required"),
                           E("executor.command", "is required for executor_type \"shell\"")));
-  job = *ParseJobRequest(kV1Shell);
+  job = *ParseJobRequest(kV1ShellJob);
   EXPECT_TRUE(ValidateJob(job).ok());
   job.retry_policy.max_retries = 42;
   EXPECT_THAT(FieldErrorsOf(ValidateJob(job)),
@@ -428,7 +408,7 @@ namespace hg::model {
 namespace {
 
 TEST(JobStoredTest, StoredRecordsTolerateUnknownMembers) {
-  Job job = *ParseJobRequest(kV1Shell);
+  Job job = *ParseJobRequest(kV1ShellJob);
   Json stored = EncodeJob(job);
   stored["added_later"] = 1;
   stored["executor"]["added_later"] = true;

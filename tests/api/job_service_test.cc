@@ -1,0 +1,339 @@
+#include "api/job_service.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/field_errors.h"
+#include "tests/api/api_test_util.h"
+#include "tests/worker/flaky_kv.h"
+
+namespace hg::api {
+namespace {
+
+using model::ExecutionStatus;
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+class JobServiceTest : public testing::ServiceFixture {
+ protected:
+  std::vector<std::string> Ids(const HistoryPage& page) {
+    std::vector<std::string> out;
+    for (const auto& e : page.executions) out.push_back(e.id.str());
+    return out;
+  }
+};
+
+TEST_F(JobServiceTest, UpsertCreatesThenReplacesKeepingIdentity) {
+  auto created = service_.Upsert(ShellJob("a"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->created);
+  const model::Job& first = created->view.job;
+  EXPECT_EQ(first.id.size(), 36u);
+  EXPECT_EQ(first.id[14], '4');  // UUID v4
+  EXPECT_EQ(first.created_at, clock_.Now());
+  EXPECT_EQ(first.updated_at, clock_.Now());
+
+  clock_.Advance(absl::Minutes(1));
+  auto replaced = service_.Upsert(ShellJob("a", R"("description":"new")"));
+  ASSERT_TRUE(replaced.ok()) << replaced.status();
+  EXPECT_FALSE(replaced->created);
+  EXPECT_EQ(replaced->view.job.id, first.id);
+  EXPECT_EQ(replaced->view.job.created_at, first.created_at);
+  EXPECT_EQ(replaced->view.job.updated_at, clock_.Now());
+
+  auto stored = service_.Get(Name("a"));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->job.description, "new");
+  EXPECT_EQ(stored->job.id, first.id);
+}
+
+TEST_F(JobServiceTest, UpsertKeepsPausedWhenAsked) {
+  ASSERT_TRUE(service_.Upsert(ShellJob("a")).ok());
+  ASSERT_TRUE(service_.Pause(Name("a")).ok());
+  auto kept = service_.Upsert(ShellJob("a"), /*keep_paused=*/true);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->view.job.paused);
+  auto replaced = service_.Upsert(ShellJob("a"), /*keep_paused=*/false);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_FALSE(replaced->view.job.paused);
+}
+
+TEST_F(JobServiceTest, GetComputesNextRunAndLastExecution) {
+  ASSERT_TRUE(service_.Upsert(ShellJob("a")).ok());
+  auto view = service_.Get(Name("a"));
+  ASSERT_TRUE(view.ok());
+  // FakeClock starts at 2026-01-01T00:00:00Z; "0 */5 * * * *" fires next at 00:05.
+  EXPECT_EQ(view->status.next_run, clock_.Now() + absl::Minutes(5));
+  EXPECT_FALSE(view->status.last_execution);
+
+  PutExecution("a", clock_.Now() - absl::Minutes(10), ExecutionStatus::kSuccess);
+  model::Execution newest = PutExecution("a", clock_.Now() - absl::Minutes(5), ExecutionStatus::kFailed);
+  PutExecution("ab", clock_.Now(), ExecutionStatus::kRunning);  // another job's, sorts after
+  view = service_.Get(Name("a"));
+  ASSERT_TRUE(view.ok());
+  ASSERT_TRUE(view->status.last_execution);
+  EXPECT_EQ(view->status.last_execution->id, newest.id);
+
+  ASSERT_TRUE(service_.Pause(Name("a")).ok());
+  view = service_.Get(Name("a"));
+  EXPECT_FALSE(view->status.next_run);
+}
+
+TEST_F(JobServiceTest, GetMissing) {
+  auto view = service_.Get(Name("nope"));
+  EXPECT_EQ(view.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(view.status().message(), "job \"nope\" not found");
+}
+
+TEST_F(JobServiceTest, ListPagesByName) {
+  for (const char* name : {"c", "a", "b", "d", "e"}) ASSERT_TRUE(service_.Upsert(ShellJob(name)).ok());
+  auto all = service_.List(0, "");
+  ASSERT_TRUE(all.ok());
+  ASSERT_THAT(all->jobs, SizeIs(5));
+  EXPECT_EQ(all->jobs[0].job.name.str(), "a");
+  EXPECT_EQ(all->next_cursor, "");
+
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto page = service_.List(2, cursor);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& v : page->jobs) seen.push_back(v.job.name.str());
+    cursor = page->next_cursor;
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  EXPECT_THAT(seen, ElementsAre("a", "b", "c", "d", "e"));
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(service_.List(2, "a/b").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(service_.List(-1, "").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(JobServiceTest, ListComputesLastExecutionForManyJobs) {
+  // More jobs than one read transaction holds (chunks of 100).
+  for (int i = 0; i < 130; ++i) {
+    const std::string name = absl::StrCat("job", 1000 + i);
+    ASSERT_TRUE(service_.Upsert(ShellJob(name)).ok());
+    if (i % 2 == 0) PutExecution(name, clock_.Now(), ExecutionStatus::kSuccess);
+  }
+  auto all = service_.List(0, "");
+  ASSERT_TRUE(all.ok());
+  ASSERT_THAT(all->jobs, SizeIs(130));
+  for (int i = 0; i < 130; ++i) {
+    EXPECT_EQ(all->jobs[i].status.last_execution.has_value(), i % 2 == 0) << i;
+  }
+}
+
+TEST_F(JobServiceTest, DeleteRemovesDefinitionAndCursorKeepsHistory) {
+  ASSERT_TRUE(service_.Upsert(ShellJob("a")).ok());
+  ASSERT_TRUE(kv_->Put({.key = service_.keys().Cursor(Name("a")), .value = "x"}).ok());
+  auto e = PutExecution("a", clock_.Now(), ExecutionStatus::kSuccess);
+  ASSERT_TRUE(service_.Delete(Name("a"), {}).ok());
+  EXPECT_EQ(service_.Get(Name("a")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(*store::Get(*kv_, service_.keys().Cursor(Name("a"))));
+  EXPECT_TRUE(service_.GetExecution(e.id).ok());
+  // Idempotent.
+  EXPECT_TRUE(service_.Delete(Name("a"), {}).ok());
+  // Purge removes the history, even after the definition is gone.
+  ASSERT_TRUE(service_.Delete(Name("a"), {.purge = true}).ok());
+  EXPECT_EQ(service_.GetExecution(e.id).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(JobServiceTest, DeleteWithKill) {
+  ASSERT_TRUE(service_.Upsert(ShellJob("a")).ok());
+  auto done = PutExecution("a", clock_.Now() - absl::Minutes(3), ExecutionStatus::kSuccess);
+  auto running = PutExecution("a", clock_.Now() - absl::Minutes(2), ExecutionStatus::kRunning);
+  auto scheduled = PutExecution("a", clock_.Now() - absl::Minutes(1), ExecutionStatus::kScheduled);
+  ASSERT_TRUE(service_.Delete(Name("a"), {.kill = true}).ok());
+  EXPECT_EQ(service_.GetExecution(scheduled.id)->status, ExecutionStatus::kKilled);
+  EXPECT_EQ(service_.GetExecution(done.id)->status, ExecutionStatus::kSuccess);
+  auto request = store::Get(*kv_, service_.keys().Kill(running.id));
+  ASSERT_TRUE(request.ok() && request->has_value());
+  EXPECT_NE((*request)->lease, 0);
+  EXPECT_FALSE(*store::Get(*kv_, service_.keys().Kill(done.id)));
+  EXPECT_FALSE(*store::Get(*kv_, service_.keys().Kill(scheduled.id)));
+}
+
+TEST_F(JobServiceTest, HistoryNewestFirstWithPagesAndCursors) {
+  std::vector<std::string> newest_first;
+  for (int i = 0; i < 25; ++i) {
+    newest_first.insert(newest_first.begin(),
+                        PutExecution("a", clock_.Now() + absl::Seconds(i), ExecutionStatus::kSuccess).id.str());
+  }
+  auto page1 = service_.History(Name("a"), {.page = 1, .page_size = 10});
+  ASSERT_TRUE(page1.ok()) << page1.status();
+  EXPECT_EQ(Ids(*page1), std::vector<std::string>(newest_first.begin(), newest_first.begin() + 10));
+  auto page3 = service_.History(Name("a"), {.page = 3, .page_size = 10});
+  ASSERT_TRUE(page3.ok());
+  EXPECT_EQ(Ids(*page3), std::vector<std::string>(newest_first.begin() + 20, newest_first.end()));
+  EXPECT_EQ(page3->next_cursor, "");
+  auto page4 = service_.History(Name("a"), {.page = 4, .page_size = 10});
+  ASSERT_TRUE(page4.ok());
+  EXPECT_THAT(page4->executions, SizeIs(0));
+
+  // Following cursors yields every record once, in order.
+  std::vector<std::string> all;
+  HistoryQuery q{.page_size = 7};
+  for (int guard = 0; guard < 10; ++guard) {
+    auto page = service_.History(Name("a"), q);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (auto& id : Ids(*page)) all.push_back(id);
+    if (page->next_cursor.empty()) break;
+    q.cursor = page->next_cursor;
+  }
+  EXPECT_EQ(all, newest_first);
+}
+
+TEST_F(JobServiceTest, HistoryStatusFilter) {
+  std::vector<std::string> failed_newest_first;
+  for (int i = 0; i < 30; ++i) {
+    auto status = i % 3 == 0 ? ExecutionStatus::kFailed : ExecutionStatus::kSuccess;
+    auto e = PutExecution("a", clock_.Now() + absl::Seconds(i), status);
+    if (status == ExecutionStatus::kFailed) failed_newest_first.insert(failed_newest_first.begin(), e.id.str());
+  }
+  auto page2 = service_.History(Name("a"), {.page = 2, .page_size = 4, .status = ExecutionStatus::kFailed});
+  ASSERT_TRUE(page2.ok());
+  EXPECT_EQ(Ids(*page2), std::vector<std::string>(failed_newest_first.begin() + 4,
+                                                  failed_newest_first.begin() + 8));
+  std::vector<std::string> all;
+  HistoryQuery q{.page_size = 3, .status = ExecutionStatus::kFailed};
+  for (int guard = 0; guard < 10; ++guard) {
+    auto page = service_.History(Name("a"), q);
+    ASSERT_TRUE(page.ok());
+    for (auto& id : Ids(*page)) all.push_back(id);
+    if (page->next_cursor.empty()) break;
+    q.cursor = page->next_cursor;
+  }
+  EXPECT_EQ(all, failed_newest_first);
+}
+
+TEST_F(JobServiceTest, HistoryRejectsBadQueries) {
+  auto r = service_.History(Name("a"), {.page = 0, .page_size = 5000, .cursor = "zzz"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(model::FieldErrorsOf(r.status()),
+              ElementsAre(model::FieldError{"page", "must be 1 or more"},
+                          model::FieldError{"page_size", "must be between 1 and 1000"},
+                          model::FieldError{"cursor", "is not a cursor of this job's history"}));
+}
+
+TEST_F(JobServiceTest, TriggerNeedsTheJob) {
+  EXPECT_EQ(service_.Trigger(Name("a")).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(service_.Upsert(ShellJob("a")).ok());
+  auto e = service_.Trigger(Name("a"));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->status, ExecutionStatus::kScheduled);
+  EXPECT_EQ(e->trigger, model::Trigger::kManual);
+  EXPECT_EQ(e->scheduled_time, clock_.Now());
+  EXPECT_EQ(e->id.job().str(), "a");
+  auto stored = service_.GetExecution(e->id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(*stored, *e);
+}
+
+TEST_F(JobServiceTest, PauseResume) {
+  EXPECT_EQ(service_.Pause(Name("a")).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(service_.Upsert(ShellJob("a")).ok());
+  clock_.Advance(absl::Seconds(5));
+  auto paused = service_.Pause(Name("a"));
+  ASSERT_TRUE(paused.ok());
+  EXPECT_TRUE(paused->job.paused);
+  EXPECT_EQ(paused->job.updated_at, clock_.Now());
+  EXPECT_TRUE(service_.Get(Name("a"))->job.paused);
+  auto resumed = service_.Resume(Name("a"));
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_FALSE(resumed->job.paused);
+  EXPECT_TRUE(resumed->status.next_run.has_value());
+}
+
+TEST_F(JobServiceTest, KillExecution) {
+  auto scheduled = PutExecution("a", clock_.Now(), ExecutionStatus::kScheduled);
+  auto running = PutExecution("a", clock_.Now(), ExecutionStatus::kRunning);
+  auto done = PutExecution("a", clock_.Now(), ExecutionStatus::kSuccess);
+
+  auto killed = service_.KillExecution(scheduled.id);
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  EXPECT_EQ(killed->status, ExecutionStatus::kKilled);
+  EXPECT_EQ(killed->end_time, clock_.Now());
+  EXPECT_EQ(killed->error, "killed before it started: kill requested");
+
+  auto asked = service_.KillExecution(running.id);
+  ASSERT_TRUE(asked.ok());
+  EXPECT_EQ(asked->status, ExecutionStatus::kRunning);  // the worker finishes it
+  auto request = store::Get(*kv_, service_.keys().Kill(running.id));
+  ASSERT_TRUE(request.ok() && request->has_value());
+  auto body = model::ParseJson((*request)->value);
+  ASSERT_TRUE(body.ok());
+  EXPECT_EQ((*body)["execution_id"], running.id.str());
+  // The request goes away with its lease.
+  clock_.Advance(absl::Seconds(service_.options().kill_request_ttl_seconds + 5));
+  for (int i = 0; i < 200 && store::Get(*kv_, service_.keys().Kill(running.id))->has_value(); ++i) {
+    absl::SleepFor(absl::Milliseconds(5));  // the store's lease thread reacts to the clock
+  }
+  EXPECT_FALSE(store::Get(*kv_, service_.keys().Kill(running.id))->has_value());
+
+  auto finished = service_.KillExecution(done.id);
+  EXPECT_EQ(finished.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(finished.status().message()), ::testing::HasSubstr("already finished"));
+  auto missing = service_.KillExecution(*model::ExecutionId::Parse("a@1772938800000-00000000"));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(JobServiceTest, Cluster) {
+  auto empty = service_.Cluster();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_FALSE(empty->leader);
+  const model::Keys& keys = service_.keys();
+  ASSERT_TRUE(kv_->Put({.key = keys.ElectionPrefix() + "6b8b4567", .value = R"({"id":"m1","address":"10.0.0.1:8080"})"}).ok());
+  ASSERT_TRUE(kv_->Put({.key = keys.ElectionPrefix() + "327b23c6", .value = R"({"id":"m2"})"}).ok());
+  ASSERT_TRUE(kv_->Put({.key = keys.Master("m1"), .value = R"({"address":"10.0.0.1:8080"})"}).ok());
+  ASSERT_TRUE(kv_->Put({.key = keys.Worker("w1"), .value = R"({"id":"w1","labels":{"zone":"a"},"capacity":4})"}).ok());
+  ASSERT_TRUE(kv_->Put({.key = keys.Worker("w2"), .value = "not json"}).ok());
+  auto info = service_.Cluster();
+  ASSERT_TRUE(info.ok());
+  ASSERT_TRUE(info->leader);
+  EXPECT_EQ(info->leader->id, "m1");  // the older candidate, whatever its key sorts as
+  EXPECT_EQ(info->leader->info["address"], "10.0.0.1:8080");
+  ASSERT_THAT(info->masters, SizeIs(1));
+  EXPECT_EQ(info->masters[0].id, "m1");
+  ASSERT_THAT(info->workers, SizeIs(2));
+  EXPECT_EQ(info->workers[0].info["capacity"], 4);
+  EXPECT_EQ(info->workers[1].id, "w2");
+  EXPECT_EQ(info->workers[1].info["value"], "not json");
+}
+
+TEST_F(JobServiceTest, CronPreview) {
+  auto p = service_.PreviewCron("0 0 3 * * *", "Europe/Berlin", 3);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->timezone, "Europe/Berlin");
+  EXPECT_FALSE(p->description.empty());
+  // 03:00 CET = 02:00Z, from 2026-01-01T00:00Z.
+  EXPECT_THAT(p->next, ElementsAre(clock_.Now() + absl::Hours(2), clock_.Now() + absl::Hours(26),
+                                   clock_.Now() + absl::Hours(50)));
+  auto bad = service_.PreviewCron("0 0 25 * * *", "Mars/Base", 0);
+  ASSERT_FALSE(bad.ok());
+  auto fields = model::FieldErrorsOf(bad.status());
+  ASSERT_THAT(fields, SizeIs(3));
+  EXPECT_EQ(fields[0].field, "tz");
+  EXPECT_EQ(fields[1].field, "n");
+  EXPECT_EQ(fields[2].field, "expr");
+  EXPECT_THAT(model::FieldErrorsOf(service_.PreviewCron("", "", 1).status()),
+              ElementsAre(model::FieldError{"expr", "is required"}));
+  // An expression that can never fire is a validation error of the parser.
+  auto never = service_.PreviewCron("0 0 0 30 2 *", "", 5);
+  EXPECT_THAT(model::FieldErrorsOf(never.status()), SizeIs(1));
+}
+
+TEST_F(JobServiceTest, StoreDownIsUnavailable) {
+  worker::testing::FlakyKv flaky(*kv_);
+  JobService service(flaky, clock_);
+  EXPECT_TRUE(service.Ping().ok());
+  flaky.SetDown(true);
+  EXPECT_EQ(service.Ping().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(service.Get(Name("a")).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(service.Upsert(ShellJob("a")).status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace hg::api

@@ -1,0 +1,444 @@
+// The HTTP contract: a real ApiServer on port 0 over SqliteKv, driven with httplib::Client.
+#include "api/server.h"
+
+#include <httplib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/json.h"
+#include "tests/api/api_test_util.h"
+#include "tests/model/v1_examples.h"
+#include "tests/worker/flaky_kv.h"
+
+namespace hg::api {
+namespace {
+
+using model::Json;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using ::testing::StartsWith;
+
+using ::hg::testing::kV1HttpJob;
+using ::hg::testing::kV1ShellJob;
+constexpr char kJsonType[] = "application/json";
+
+class ServerTest : public testing::ServiceFixture {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ApiServer>(flaky_service_, ApiServer::Options{});
+    server_->Handle("GET", "/extra", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("extra", "text/plain");
+    });
+    server_->Handle("GET", "/boom", [](const httplib::Request&, httplib::Response&) {
+      throw std::runtime_error("boom");
+    });
+    ASSERT_TRUE(server_->Start("127.0.0.1:0").ok());
+    ASSERT_GT(server_->port(), 0);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(10, 0);
+  }
+  void TearDown() override { server_->Stop(); }
+
+  static Json Body(const httplib::Result& r) {
+    auto json = model::ParseJson(r->body);
+    EXPECT_TRUE(json.ok()) << r->body;
+    return json.ok() ? *json : Json();
+  }
+  httplib::Result Post(const std::string& path, const std::string& body,
+                       const char* type = kJsonType) {
+    return client_->Post(path.c_str(), body, type);
+  }
+  // Expects an error response with `status` and `code`; returns its body.
+  static Json ExpectError(const httplib::Result& r, int status, const std::string& code) {
+    EXPECT_TRUE(r) << "no response";
+    if (!r) return Json();
+    EXPECT_EQ(r->status, status) << r->body;
+    EXPECT_EQ(r->get_header_value("Content-Type"), kJsonType);
+    Json body = Body(r);
+    EXPECT_EQ(body["error"]["code"], code) << r->body;
+    EXPECT_TRUE(body["error"]["message"].is_string());
+    return body;
+  }
+
+  worker::testing::FlakyKv flaky_{*kv_};
+  JobService flaky_service_{flaky_, clock_};
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ServerTest, V1CreateShellJob) {
+  auto r = Post("/jobs/", kV1ShellJob);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), kJsonType);
+  Json job = Body(r);
+  EXPECT_EQ(job["name"], "my-first-shell-job");
+  EXPECT_EQ(job["cron_expr"], "*/10 * * * * *");
+  EXPECT_EQ(job["executor_type"], "shell");
+  EXPECT_EQ(job["executor"]["command"], "echo Hello from a distributed cron job on $(date)");
+  EXPECT_EQ(job["concurrency_policy"], "Forbid");
+  EXPECT_EQ(job["retry_policy"]["max_retries"], 3);
+  EXPECT_EQ(job["retry_policy"]["backoff"], "5s");
+  EXPECT_TRUE(job["id"].is_string());
+  EXPECT_EQ(job["created_at"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(job["updated_at"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(job["next_run"], "2026-01-01T00:00:10Z");
+  EXPECT_EQ(job["last_execution"], nullptr);
+  // Upsert again: still 201 (v1), same id.
+  auto again = Post("/jobs/", kV1ShellJob);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 201);
+  EXPECT_EQ(Body(again)["id"], job["id"]);
+}
+
+TEST_F(ServerTest, V1CreateHttpJobAndListAndDeleteAndHistory) {
+  ASSERT_EQ(Post("/jobs/", kV1ShellJob)->status, 201);
+  auto r = Post("/jobs/", kV1HttpJob);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(Body(r)["executor"]["url"], "https://httpbin.org/get");
+  EXPECT_EQ(Body(r)["executor"]["method"], "GET");
+
+  // curl http://localhost:8080/jobs/
+  auto list = client_->Get("/jobs/");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->status, 200);
+  Json jobs = Body(list);
+  ASSERT_TRUE(jobs.is_array());
+  ASSERT_THAT(jobs, SizeIs(2));
+  EXPECT_EQ(jobs[0]["name"], "my-first-shell-job");
+  EXPECT_EQ(jobs[1]["name"], "my-http-job");
+  EXPECT_FALSE(list->has_header("X-Next-Cursor"));
+
+  // curl http://localhost:8080/jobs/my-first-shell-job/history
+  PutExecution("my-first-shell-job", clock_.Now() - absl::Seconds(20), model::ExecutionStatus::kSuccess);
+  auto newest = PutExecution("my-first-shell-job", clock_.Now() - absl::Seconds(10),
+                             model::ExecutionStatus::kFailed);
+  auto history = client_->Get("/jobs/my-first-shell-job/history");
+  ASSERT_TRUE(history);
+  EXPECT_EQ(history->status, 200);
+  Json records = Body(history);
+  ASSERT_TRUE(records.is_array());
+  ASSERT_THAT(records, SizeIs(2));
+  EXPECT_EQ(records[0]["id"], newest.id.str());
+  for (const char* field : {"id", "job_name", "start_time", "end_time", "status", "output", "error",
+                            "retries_attempted", "worker_id"}) {
+    EXPECT_TRUE(records[0].contains(field)) << field;
+  }
+
+  // curl -X DELETE http://localhost:8080/jobs/my-first-shell-job
+  auto del = client_->Delete("/jobs/my-first-shell-job");
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->status, 204);
+  EXPECT_EQ(del->body, "");
+  ExpectError(client_->Get("/jobs/my-first-shell-job"), 404, "not_found");
+  // History is kept after a plain delete.
+  EXPECT_THAT(Body(client_->Get("/jobs/my-first-shell-job/history")), SizeIs(2));
+  EXPECT_EQ(client_->Delete("/jobs/my-first-shell-job?purge=true")->status, 204);
+  EXPECT_THAT(Body(client_->Get("/jobs/my-first-shell-job/history")), SizeIs(0));
+}
+
+TEST_F(ServerTest, WithAndWithoutTrailingSlash) {
+  EXPECT_EQ(Post("/jobs", kV1ShellJob)->status, 201);
+  EXPECT_EQ(client_->Get("/jobs")->status, 200);
+  EXPECT_EQ(client_->Get("/jobs/")->status, 200);
+  EXPECT_EQ(client_->Get("/jobs/my-first-shell-job")->status, 200);
+  EXPECT_EQ(client_->Get("/jobs/my-first-shell-job/")->status, 200);
+  EXPECT_EQ(client_->Get("/jobs/my-first-shell-job/history/")->status, 200);
+  EXPECT_EQ(Post("/jobs/my-first-shell-job/pause/", "")->status, 200);
+  EXPECT_EQ(Post("/jobs/my-first-shell-job/resume", "")->status, 200);
+  EXPECT_EQ(client_->Get("/cluster/")->status, 200);
+  EXPECT_EQ(client_->Get("/healthz")->status, 200);
+  EXPECT_EQ(client_->Delete("/jobs/my-first-shell-job/")->status, 204);
+}
+
+TEST_F(ServerTest, ValidationErrorsArePerField) {
+  Json body = ExpectError(Post("/jobs/", R"({"name":"a b","cron_expr":"* * * * * * * *",)"
+                                          R"("executor_type":"http","executor":{"url":"ftp://x"},)"
+                                          R"("retry_policy":{"max_retries":11},"colour":1})"),
+                          400, "invalid_argument");
+  std::vector<std::string> fields;
+  for (const auto& f : body["error"]["fields"]) fields.push_back(f["field"]);
+  EXPECT_THAT(fields, ::testing::UnorderedElementsAre("name", "cron_expr", "executor.url",
+                                                      "retry_policy.max_retries", "colour"));
+  for (const auto& f : body["error"]["fields"]) {
+    if (f["field"] == "colour") {
+      EXPECT_EQ(f["message"], "unknown field");
+    }
+  }
+}
+
+TEST_F(ServerTest, InvalidJsonNamesThePosition) {
+  Json body = ExpectError(Post("/jobs/", "{\n  \"name\": \"a\",\n  oops\n}"), 400, "invalid_argument");
+  EXPECT_THAT(body["error"]["message"].get<std::string>(),
+              StartsWith("invalid JSON: parse error at line 3, column 3"));
+  EXPECT_FALSE(body["error"].contains("fields"));
+  ExpectError(Post("/jobs/", "[1,2]"), 400, "invalid_argument");
+  ExpectError(Post("/jobs/", ""), 400, "invalid_argument");
+}
+
+TEST_F(ServerTest, BodyLimitAndMediaType) {
+  const std::string huge = R"({"name":"big","description":")" + std::string(1 << 20, 'x') + "\"}";
+  auto r = Post("/jobs/", huge);
+  ASSERT_TRUE(r) << "no response to an oversized body";
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(model::ParseJson(r->body).value()["error"]["code"], "payload_too_large");
+
+  ExpectError(Post("/jobs/", kV1ShellJob, "text/plain"), 415, "unsupported_media_type");
+  ExpectError(Post("/jobs/", "name=x", "application/x-www-form-urlencoded"), 415,
+              "unsupported_media_type");
+  EXPECT_EQ(Post("/jobs/", kV1ShellJob, "application/json; charset=utf-8")->status, 201);
+  EXPECT_EQ(Post("/jobs/", kV1ShellJob, "Application/JSON")->status, 201);
+}
+
+TEST_F(ServerTest, PutByName) {
+  std::string body = kV1ShellJob;
+  // Name in the path, none in the body.
+  Json no_name = *model::ParseJson(body);
+  no_name.erase("name");
+  auto r = client_->Put("/jobs/from-path", model::DumpJson(no_name), kJsonType);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(Body(r)["name"], "from-path");
+  // Mismatch.
+  Json mismatch = ExpectError(client_->Put("/jobs/other", body, kJsonType), 400, "invalid_argument");
+  EXPECT_EQ(mismatch["error"]["fields"][0]["field"], "name");
+  EXPECT_EQ(mismatch["error"]["fields"][0]["message"], "must match the name in the URL (\"other\")");
+  ExpectError(client_->Put("/jobs/bad%20name", body, kJsonType), 400, "invalid_argument");
+}
+
+TEST_F(ServerTest, GetEditPutRoundTrip) {
+  ASSERT_EQ(Post("/jobs/", kV1HttpJob)->status, 201);
+  PutExecution("my-http-job", clock_.Now(), model::ExecutionStatus::kRunning);
+  Json job = Body(client_->Get("/jobs/my-http-job"));
+  ASSERT_TRUE(job["last_execution"].is_object());
+  job["description"] = "edited";
+  job["executor"]["headers"]["X-Trace"] = "1";
+  clock_.Advance(absl::Minutes(1));
+  auto r = client_->Put("/jobs/my-http-job", model::DumpJson(job), kJsonType);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  Json updated = Body(r);
+  EXPECT_EQ(updated["description"], "edited");
+  EXPECT_EQ(updated["executor"]["headers"]["X-Trace"], "1");
+  EXPECT_EQ(updated["id"], job["id"]);
+  EXPECT_EQ(updated["created_at"], job["created_at"]);
+  EXPECT_EQ(updated["updated_at"], "2026-01-01T00:01:00Z");
+}
+
+TEST_F(ServerTest, PausedSurvivesAV1Repost) {
+  ASSERT_EQ(Post("/jobs/", kV1ShellJob)->status, 201);
+  ASSERT_EQ(Post("/jobs/my-first-shell-job/pause", "")->status, 200);
+  Json reposted = Body(Post("/jobs/", kV1ShellJob));
+  EXPECT_EQ(reposted["paused"], true);
+  EXPECT_EQ(reposted["next_run"], nullptr);
+  Json explicit_resume = *model::ParseJson(kV1ShellJob);
+  explicit_resume["paused"] = false;
+  EXPECT_EQ(Body(Post("/jobs/", model::DumpJson(explicit_resume)))["paused"], false);
+}
+
+TEST_F(ServerTest, ListPaging) {
+  for (const char* name : {"a", "b", "c"}) {
+    Json job = *model::ParseJson(kV1ShellJob);
+    job["name"] = name;
+    ASSERT_EQ(Post("/jobs/", model::DumpJson(job))->status, 201);
+  }
+  auto first = client_->Get("/jobs/?limit=2");
+  ASSERT_TRUE(first);
+  EXPECT_THAT(Body(first), SizeIs(2));
+  EXPECT_EQ(first->get_header_value("X-Next-Cursor"), "b");
+  EXPECT_EQ(first->get_header_value("Link"), "</jobs/?limit=2&cursor=b>; rel=\"next\"");
+  auto second = client_->Get("/jobs/?limit=2&cursor=b");
+  Json rest = Body(second);
+  ASSERT_THAT(rest, SizeIs(1));
+  EXPECT_EQ(rest[0]["name"], "c");
+  EXPECT_FALSE(second->has_header("X-Next-Cursor"));
+  Json bad = ExpectError(client_->Get("/jobs/?limit=x"), 400, "invalid_argument");
+  EXPECT_EQ(bad["error"]["fields"][0]["field"], "limit");
+  ExpectError(client_->Get("/jobs/?limit=-1"), 400, "invalid_argument");
+}
+
+TEST_F(ServerTest, HistoryPagingAndFilters) {
+  std::vector<std::string> newest_first;
+  for (int i = 0; i < 5; ++i) {
+    auto status = i % 2 ? model::ExecutionStatus::kFailed : model::ExecutionStatus::kSuccess;
+    newest_first.insert(newest_first.begin(),
+                        PutExecution("j", clock_.Now() + absl::Seconds(i), status).id.str());
+  }
+  auto page2 = client_->Get("/jobs/j/history?page=2&page_size=2");
+  Json records = Body(page2);
+  ASSERT_THAT(records, SizeIs(2));
+  EXPECT_EQ(records[0]["id"], newest_first[2]);
+  EXPECT_EQ(records[1]["id"], newest_first[3]);
+  const std::string cursor = page2->get_header_value("X-Next-Cursor");
+  EXPECT_EQ(cursor, newest_first[3].substr(2));
+  EXPECT_EQ(page2->get_header_value("Link"),
+            "</jobs/j/history?page_size=2&cursor=" + cursor + ">; rel=\"next\"");
+  Json rest = Body(client_->Get(("/jobs/j/history?page_size=2&cursor=" + cursor).c_str()));
+  ASSERT_THAT(rest, SizeIs(1));
+  EXPECT_EQ(rest[0]["id"], newest_first[4]);
+
+  Json failed = Body(client_->Get("/jobs/j/history?status=failed"));
+  ASSERT_THAT(failed, SizeIs(2));
+  for (const auto& e : failed) EXPECT_EQ(e["status"], "failed");
+
+  Json bad = ExpectError(client_->Get("/jobs/j/history?page=1&page_size=abc&status=done"), 400,
+                         "invalid_argument");
+  EXPECT_THAT(bad["error"]["fields"], SizeIs(2));
+  Json zero = ExpectError(client_->Get("/jobs/j/history?page=0"), 400, "invalid_argument");
+  EXPECT_EQ(zero["error"]["fields"][0]["field"], "page");
+}
+
+TEST_F(ServerTest, TriggerPauseResume) {
+  ExpectError(Post("/jobs/nope/trigger", ""), 404, "not_found");
+  ASSERT_EQ(Post("/jobs/", kV1ShellJob)->status, 201);
+  auto r = Post("/jobs/my-first-shell-job/trigger", "");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 202) << r->body;
+  Json e = Body(r);
+  EXPECT_EQ(e["status"], "scheduled");
+  EXPECT_EQ(e["trigger"], "manual");
+  EXPECT_EQ(e["job_name"], "my-first-shell-job");
+  auto fetched = client_->Get(("/executions/" + e["id"].get<std::string>()).c_str());
+  ASSERT_TRUE(fetched);
+  EXPECT_EQ(fetched->status, 200);
+  EXPECT_EQ(Body(fetched)["id"], e["id"]);
+
+  Json paused = Body(Post("/jobs/my-first-shell-job/pause", ""));
+  EXPECT_EQ(paused["paused"], true);
+  EXPECT_EQ(paused["next_run"], nullptr);
+  Json resumed = Body(Post("/jobs/my-first-shell-job/resume", ""));
+  EXPECT_EQ(resumed["paused"], false);
+  ExpectError(Post("/jobs/nope/pause", ""), 404, "not_found");
+  ExpectError(Post("/jobs/my-first-shell-job/pause", "x", "text/plain"), 415, "unsupported_media_type");
+}
+
+TEST_F(ServerTest, Executions) {
+  auto running = PutExecution("j", clock_.Now(), model::ExecutionStatus::kRunning);
+  auto done = PutExecution("j", clock_.Now(), model::ExecutionStatus::kSuccess);
+  auto r = Post("/executions/" + running.id.str() + "/kill", "");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 202) << r->body;
+  EXPECT_EQ(Body(r)["status"], "running");
+  EXPECT_TRUE(store::Get(*kv_, service_.keys().Kill(running.id))->has_value());
+  Json conflict = ExpectError(Post("/executions/" + done.id.str() + "/kill", ""), 409,
+                              "failed_precondition");
+  EXPECT_THAT(conflict["error"]["message"].get<std::string>(), HasSubstr("already finished"));
+  ExpectError(client_->Get("/executions/j@1772938800000-00000000"), 404, "not_found");
+  ExpectError(client_->Get("/executions/garbage"), 400, "invalid_argument");
+  ExpectError(Post("/executions/garbage/kill", ""), 400, "invalid_argument");
+}
+
+TEST_F(ServerTest, Cluster) {
+  Json empty = Body(client_->Get("/cluster"));
+  EXPECT_EQ(empty, Json::parse(R"({"leader":null,"masters":[],"workers":[]})"));
+  ASSERT_TRUE(kv_->Put({.key = service_.keys().ElectionPrefix() + "1", .value = R"({"id":"m1","address":"h:1"})"}).ok());
+  ASSERT_TRUE(kv_->Put({.key = service_.keys().Worker("w1"), .value = R"({"capacity":2})"}).ok());
+  Json info = Body(client_->Get("/cluster"));
+  EXPECT_EQ(info["leader"]["id"], "m1");
+  EXPECT_EQ(info["leader"]["address"], "h:1");
+  EXPECT_TRUE(info["leader"]["term"].is_number_integer());
+  EXPECT_EQ(info["workers"][0]["id"], "w1");
+  EXPECT_EQ(info["workers"][0]["capacity"], 2);
+}
+
+TEST_F(ServerTest, CronPreview) {
+  auto r = client_->Get("/cron/preview?expr=0%200%203%20*%20*%20*&tz=Europe%2FBerlin&n=2");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  Json p = Body(r);
+  EXPECT_EQ(p["expr"], "0 0 3 * * *");
+  EXPECT_EQ(p["timezone"], "Europe/Berlin");
+  EXPECT_EQ(p["next"], Json::parse(R"(["2026-01-01T02:00:00Z","2026-01-02T02:00:00Z"])"));
+  EXPECT_TRUE(p["description"].is_string());
+  Json bad = ExpectError(client_->Get("/cron/preview?expr=61%20*%20*%20*%20*%20*"), 400,
+                         "invalid_argument");
+  EXPECT_EQ(bad["error"]["fields"][0]["field"], "expr");
+  ExpectError(client_->Get("/cron/preview?expr=*&n=x"), 400, "invalid_argument");
+}
+
+TEST_F(ServerTest, HealthAndReadiness) {
+  EXPECT_EQ(Body(client_->Get("/healthz")), Json::parse(R"({"status":"ok"})"));
+  EXPECT_EQ(client_->Get("/readyz")->status, 200);
+  flaky_.SetDown(true);
+  Json down = ExpectError(client_->Get("/readyz"), 503, "unavailable");
+  EXPECT_THAT(down["error"]["message"].get<std::string>(), StartsWith("store unavailable"));
+  EXPECT_EQ(client_->Get("/healthz")->status, 200);  // alive, just not ready
+  Json list = ExpectError(client_->Get("/jobs/"), 503, "unavailable");
+  EXPECT_THAT(list["error"]["message"].get<std::string>(), StartsWith("store unavailable"));
+  ExpectError(Post("/jobs/", kV1ShellJob), 503, "unavailable");
+}
+
+TEST_F(ServerTest, UnknownRoutesLongPathsAndExceptions) {
+  Json body = ExpectError(client_->Get("/nope"), 404, "not_found");
+  EXPECT_EQ(body["error"]["message"], "no route for GET /nope");
+  ExpectError(client_->Get(("/jobs/" + std::string(3000, 'a')).c_str()), 414, "uri_too_long");
+  ExpectError(client_->Get("/boom"), 500, "internal");
+  auto extra = client_->Get("/extra");
+  ASSERT_TRUE(extra);
+  EXPECT_EQ(extra->body, "extra");
+}
+
+TEST_F(ServerTest, StartTwiceAndBadAddress) {
+  EXPECT_EQ(server_->Start("127.0.0.1:0").code(), absl::StatusCode::kFailedPrecondition);
+  ApiServer other(service_, {});
+  EXPECT_EQ(other.Start("nonsense").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(other.Start("127.0.0.1:" + std::to_string(server_->port())).code(),
+            absl::StatusCode::kUnavailable);
+}
+
+class StaticTest : public testing::ServiceFixture {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hg-api-static-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_ / "ui" / "assets");
+    std::ofstream(dir_ / "ui" / "index.html") << "<html>index</html>";
+    std::ofstream(dir_ / "ui" / "assets" / "app.js") << "console.log(1)";
+    std::ofstream(dir_ / "secret.txt") << "secret";
+    server_ = std::make_unique<ApiServer>(service_, ApiServer::Options{});
+    ASSERT_TRUE(server_->MountStatic("/ui/", (dir_ / "ui").string()).ok());
+    ASSERT_TRUE(server_->Start("127.0.0.1:0").ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  }
+  void TearDown() override {
+    server_->Stop();
+    std::filesystem::remove_all(dir_);
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(StaticTest, ServesFilesWithSpaFallback) {
+  auto index = client_->Get("/ui/");
+  ASSERT_TRUE(index);
+  EXPECT_EQ(index->status, 200);
+  EXPECT_EQ(index->body, "<html>index</html>");
+  EXPECT_EQ(index->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  auto js = client_->Get("/ui/assets/app.js");
+  EXPECT_EQ(js->body, "console.log(1)");
+  EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  auto route = client_->Get("/ui/jobs/my-job");
+  EXPECT_EQ(route->status, 200);
+  EXPECT_EQ(route->body, "<html>index</html>");
+  EXPECT_EQ(client_->Get("/ui/assets/missing.js")->status, 404);
+  auto escape = client_->Get("/ui/../secret.txt");
+  EXPECT_NE(escape->body, "secret");
+  auto escape2 = client_->Get("/ui/assets/%2e%2e/%2e%2e/secret.txt");
+  EXPECT_NE(escape2->body, "secret");
+  auto root = client_->Get("/");
+  EXPECT_EQ(root->status, 302);
+  EXPECT_EQ(root->get_header_value("Location"), "/ui/");
+  EXPECT_EQ(client_->Get("/ui")->status, 302);
+  // The API still answers next to the UI.
+  EXPECT_EQ(client_->Get("/jobs/")->status, 200);
+  EXPECT_FALSE(ApiServer(service_, {}).MountStatic("/x/", (dir_ / "nope").string()).ok());
+}
+
+}  // namespace
+}  // namespace hg::api
