@@ -163,6 +163,44 @@ TEST(EtcdKvTest, WatchCarriesOnWhileEtcdIsDownForAWhile) {
   ExpectExactlyInOrder(rec.events(), 10);
 }
 
+TEST(EtcdKvTest, WatchOutlivesItsKvAndMayCancelItselfFromTheHandler) {
+  auto etcd = EtcdCluster::Start();
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  auto kv = MustConnect({.endpoints = (*etcd)->Endpoints()});
+  ASSERT_NE(kv, nullptr);
+  Recorder rec;
+  auto w = kv->StartWatch(WatchRequest::Prefix("/o/"), rec.Handler());
+  ASSERT_TRUE(w.ok()) << w.status();
+  kv.reset();  // the watch keeps the shared connections alive
+  auto other = MustConnect({.endpoints = (*etcd)->Endpoints()});
+  ASSERT_NE(other, nullptr);
+  ASSERT_NO_FATAL_FAILURE(PutN(*other, "/o/", 0, 3));
+  EXPECT_TRUE(rec.WaitFor(3)) << rec.final_status();
+
+  // A handler that cancels its own watch: no deadlock, no further calls.
+  std::atomic<int> calls{0};
+  std::unique_ptr<Watch> self;
+  absl::Mutex mu;
+  auto started = other->StartWatch(WatchRequest::Prefix("/s/"), [&](const WatchResponse&) {
+    calls++;
+    absl::MutexLock lock(&mu);
+    self->Cancel();
+  });
+  ASSERT_TRUE(started.ok()) << started.status();
+  {
+    absl::MutexLock lock(&mu);
+    self = std::move(*started);
+  }
+  ASSERT_NO_FATAL_FAILURE(PutN(*other, "/s/", 0, 1));
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (calls.load() == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_NO_FATAL_FAILURE(PutN(*other, "/s/", 1, 3));
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(calls.load(), 1);
+  self.reset();  // joins the finished thread
+  (*w)->Cancel();
+}
+
 TEST(EtcdKvTest, CallsRecoverRightAfterRestart) {
   auto etcd = EtcdCluster::Start();
   ASSERT_TRUE(etcd.ok()) << etcd.status();
