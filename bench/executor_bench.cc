@@ -63,7 +63,8 @@ void BM_RawSpawnWait(benchmark::State& state) {
     int status;
     waitpid(pid, &status, 0);
   }
-  state.counters["runs_per_s"] = benchmark::Counter(state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["runs_per_s"] =
+      benchmark::Counter(state.iterations(), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_RawSpawnWait)->UseRealTime();
 
@@ -78,7 +79,8 @@ void BM_ShellExecutor(benchmark::State& state) {
     done.WaitFor(++started);
   }
   if (done.failures() > 0) state.SkipWithError("a run failed");
-  state.counters["runs_per_s"] = benchmark::Counter(state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["runs_per_s"] =
+      benchmark::Counter(state.iterations(), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ShellExecutor)->UseRealTime();
 

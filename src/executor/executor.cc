@@ -23,7 +23,8 @@ std::optional<std::vector<StatusRange>> ParseStatusRanges(std::string_view text)
   std::vector<StatusRange> out;
   for (absl::string_view part : absl::StrSplit(absl::string_view(text.data(), text.size()), ',')) {
     part = absl::StripAsciiWhitespace(part);
-    if (part.size() == 3 && (part[1] == 'x' || part[1] == 'X') && (part[2] == 'x' || part[2] == 'X')) {
+    if (part.size() == 3 && (part[1] == 'x' || part[1] == 'X') &&
+        (part[2] == 'x' || part[2] == 'X')) {
       if (part[0] < '1' || part[0] > '5') return std::nullopt;
       const int hundreds = (part[0] - '0') * 100;
       out.push_back({hundreds, hundreds + 99});

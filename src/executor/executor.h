@@ -49,8 +49,8 @@ struct ShellSpec {
   // HOURGLASS_EXECUTION_ID, HOURGLASS_SCHEDULED_TIME, HOURGLASS_ATTEMPT and TRACEPARENT are set
   // by the executor after these and cannot be overridden.
   std::map<std::string, std::string> env;
-  std::string cwd;                     // empty = the worker's working directory
-  std::optional<std::string> run_as;   // user name; needs a root worker (else `failed`)
+  std::string cwd;                    // empty = the worker's working directory
+  std::optional<std::string> run_as;  // user name; needs a root worker (else `failed`)
 };
 
 // Inclusive range of HTTP status codes; a single code is {code, code}.
@@ -83,8 +83,8 @@ struct ExecRequest {
   std::string execution_id;
   std::string job_name;
   absl::Time scheduled_time = absl::UnixEpoch();
-  int attempt = 1;                      // 1-based
-  std::string traceparent;              // W3C; empty = none
+  int attempt = 1;                                // 1-based
+  std::string traceparent;                        // W3C; empty = none
   absl::Duration timeout = absl::ZeroDuration();  // 0 = none
   // After SIGTERM (timeout or Kill), how long a shell run gets before SIGKILL. Ignored for HTTP.
   absl::Duration kill_grace = absl::Seconds(5);

@@ -108,7 +108,8 @@ bool Configure(Transfer& t, const HttpConfig& config) {
   set(CURLOPT_FOLLOWLOCATION, spec.max_redirects > 0 ? 1L : 0L);
   set(CURLOPT_MAXREDIRS, static_cast<long>(spec.max_redirects));
   if (t.run.timeout > absl::ZeroDuration()) {
-    set(CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(t.run.timeout))));
+    set(CURLOPT_TIMEOUT_MS,
+        static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(t.run.timeout))));
   }
   set(CURLOPT_WRITEFUNCTION, &WriteBody);
   set(CURLOPT_WRITEDATA, &t);
@@ -129,11 +130,13 @@ bool Configure(Transfer& t, const HttpConfig& config) {
   for (const auto& [name, value] : spec.headers) {
     if (!t.run.traceparent.empty() && absl::EqualsIgnoreCase(name, "traceparent")) continue;
     // "Name;" is libcurl's way to send a header with an empty value.
-    const std::string line = value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value);
+    const std::string line =
+        value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value);
     t.headers = curl_slist_append(t.headers, line.c_str());
   }
   if (!t.run.traceparent.empty()) {
-    t.headers = curl_slist_append(t.headers, absl::StrCat("traceparent: ", t.run.traceparent).c_str());
+    t.headers =
+        curl_slist_append(t.headers, absl::StrCat("traceparent: ", t.run.traceparent).c_str());
   }
   set(CURLOPT_HTTPHEADER, t.headers);
   if (!ok && t.error[0] == '\0') snprintf(t.error, sizeof t.error, "libcurl refused an option");
@@ -148,14 +151,16 @@ class HttpExecutor::Impl {
       : config_(std::move(config)),
         clock_(clock),
         multi_(multi),
-        mailbox_(std::make_shared<internal::Mailbox<HttpRun>>(
-            [multi] { curl_multi_wakeup(multi); })) {}
+        mailbox_(
+            std::make_shared<internal::Mailbox<HttpRun>>([multi] { curl_multi_wakeup(multi); })) {}
   ~Impl() {
     thread_.Stop();
     curl_multi_cleanup(multi_);
   }
 
-  void StartThread() { thread_.Start([this] { Loop(); }); }
+  void StartThread() {
+    thread_.Start([this] { Loop(); });
+  }
   std::unique_ptr<RunHandle> Start(const ExecRequest& request, DoneCallback on_done);
   void Stop() { thread_.Stop(); }
 

@@ -34,7 +34,7 @@ class HttpExecutor final : public Executor {
   // Initializes libcurl (once per process) and starts the executor thread. `clock` must outlive
   // the executor.
   static absl::StatusOr<std::unique_ptr<HttpExecutor>> Create(HttpConfig config,
-                                                               const Clock& clock);
+                                                              const Clock& clock);
   ~HttpExecutor() override;
 
   std::unique_ptr<RunHandle> Start(const ExecRequest& request, DoneCallback on_done) override;

@@ -158,8 +158,7 @@ inline void Stamp(ExecResult& result, const Clock& clock, absl::Time started, St
 // Delivers a result decided inside Start() (refused or unstartable run) through the executor
 // thread, or inline with "executor stopped" once Stop() has begun.
 template <typename Run>
-std::unique_ptr<RunHandle> FinishEarly(Mailbox<Run>& box, DoneCallback on_done,
-                                       ExecResult result) {
+std::unique_ptr<RunHandle> FinishEarly(Mailbox<Run>& box, DoneCallback on_done, ExecResult result) {
   if (!box.PostFinished(on_done, result)) {
     result.status = ExecStatus::kFailed;
     result.error = "executor stopped";

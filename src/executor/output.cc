@@ -113,9 +113,8 @@ std::string OutputCapture::Finish() const {
   head.remove_suffix(IncompleteSuffix(head));
   tail_view.remove_prefix(OrphanPrefix(tail_view));
   const uint64_t omitted = total_ - head.size() - tail_view.size();
-  return absl::StrCat(SanitizeUtf8(head), "\n\xE2\x80\xA6 [hourglass: ", total_,
-                      " bytes total, ", omitted, " omitted] \xE2\x80\xA6\n",
-                      SanitizeUtf8(tail_view));
+  return absl::StrCat(SanitizeUtf8(head), "\n\xE2\x80\xA6 [hourglass: ", total_, " bytes total, ",
+                      omitted, " omitted] \xE2\x80\xA6\n", SanitizeUtf8(tail_view));
 }
 
 }  // namespace hg::executor

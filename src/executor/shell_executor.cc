@@ -195,7 +195,8 @@ struct ChildError {
 absl::Status SpawnAs(const char* shell, const std::string& cwd, int out_fd, char* const argv[],
                      char* const envp[], const Identity& id, pid_t* pid_out) {
   int ends[2];
-  if (pipe2(ends, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe: ", ErrnoText(errno)));
+  if (pipe2(ends, O_CLOEXEC) != 0)
+    return absl::InternalError(absl::StrCat("pipe: ", ErrnoText(errno)));
   Fd err_read(ends[0]), err_write(ends[1]);
   const pid_t pid = fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", ErrnoText(errno)));
@@ -269,8 +270,8 @@ absl::Status CheckCommandAllowed(const ShellConfig& config, const std::string& c
   for (const std::string& prefix : config.allowed_prefixes) {
     if (prefix.empty() || !absl::StartsWith(command, prefix)) continue;
     const std::string_view rest = std::string_view(command).substr(prefix.size());
-    const bool boundary = prefix.back() == ' ' || prefix.back() == '/' || rest.empty() ||
-                          rest.front() == ' ';
+    const bool boundary =
+        prefix.back() == ' ' || prefix.back() == '/' || rest.empty() || rest.front() == ' ';
     if (!boundary || HasShellControl(rest)) continue;
     if (prefix.back() == '/') {  // a directory prefix: the program must stay inside it
       const std::string_view program = rest.substr(0, rest.find(' '));
@@ -322,7 +323,9 @@ class ShellExecutor::Impl {
           (void)!write(fd, &one, sizeof one);
         })) {}
 
-  void StartThread() { thread_.Start([this] { Loop(); }); }
+  void StartThread() {
+    thread_.Start([this] { Loop(); });
+  }
 
   std::unique_ptr<RunHandle> Start(const ExecRequest& request, DoneCallback on_done);
   void Stop() { thread_.Stop(); }
@@ -423,10 +426,10 @@ absl::Status ShellExecutor::Impl::Spawn(const ExecRequest& request, const ShellS
   } else if (const int rc = SpawnDirect(config_.shell.c_str(), spec.cwd, write_end.get(),
                                         argv.data(), envp.data(), &run.pid);
              rc != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot run ", config_.shell,
-        spec.cwd.empty() ? "" : absl::StrCat(" in working directory '", spec.cwd, "'"), ": ",
-        ErrnoText(rc)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot run ", config_.shell,
+                     spec.cwd.empty() ? "" : absl::StrCat(" in working directory '", spec.cwd, "'"),
+                     ": ", ErrnoText(rc)));
   }
   // Raw syscall: glibc 2.36's <sys/pidfd.h> lacks extern "C" and cannot be used from C++.
   run.pidfd.Reset(static_cast<int>(syscall(SYS_pidfd_open, run.pid, 0)));

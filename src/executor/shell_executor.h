@@ -54,7 +54,7 @@ class ShellExecutor final : public Executor {
   // Starts the executor thread. `clock` must outlive the executor. Fails only when the kernel
   // refuses an eventfd or a thread.
   static absl::StatusOr<std::unique_ptr<ShellExecutor>> Create(ShellConfig config,
-                                                                const Clock& clock);
+                                                               const Clock& clock);
   ~ShellExecutor() override;
 
   std::unique_ptr<RunHandle> Start(const ExecRequest& request, DoneCallback on_done) override;

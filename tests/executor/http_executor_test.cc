@@ -1,11 +1,10 @@
 #include "executor/http_executor.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -128,8 +127,8 @@ TEST_F(HttpExecutorTest, SendsMethodHeadersBodyAndTraceparent) {
   ExecRequest req = Http(server_.Url("/echo"));
   req.traceparent = kTraceparent;
   SpecOf(req).method = "PUT";
-  SpecOf(req).headers = {{"X-Custom", "v1"}, {"traceparent", "from-the-spec"},
-                         {"Content-Type", "application/json"}};
+  SpecOf(req).headers = {
+      {"X-Custom", "v1"}, {"traceparent", "from-the-spec"}, {"Content-Type", "application/json"}};
   SpecOf(req).body = R"({"a":1})";
   ExecResult r = RunSync(*executor_, req);
   EXPECT_EQ(r.status, ExecStatus::kSuccess) << r.error;
@@ -262,10 +261,11 @@ class HttpsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(::testing::TempDir() + "/hg-executor-tls");
-    const std::string cmd = absl::StrCat(
-        "mkdir -p ", *dir_, " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
-        "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout ",
-        *dir_, "/key.pem -out ", *dir_, "/cert.pem >/dev/null 2>&1");
+    const std::string cmd =
+        absl::StrCat("mkdir -p ", *dir_,
+                     " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
+                     "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout ",
+                     *dir_, "/key.pem -out ", *dir_, "/cert.pem >/dev/null 2>&1");
     ok_ = std::system(cmd.c_str()) == 0;
   }
   static inline std::string* dir_ = nullptr;

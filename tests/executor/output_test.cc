@@ -22,7 +22,8 @@ TEST(OutputCapture, KeepsHeadAndTailWithMarker) {
   // Many small appends exercise the ring buffer wrap-around.
   for (char ch = 'a'; ch <= 'z'; ++ch) c.Append(std::string(1, ch));
   EXPECT_EQ(c.total(), 26u);
-  EXPECT_EQ(c.Finish(), "abcd\n\xE2\x80\xA6 [hourglass: 26 bytes total, 18 omitted] \xE2\x80\xA6\nwxyz");
+  EXPECT_EQ(c.Finish(),
+            "abcd\n\xE2\x80\xA6 [hourglass: 26 bytes total, 18 omitted] \xE2\x80\xA6\nwxyz");
 }
 
 TEST(OutputCapture, LargeAppendReplacesTail) {
@@ -30,7 +31,8 @@ TEST(OutputCapture, LargeAppendReplacesTail) {
   c.Append("0123456");           // head 0123, tail 456
   c.Append("abcdefghijklmnop");  // tail becomes mnop
   c.Append("XY");                // tail wraps: opXY
-  EXPECT_EQ(c.Finish(), "0123\n\xE2\x80\xA6 [hourglass: 25 bytes total, 17 omitted] \xE2\x80\xA6\nopXY");
+  EXPECT_EQ(c.Finish(),
+            "0123\n\xE2\x80\xA6 [hourglass: 25 bytes total, 17 omitted] \xE2\x80\xA6\nopXY");
 }
 
 TEST(OutputCapture, HeadOnlyForHttpBodies) {
@@ -42,16 +44,20 @@ TEST(OutputCapture, HeadOnlyForHttpBodies) {
 TEST(OutputCapture, CutsOnCharacterBoundaries) {
   // "é" is C3 A9; a cut inside it must not leave half a character on either side.
   OutputCapture c(6, OutputCapture::Keep::kHeadAndTail);
-  c.Append("ab\xC3\xA9");      // head keeps "ab\xC3" raw
+  c.Append("ab\xC3\xA9");  // head keeps "ab\xC3" raw
   c.Append("zzzzzz");
-  c.Append("\xC3\xA9xy");      // tail keeps "\xA9xy" raw
-  EXPECT_EQ(c.Finish(), "ab\n\xE2\x80\xA6 [hourglass: 14 bytes total, 10 omitted] \xE2\x80\xA6\nxy");
+  c.Append("\xC3\xA9xy");  // tail keeps "\xA9xy" raw
+  EXPECT_EQ(c.Finish(),
+            "ab\n\xE2\x80\xA6 [hourglass: 14 bytes total, 10 omitted] \xE2\x80\xA6\nxy");
 }
 
 TEST(SanitizeUtf8, ReplacesInvalidBytesOnly) {
   EXPECT_EQ(SanitizeUtf8("plain \xC3\xA9 \xF0\x9F\x98\x80"), "plain \xC3\xA9 \xF0\x9F\x98\x80");
-  EXPECT_EQ(SanitizeUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(SanitizeUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+  EXPECT_EQ(SanitizeUtf8("a\xFF"
+                         "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(SanitizeUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong
   EXPECT_EQ(SanitizeUtf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
   EXPECT_EQ(SanitizeUtf8(std::string("a\0b", 3)), std::string("a\0b", 3));
 }

@@ -2,11 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -280,8 +279,8 @@ TEST_F(ShellExecutorTest, ManyConcurrentRuns) {
   std::vector<Waiter> waiters(kRuns);
   std::vector<std::unique_ptr<RunHandle>> handles;
   for (int i = 0; i < kRuns; ++i) {
-    handles.push_back(
-        executor_->Start(Shell(absl::StrCat("sleep 0.0", i % 10, "; echo ", i)), waiters[i].Callback()));
+    handles.push_back(executor_->Start(Shell(absl::StrCat("sleep 0.0", i % 10, "; echo ", i)),
+                                       waiters[i].Callback()));
   }
   for (int i = 0; i < kRuns; ++i) {
     auto r = waiters[i].Wait();
@@ -340,7 +339,8 @@ TEST_F(ShellExecutorTest, RunAsCannotEnterForbiddenDirectory) {
   SpecOf(req).cwd = "/root";
   ExecResult r = RunSync(*executor_, req);
   EXPECT_EQ(r.status, ExecStatus::kFailed);
-  EXPECT_EQ(r.error, "cannot change to working directory '/root' as user 'nobody': Permission denied");
+  EXPECT_EQ(r.error,
+            "cannot change to working directory '/root' as user 'nobody': Permission denied");
 }
 
 TEST(ShellExecutorConfig, DisabledRefusesEveryRun) {
@@ -364,7 +364,9 @@ TEST(ShellExecutorConfig, AllowListRefusesOtherCommands) {
 
 TEST(CheckCommandAllowed, PrefixesAtWordBoundariesWithoutShellControl) {
   const ShellConfig config{.allowed_prefixes = {"/usr/bin/backup", "/opt/jobs/", "echo "}};
-  const auto allowed = [&](const std::string& cmd) { return CheckCommandAllowed(config, cmd).ok(); };
+  const auto allowed = [&](const std::string& cmd) {
+    return CheckCommandAllowed(config, cmd).ok();
+  };
   EXPECT_TRUE(allowed("/usr/bin/backup"));
   EXPECT_TRUE(allowed("/usr/bin/backup --full /data"));
   EXPECT_TRUE(allowed("/opt/jobs/report.sh weekly"));

@@ -1,8 +1,9 @@
 // A local HTTP(S) server for executor tests and benchmarks (cpp-httplib on 127.0.0.1, port 0).
 //
 // Routes: /hello (200 "ok"), /status/<code>, /sleep/<ms>, /bytes/<n> (n x 'a'),
-// /redirect/<n> (302 chain ending at /redirect/0 = 200 "done"), /goto?url=<u> (302 to u), /echo (any method: the method,
-// every request header as "name: value" lines, a blank line, then the body).
+// /redirect/<n> (302 chain ending at /redirect/0 = 200 "done"), /goto?url=<u> (302 to u), /echo
+// (any method: the method, every request header as "name: value" lines, a blank line, then the
+// body).
 #pragma once
 
 #include <httplib.h>

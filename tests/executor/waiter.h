@@ -26,8 +26,8 @@ class Waiter {
   std::optional<ExecResult> Wait(absl::Duration max = absl::Seconds(60)) {
     absl::MutexLock lock(&state_->mu);
     state_->mu.AwaitWithTimeout(
-        absl::Condition(+[](std::optional<ExecResult>* r) { return r->has_value(); },
-                        &state_->result),
+        absl::Condition(
+            +[](std::optional<ExecResult>* r) { return r->has_value(); }, &state_->result),
         max);
     return state_->result;
   }
