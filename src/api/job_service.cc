@@ -240,17 +240,16 @@ void JobService::KillOps(const Execution& execution, const store::KeyValue& kv,
     Execution killed = execution;
     killed.status = ExecutionStatus::kKilled;
     killed.end_time = now;
-    killed.error = absl::StrCat("killed before it started: ", Av(reason));
+    killed.error = absl::StrCat("killed: ", Av(reason), " (before it started)");
     guards->push_back(
         store::Compare::ModRevision(kv.key, store::Compare::Result::kEqual, kv.mod_revision));
     ops->push_back(store::PutRequest{.key = kv.key, .value = model::SerializeExecution(killed)});
+    ops->push_back(store::DeleteRequest::Key(keys_.Pending(execution.id)));  // nothing to dispatch
     return;
   }
-  model::Json request = {{"execution_id", execution.id.str()},
-                         {"requested_at", model::FormatRfc3339(now)},
-                         {"reason", reason}};
+  // The worker holding the run kills it and records `killed: <value>` (docs/design/worker.md).
   ops->push_back(store::PutRequest{
-      .key = keys_.Kill(execution.id), .value = model::DumpJson(request), .lease = lease});
+      .key = keys_.Kill(execution.id), .value = std::string(reason), .lease = lease});
 }
 
 absl::Status JobService::Delete(const JobName& name, DeleteOptions options) {
@@ -277,7 +276,11 @@ absl::Status JobService::Delete(const JobName& name, DeleteOptions options) {
     }
     txn.success.push_back(store::DeleteRequest::Key(keys_.Job(name)));
     txn.success.push_back(store::DeleteRequest::Key(keys_.Cursor(name)));
-    if (options.purge) txn.success.push_back(store::DeleteRequest::Prefix(keys_.ExecPrefix(name)));
+    if (options.purge) {
+      txn.success.push_back(store::DeleteRequest::Prefix(keys_.ExecPrefix(name)));
+      // Pending dispatches of purged records ("<name>@" matches no other job's ids).
+      txn.success.push_back(store::DeleteRequest::Prefix(keys_.PendingPrefix() + name.str() + "@"));
+    }
     HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
     if (!resp.succeeded) continue;
     Log().Info("job deleted",
@@ -358,29 +361,30 @@ absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const Histo
 }
 
 absl::StatusOr<Execution> JobService::Trigger(const JobName& name) {
-  const absl::Time now = TruncateToMillis(clock_.Now());
-  Execution e;
-  e.id = NewExecutionId(name, now);
-  e.scheduled_time = now;
-  e.trigger = model::Trigger::kManual;
-  e.term = 0;  // not created by a leader; the leader dispatches it from pending/
-  // The record and its pending/ entry (with the job as it is now) in one transaction, guarded
-  // on the job not changing meanwhile (docs/design/execution.md).
-  HG_ASSIGN_OR_RETURN(auto loaded, Load(name));
-  const store::KeyValue& job_kv = loaded.second;
-  store::TxnRequest txn;
-  txn.compare.push_back(store::Compare::ModRevision(keys_.Job(name), store::Compare::Result::kEqual,
-                                                    job_kv.mod_revision));
-  txn.success.push_back(
-      store::PutRequest{.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)});
-  txn.success.push_back(store::PutRequest{
-      .key = keys_.Pending(e.id), .value = model::MakeDispatchEnvelope(job_kv.value, now, 1, "")});
-  HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
-  if (!resp.succeeded) {
-    return absl::AbortedError("job changed while triggering it; try again");
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    const absl::Time now = TruncateToMillis(clock_.Now());
+    Execution e;
+    e.id = NewExecutionId(name, now);
+    e.scheduled_time = now;
+    e.trigger = model::Trigger::kManual;
+    e.term = 0;  // not created by a leader; the leader dispatches it from pending/
+    // The record and its pending/ entry (with the job as it is now) in one transaction, guarded
+    // on the job not changing meanwhile (docs/design/execution.md).
+    HG_ASSIGN_OR_RETURN(auto loaded, Load(name));
+    const store::KeyValue& job_kv = loaded.second;
+    store::TxnRequest txn;
+    txn.compare.push_back(store::Compare::ModRevision(
+        keys_.Job(name), store::Compare::Result::kEqual, job_kv.mod_revision));
+    txn.success.push_back(
+        store::PutRequest{.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)});
+    txn.success.push_back(store::PutRequest{
+        .key = keys_.Pending(e.id), .value = model::MakeDispatchEnvelope(job_kv.value, now, 1, "")});
+    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
+    if (!resp.succeeded) continue;  // the job changed (or vanished: Load says which)
+    Log().Info("manual trigger", {{"job", name.str()}, {"execution_id", e.id.str()}});
+    return e;
   }
-  Log().Info("manual trigger", {{"job", name.str()}, {"execution_id", e.id.str()}});
-  return e;
+  return Conflict(absl::StrCat("triggering job \"", name.str(), "\""));
 }
 
 absl::StatusOr<JobView> JobService::SetPaused(const JobName& name, bool paused) {

@@ -190,4 +190,15 @@ absl::StatusOr<Execution> ParseExecution(std::string_view text) {
   return DecodeExecution(json);
 }
 
+std::string MakeDispatchEnvelope(std::string_view job_json, absl::Time scheduled, int attempt,
+                                 std::string_view traceparent) {
+  Json env = Json::object();
+  auto job = ParseJson(job_json);
+  env["job"] = job.ok() ? *std::move(job) : Json(std::string(job_json));
+  env["scheduled_time"] = FormatRfc3339(scheduled);
+  env["attempt"] = attempt;
+  env["traceparent"] = std::string(traceparent);
+  return DumpJson(env);
+}
+
 }  // namespace hg::model

@@ -75,4 +75,9 @@ Json EncodeExecutionSummary(const Execution& execution);
 absl::StatusOr<Execution> DecodeExecution(const Json& json);
 absl::StatusOr<Execution> ParseExecution(std::string_view text);
 
+// The dispatch envelope stored at pending/<id> (docs/design/execution.md): the job as stored
+// (`job_json`, embedded as an object), the instant, the attempt and the trace context.
+std::string MakeDispatchEnvelope(std::string_view job_json, absl::Time scheduled, int attempt,
+                                 std::string_view traceparent);
+
 }  // namespace hg::model

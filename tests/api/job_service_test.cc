@@ -136,9 +136,17 @@ TEST_F(JobServiceTest, DeleteRemovesDefinitionAndCursorKeepsHistory) {
   EXPECT_TRUE(service_.GetExecution(e.id).ok());
   // Idempotent.
   EXPECT_TRUE(service_.Delete(Name("a"), {}).ok());
-  // Purge removes the history, even after the definition is gone.
+  // Purge removes the history and its pending dispatches, even after the definition is gone,
+  // and nothing of a job whose name merely starts the same.
+  auto pending = PutExecution("a", clock_.Now(), ExecutionStatus::kScheduled);
+  auto other = PutExecution("ab", clock_.Now(), ExecutionStatus::kScheduled);
+  ASSERT_TRUE(kv_->Put({.key = service_.keys().Pending(pending.id), .value = "{}"}).ok());
+  ASSERT_TRUE(kv_->Put({.key = service_.keys().Pending(other.id), .value = "{}"}).ok());
   ASSERT_TRUE(service_.Delete(Name("a"), {.purge = true}).ok());
   EXPECT_EQ(service_.GetExecution(e.id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(store::Get(*kv_, service_.keys().Pending(pending.id))->has_value());
+  EXPECT_TRUE(store::Get(*kv_, service_.keys().Pending(other.id))->has_value());
+  EXPECT_TRUE(service_.GetExecution(other.id).ok());
 }
 
 TEST_F(JobServiceTest, DeleteWithKill) {
@@ -146,7 +154,10 @@ TEST_F(JobServiceTest, DeleteWithKill) {
   auto done = PutExecution("a", clock_.Now() - absl::Minutes(3), ExecutionStatus::kSuccess);
   auto running = PutExecution("a", clock_.Now() - absl::Minutes(2), ExecutionStatus::kRunning);
   auto scheduled = PutExecution("a", clock_.Now() - absl::Minutes(1), ExecutionStatus::kScheduled);
+  ASSERT_TRUE(kv_->Put({.key = service_.keys().Pending(scheduled.id), .value = "{}"}).ok());
   ASSERT_TRUE(service_.Delete(Name("a"), {.kill = true}).ok());
+  EXPECT_FALSE(store::Get(*kv_, service_.keys().Pending(scheduled.id))->has_value());
+  EXPECT_EQ((*store::Get(*kv_, service_.keys().Kill(running.id)))->value, "job deleted");
   EXPECT_EQ(service_.GetExecution(scheduled.id)->status, ExecutionStatus::kKilled);
   EXPECT_EQ(service_.GetExecution(done.id)->status, ExecutionStatus::kSuccess);
   auto request = store::Get(*kv_, service_.keys().Kill(running.id));
@@ -230,6 +241,14 @@ TEST_F(JobServiceTest, TriggerNeedsTheJob) {
   auto stored = service_.GetExecution(e->id);
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(*stored, *e);
+  // The dispatch envelope for the leader, carrying the job as stored.
+  auto pending = store::Get(*kv_, service_.keys().Pending(e->id));
+  ASSERT_TRUE(pending.ok() && pending->has_value());
+  auto envelope = model::ParseJson((*pending)->value);
+  ASSERT_TRUE(envelope.ok());
+  EXPECT_EQ((*envelope)["job"]["name"], "a");
+  EXPECT_EQ((*envelope)["attempt"], 1);
+  EXPECT_EQ((*envelope)["scheduled_time"], model::FormatRfc3339(clock_.Now()));
 }
 
 TEST_F(JobServiceTest, PauseResume) {
@@ -252,26 +271,24 @@ TEST_F(JobServiceTest, KillExecution) {
   auto running = PutExecution("a", clock_.Now(), ExecutionStatus::kRunning);
   auto done = PutExecution("a", clock_.Now(), ExecutionStatus::kSuccess);
 
+  ASSERT_TRUE(kv_->Put({.key = service_.keys().Pending(scheduled.id), .value = "{}"}).ok());
   auto killed = service_.KillExecution(scheduled.id);
   ASSERT_TRUE(killed.ok()) << killed.status();
   EXPECT_EQ(killed->status, ExecutionStatus::kKilled);
   EXPECT_EQ(killed->end_time, clock_.Now());
-  EXPECT_EQ(killed->error, "killed before it started: kill requested");
+  EXPECT_EQ(killed->error, "killed: kill requested (before it started)");
+  EXPECT_FALSE(store::Get(*kv_, service_.keys().Pending(scheduled.id))->has_value());
 
   auto asked = service_.KillExecution(running.id);
   ASSERT_TRUE(asked.ok());
   EXPECT_EQ(asked->status, ExecutionStatus::kRunning);  // the worker finishes it
   auto request = store::Get(*kv_, service_.keys().Kill(running.id));
   ASSERT_TRUE(request.ok() && request->has_value());
-  auto body = model::ParseJson((*request)->value);
-  ASSERT_TRUE(body.ok());
-  EXPECT_EQ((*body)["execution_id"], running.id.str());
-  // The request goes away with its lease.
-  clock_.Advance(absl::Seconds(service_.options().kill_request_ttl_seconds + 5));
-  for (int i = 0; i < 200 && store::Get(*kv_, service_.keys().Kill(running.id))->has_value(); ++i) {
-    absl::SleepFor(absl::Milliseconds(5));  // the store's lease thread reacts to the clock
-  }
-  EXPECT_FALSE(store::Get(*kv_, service_.keys().Kill(running.id))->has_value());
+  EXPECT_EQ((*request)->value, "kill requested");  // the worker records "killed: <value>"
+  // The request goes away by itself with its lease.
+  auto ttl = kv_->LeaseTimeToLive((*request)->lease, false);
+  ASSERT_TRUE(ttl.ok()) << ttl.status();
+  EXPECT_EQ(ttl->granted_ttl, service_.options().kill_request_ttl_seconds);
 
   auto finished = service_.KillExecution(done.id);
   EXPECT_EQ(finished.status().code(), absl::StatusCode::kFailedPrecondition);

@@ -122,3 +122,18 @@ TEST(ExecutionTest, Summary) {
 
 }  // namespace
 }  // namespace hg::model
+
+namespace hg::model {
+namespace {
+
+TEST(DispatchEnvelopeTest, EmbedsTheStoredJob) {
+  Json env = *ParseJson(MakeDispatchEnvelope(R"({"name":"a"})", absl::FromUnixSeconds(1772938800),
+                                             2, "00-abc-def-01"));
+  EXPECT_EQ(env, Json::parse(R"({"job":{"name":"a"},"scheduled_time":"2026-03-08T03:00:00Z",)"
+                             R"("attempt":2,"traceparent":"00-abc-def-01"})"));
+  // Unparsable job text is carried as a string rather than lost.
+  EXPECT_EQ((*ParseJson(MakeDispatchEnvelope("{oops", absl::UnixEpoch(), 1, "")))["job"], "{oops");
+}
+
+}  // namespace
+}  // namespace hg::model
