@@ -19,6 +19,7 @@
 #include "model/job.h"
 #include "store/etcd/etcd_kv.h"
 #include "tests/fixtures/etcd_fixture.h"
+#include "tests/worker/forbid_race.h"
 #include "worker/worker_service.h"
 
 namespace hg::worker {
@@ -27,6 +28,8 @@ namespace {
 using ::hourglass::v1::RunResponse;
 using ::testing::HasSubstr;
 using model::ExecutionStatus;
+using testing::RaceCommand;
+using testing::RunForbidRace;
 
 bool Eventually(const std::function<bool()>& cond, absl::Duration timeout = absl::Seconds(20)) {
   const absl::Time deadline = absl::Now() + timeout;
@@ -53,7 +56,7 @@ struct Node {
 class WorkerEtcdTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto etcd = testing::EtcdCluster::Start();
+    auto etcd = ::hg::testing::EtcdCluster::Start();
     ASSERT_TRUE(etcd.ok()) << etcd.status();
     etcd_ = *std::move(etcd);
     store::EtcdKvOptions o;
@@ -135,7 +138,7 @@ class WorkerEtcdTest : public ::testing::Test {
 
   bool IsFinal(const model::ExecutionId& id) { return model::IsFinal(Record(id).status); }
 
-  std::unique_ptr<testing::EtcdCluster> etcd_;
+  std::unique_ptr<::hg::testing::EtcdCluster> etcd_;
   std::unique_ptr<store::EtcdKv> kv_;
   std::unique_ptr<executor::ShellExecutor> shell_;
   std::vector<Node> nodes_;
@@ -148,34 +151,14 @@ TEST_F(WorkerEtcdTest, ForbidNeverOverlapsAcrossTwoWorkers) {
   WorkerService& w1 = StartNode("w1");
   WorkerService& w2 = StartNode("w2");
   const std::string out = dir_ + "/intervals";
-  model::Job job = ForbidJob(
-      "race", absl::StrCat("echo s $HOURGLASS_EXECUTION_ID >> ", out,
-                           "; sleep 0.05; echo e $HOURGLASS_EXECUTION_ID >> ", out));
-  int started = 0, skipped = 0;
-  for (int round = 0; round < 8; ++round) {
-    model::ExecutionId a = Schedule(job);
-    model::ExecutionId b = Schedule(job);
-    absl::StatusOr<RunResponse> ra, rb;
-    std::thread ta([&] { ra = w1.Run(Request(job, a)); });
-    std::thread tb([&] { rb = w2.Run(Request(job, b)); });
-    ta.join();
-    tb.join();
-    ASSERT_TRUE(ra.ok()) << ra.status();
-    ASSERT_TRUE(rb.ok()) << rb.status();
-    for (const RunResponse* r : {&*ra, &*rb}) {
-      if (r->outcome() == RunResponse::STARTED) ++started;
-      if (r->outcome() == RunResponse::SKIPPED) ++skipped;
-    }
-    ASSERT_TRUE(Eventually([&] { return IsFinal(a) && IsFinal(b); }));
-  }
-  EXPECT_GE(started, 8);
-  EXPECT_EQ(started + skipped, 16);
-  std::vector<std::string> lines = ReadLines(out);
-  ASSERT_EQ(lines.size(), static_cast<size_t>(2 * started));
-  for (size_t i = 0; i < lines.size(); i += 2) {
-    ASSERT_EQ(lines[i].substr(0, 2), "s ") << i;
-    ASSERT_EQ(lines[i + 1], "e " + lines[i].substr(2)) << i;
-  }
+  model::Job job = ForbidJob("race", RaceCommand(out));
+  RunForbidRace(w1, w2, out,
+                {.schedule = [&] { return Schedule(job); },
+                 .request = [&](const model::ExecutionId& id) { return Request(job, id); },
+                 .wait_final =
+                     [&](const model::ExecutionId& id) {
+                       return Eventually([&] { return IsFinal(id); });
+                     }});
 }
 
 TEST_F(WorkerEtcdTest, EtcdctlLockHolderMakesAForbidRunSkip) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/worker/forbid_race.h"
 #include "tests/worker/worker_test_util.h"
 
 namespace hg::worker::testing {
@@ -152,38 +153,14 @@ TEST_F(WorkerServiceTest, ForbidNeverOverlapsAcrossTwoWorkers) {
   WorkerService& w1 = StartWorker("w1");
   WorkerService& w2 = StartWorker("w2");
   const std::string out = Path("intervals");
-  // Start and end stamps written by the job itself; overlapping runs would interleave them.
-  model::Job job = ShellJob(
-      "race", absl::StrCat("echo s $HOURGLASS_EXECUTION_ID >> ", out,
-                           "; sleep 0.05; echo e $HOURGLASS_EXECUTION_ID >> ", out),
-      ConcurrencyPolicy::kForbid);
-  int started = 0, skipped = 0;
-  for (int round = 0; round < 8; ++round) {
-    model::ExecutionId a = Schedule(job);
-    model::ExecutionId b = Schedule(job);
-    absl::StatusOr<RunResponse> ra, rb;
-    std::thread ta([&] { ra = w1.Run(Request(job, a)); });
-    std::thread tb([&] { rb = w2.Run(Request(job, b)); });
-    ta.join();
-    tb.join();
-    ASSERT_TRUE(ra.ok()) << ra.status();
-    ASSERT_TRUE(rb.ok()) << rb.status();
-    for (const auto* r : {&*ra, &*rb}) {
-      if (r->outcome() == RunResponse::STARTED) ++started;
-      if (r->outcome() == RunResponse::SKIPPED) ++skipped;
-    }
-    WaitFinal(a);
-    WaitFinal(b);
-  }
-  EXPECT_GE(started, 8);
-  EXPECT_EQ(started + skipped, 16);
-  std::vector<std::string> lines = ReadLines(out);
-  ASSERT_EQ(lines.size(), static_cast<size_t>(2 * started));
-  for (size_t i = 0; i < lines.size(); i += 2) {
-    // Each start is followed by the end of the same execution: never two at once.
-    ASSERT_EQ(lines[i].substr(0, 2), "s ") << i;
-    ASSERT_EQ(lines[i + 1], "e " + lines[i].substr(2)) << i;
-  }
+  model::Job job = ShellJob("race", RaceCommand(out), ConcurrencyPolicy::kForbid);
+  RunForbidRace(w1, w2, out,
+                {.schedule = [&] { return Schedule(job); },
+                 .request = [&](const model::ExecutionId& id) { return Request(job, id); },
+                 .wait_final =
+                     [&](const model::ExecutionId& id) {
+                       return model::IsFinal(WaitFinal(id).status);
+                     }});
 }
 
 TEST_F(WorkerServiceTest, ReplaceKillsTheOlderLocalRunFirst) {
