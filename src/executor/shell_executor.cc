@@ -432,7 +432,7 @@ absl::Status ShellExecutor::Impl::Spawn(const ExecRequest& request, const ShellS
                      ": ", ErrnoText(rc)));
   }
   // Raw syscall: glibc 2.36's <sys/pidfd.h> lacks extern "C" and cannot be used from C++.
-  run.pidfd.Reset(static_cast<int>(syscall(SYS_pidfd_open, run.pid, 0)));
+  if (config_.use_pidfd) run.pidfd.Reset(static_cast<int>(syscall(SYS_pidfd_open, run.pid, 0)));
   run.capture = OutputCapture(request.output_cap, OutputCapture::Keep::kHeadAndTail);
   run.timeout = request.timeout;
   run.grace = request.kill_grace;

@@ -43,6 +43,8 @@ struct ShellConfig {
   // newline) nor a ".." path step, so "backup.sh" does not admit "backup.sh; rm -rf /".
   std::vector<std::string> allowed_prefixes;
   std::string shell = "/bin/sh";
+  // false = never use pidfds, poll exits every 10 ms (what kernels < 5.3 get; tests use it).
+  bool use_pidfd = true;
 };
 
 // OK when `config` allows `command`; otherwise PermissionDenied with the message a run reports

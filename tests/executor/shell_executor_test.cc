@@ -343,6 +343,25 @@ TEST_F(ShellExecutorTest, RunAsCannotEnterForbiddenDirectory) {
             "cannot change to working directory '/root' as user 'nobody': Permission denied");
 }
 
+TEST(ShellExecutorConfig, WithoutPidfdExitsAreStillSeen) {
+  FakeClock clock;
+  auto e = ShellExecutor::Create({.use_pidfd = false}, clock);
+  ASSERT_TRUE(e.ok());
+  ExecResult r = RunSync(**e, Shell("echo hi; exit 4"));
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_EQ(r.output, "hi\n");
+  ExecRequest slow = Shell("echo $$; sleep 1000 & sleep 1000");
+  slow.timeout = absl::Milliseconds(100);
+  r = RunSync(**e, slow);
+  EXPECT_EQ(r.status, ExecStatus::kTimeout);
+  int pgid = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(r.output), &pgid)) << r.output;
+  EXPECT_THAT(LiveMembers(pgid), ::testing::IsEmpty());
+  errno = 0;
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
 TEST(ShellExecutorConfig, DisabledRefusesEveryRun) {
   FakeClock clock;
   auto e = ShellExecutor::Create({.enabled = false}, clock);
