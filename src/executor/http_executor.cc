@@ -167,9 +167,12 @@ class HttpExecutor::Impl {
  private:
   void Loop();
   void Add(HttpRun run);
-  // Removes `t` from the multi handle and reports it; `t` is destroyed by the caller.
+  // Complete/Abort decide a transfer's result; Report removes it from the multi handle, adds
+  // status, body and times, and calls on_done. The caller then destroys `t`.
   void Complete(Transfer& t, CURLcode code);
   void Abort(Transfer& t, std::string reason);
+  static int ResponseCode(Transfer& t);  // 0 when no response arrived
+  void Report(Transfer& t, ExecResult result);
 
   const HttpConfig config_;
   const Clock& clock_;
@@ -221,15 +224,11 @@ void HttpExecutor::Impl::Add(HttpRun run) {
 }
 
 void HttpExecutor::Impl::Complete(Transfer& t, CURLcode code) {
-  curl_multi_remove_handle(multi_, t.easy);
   ExecResult result;
-  long status = 0;
-  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
-  if (status > 0) result.http_status = static_cast<int>(status);
+  const int status = ResponseCode(t);
   const std::vector<StatusRange>& expected = t.run.spec.expected_status;
   if (code == CURLE_OK) {
-    const bool matches = StatusExpected(expected, static_cast<int>(status));
-    if (matches) {
+    if (StatusExpected(expected, status)) {
       result.status = ExecStatus::kSuccess;
     } else {
       result.error = absl::StrCat("unexpected HTTP status ", status, " (expected ",
@@ -241,20 +240,25 @@ void HttpExecutor::Impl::Complete(Transfer& t, CURLcode code) {
   } else {
     result.error = t.error[0] != '\0' ? t.error : curl_easy_strerror(code);
   }
-  result.output = t.body.Finish();
-  result.output_bytes = t.body.total();
-  internal::Stamp(result, clock_, t.run.started, t.run.clock_start);
-  t.run.on_done(std::move(result));
+  Report(t, std::move(result));
 }
 
 void HttpExecutor::Impl::Abort(Transfer& t, std::string reason) {
-  curl_multi_remove_handle(multi_, t.easy);
   ExecResult result;
   result.status = ExecStatus::kKilled;
   result.error = absl::StrCat("killed: ", reason);
+  Report(t, std::move(result));
+}
+
+int HttpExecutor::Impl::ResponseCode(Transfer& t) {
   long status = 0;
   curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
-  if (status > 0) result.http_status = static_cast<int>(status);
+  return static_cast<int>(status);
+}
+
+void HttpExecutor::Impl::Report(Transfer& t, ExecResult result) {
+  curl_multi_remove_handle(multi_, t.easy);
+  if (const int status = ResponseCode(t); status > 0) result.http_status = status;
   result.output = t.body.Finish();
   result.output_bytes = t.body.total();
   internal::Stamp(result, clock_, t.run.started, t.run.clock_start);
