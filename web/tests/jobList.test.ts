@@ -60,6 +60,14 @@ describe('sortJobs', () => {
   it('puts failures first by last status and never-run last', () => {
     expect(sortJobs(jobs, 'last_status', 'asc').map((j) => j.name)).toEqual(['alpha', 'gamma', 'beta']);
   });
+  it('sorts by last duration, computed from start and end when duration_ms is absent', () => {
+    const timed = [
+      job('slow', { last_execution: { id: 's', status: 'success', start_time: '2025-01-01T00:00:00Z', end_time: '2025-01-01T00:00:09Z' } }),
+      job('fast', { last_execution: { id: 'f', status: 'success', duration_ms: 5 } }),
+      job('none'),
+    ];
+    expect(sortJobs(timed, 'duration', 'desc').map((j) => j.name)).toEqual(['slow', 'fast', 'none']);
+  });
   it('stays fast with 10,000 jobs', () => {
     const many = Array.from({ length: 10_000 }, (_, i) =>
       job(`job-${String((i * 7919) % 10_000).padStart(5, '0')}`, { next_run: new Date(1e12 + i * 1000).toISOString() }),

@@ -52,6 +52,7 @@ export interface RetryPolicy {
 export interface LastExecution {
   id: string;
   status: ExecutionStatus;
+  trigger?: Trigger;
   scheduled_time?: string | null;
   start_time?: string | null;
   end_time?: string | null;
