@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <optional>
@@ -66,6 +67,38 @@ absl::StatusOr<int64_t> FaultyKv::LeaseKeepAliveOnce(store::LeaseId id) {
   }
   if (mode == Mode::kFail) return absl::UnavailableError("faulty: keepalive dropped");
   return inner_.LeaseKeepAliveOnce(id);
+}
+
+absl::StatusOr<std::unique_ptr<store::Watch>> FaultyKv::StartWatch(const store::WatchRequest& r,
+                                                                   store::WatchHandler h) {
+  auto tap = std::make_shared<Tap>();
+  tap->handler = std::move(h);
+  absl::StatusOr<std::unique_ptr<store::Watch>> watch =
+      inner_.StartWatch(r, [tap](const store::WatchResponse& resp) {
+        absl::MutexLock lock(&tap->mu);
+        if (!tap->broken) tap->handler(resp);
+      });
+  if (watch.ok()) {
+    absl::MutexLock lock(&mu_);
+    taps_.push_back(tap);
+  }
+  return watch;
+}
+
+void FaultyKv::BreakWatches() {
+  std::vector<std::shared_ptr<Tap>> live;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::weak_ptr<Tap>& weak : taps_) {
+      if (std::shared_ptr<Tap> tap = weak.lock()) live.push_back(std::move(tap));
+    }
+  }
+  for (const std::shared_ptr<Tap>& tap : live) {
+    absl::MutexLock lock(&tap->mu);
+    if (tap->broken) continue;
+    tap->broken = true;
+    tap->handler(store::WatchResponse{.status = store::CompactedError(1, 1)});
+  }
 }
 
 void CoordTest::SetUp() {
@@ -663,33 +696,48 @@ TEST_P(CoordTest, RegistryJoinUpdateLeave) {
                                     {Kind::kLeft, "w2"}}));
 }
 
+TEST_P(CoordTest, RegistryWatchRecoversFromABrokenWatch) {
+  FaultyKv faulty(kv());
+  Registry watched(faulty, env().clock(), "/t/workers");
+  Registry direct(kv(), env().clock(), "/t/workers");
+  Seen seen;
+  absl::StatusOr<std::unique_ptr<PrefixWatch>> watch = watched.Watch(seen.Handler());
+  HG_ASSERT_OK(watch);
+  Session& s = NewSession();
+  HG_ASSERT_OK(direct.Register(s, "w1", "{}"));
+  ASSERT_TRUE(Eventually([&] { return seen.Ids() == Ids{"w1"}; }));
+  faulty.BreakWatches();  // the watch ends: PrefixWatch re-lists and watches again
+  HG_ASSERT_OK(direct.Register(s, "w2", "{}"));
+  HG_ASSERT_OK(direct.Deregister(s, "w1"));
+  ASSERT_TRUE(Eventually([&] { return seen.Ids() == Ids{"w2"}; }));
+  HG_ASSERT_OK(direct.Register(s, "w3", "{}"));  // seen through the new watch
+  ASSERT_TRUE(Eventually([&] { return seen.Ids() == Ids{"w2", "w3"}; }));
+  Events changes = seen.Changes();
+  std::sort(changes.begin(), changes.end());
+  // Nothing lost, nothing twice, whether the re-list came before or after the changes.
+  EXPECT_EQ(changes, (Events{{Kind::kJoined, "w1"},
+                             {Kind::kJoined, "w2"},
+                             {Kind::kJoined, "w3"},
+                             {Kind::kLeft, "w1"}}));
+}
+
 TEST_P(CoordTest, RegistryDeadMemberDisappearsWithinTtl) {
   Registry reg(kv(), env().clock(), "/t/workers");
   Session& s = NewSession(env().ShortTtl());
-  const int64_t ttl = s.ttl_seconds();
+  const absl::Duration ttl = absl::Seconds(s.ttl_seconds());
   HG_ASSERT_OK(reg.Register(s, "w1", "{}"));
-  absl::Mutex mu;
-  std::optional<absl::Time> left_at;
-  absl::StatusOr<std::unique_ptr<PrefixWatch>> watch =
-      reg.Watch([&](const std::vector<Member>& m, const std::vector<MemberChange>&) {
-        absl::MutexLock lock(&mu);
-        if (m.empty() && !left_at) left_at = env().clock().Now();
-      });
+  Seen seen;
+  absl::StatusOr<std::unique_ptr<PrefixWatch>> watch = reg.Watch(seen.Handler());
   HG_ASSERT_OK(watch);
   const absl::Time died = env().clock().Now();
   s.Stop();  // dies without revoking: only the lease expiry removes it
+  // Its last keepalive was at most TTL/3 before the death, so it is there until 2/3 TTL...
+  env().AdvanceTime(ttl * 2 / 3 - absl::Milliseconds(500));
   EXPECT_EQ(reg.List()->size(), 1u);
-  ASSERT_TRUE(AdvanceUntil(
-      [&] {
-        absl::MutexLock lock(&mu);
-        return left_at.has_value();
-      },
-      absl::Seconds(ttl) + absl::Seconds(3)));
-  absl::MutexLock lock(&mu);
-  // The lease was renewed at most one keepalive interval before the death; etcd checks expiry
-  // every 500 ms.
-  EXPECT_LE(*left_at - died, absl::Seconds(ttl) + absl::Seconds(1));
-  EXPECT_GE(*left_at - died, absl::Seconds(ttl) * 2 / 3 - absl::Milliseconds(500));
+  // ...and gone (watchers told) by TTL (etcd checks expiry every 500 ms: + 1 s).
+  env().AdvanceTime(died + ttl + absl::Seconds(1) - env().clock().Now());
+  EXPECT_TRUE(Eventually([&] { return seen.Ids().empty(); }, absl::Seconds(1)));
+  EXPECT_EQ(seen.Changes(), (Events{{Kind::kJoined, "w1"}, {Kind::kLeft, "w1"}}));
 }
 
 }  // namespace

@@ -77,13 +77,21 @@ class FaultyKv final : public store::Kv {
                                                                  bool keys) override {
     return inner_.LeaseTimeToLive(id, keys);
   }
+  // Watches are tapped so that BreakWatches() can end them.
   absl::StatusOr<std::unique_ptr<store::Watch>> StartWatch(const store::WatchRequest& r,
-                                                           store::WatchHandler h) override {
-    return inner_.StartWatch(r, std::move(h));
-  }
+                                                           store::WatchHandler h) override;
+  // Ends every live watch with a final error (as etcd does after a compaction overtakes a slow
+  // watcher); later events of those watches are dropped.
+  void BreakWatches();
 
  private:
+  struct Tap {
+    absl::Mutex mu;
+    bool broken ABSL_GUARDED_BY(mu) = false;
+    store::WatchHandler handler;
+  };
   store::Kv& inner_;
+  std::vector<std::weak_ptr<Tap>> taps_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> keepalives_{0};
   absl::Mutex mu_;
   Mode mode_ ABSL_GUARDED_BY(mu_) = Mode::kPass;
