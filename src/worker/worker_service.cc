@@ -654,10 +654,16 @@ absl::Status WorkerService::TryFinish(FinishEntry& entry, int64_t serial) {
       auto rec = model::ParseExecution(exec->value);
       adopt = rec.ok() && rec->status == ExecutionStatus::kRunning &&
               rec->worker_id == entry.worker_id && rec->attempt <= entry.attempt;
-      if (adopt) {
-        absl::MutexLock lock(&mu_);
-        auto it = runs_.find(entry.id);
-        adopt = it == runs_.end() || it->second->serial == serial;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = runs_.find(entry.id);
+      if (it != runs_.end() && it->second->serial != serial) {
+        // A later local run of the same id (re-dispatched here) owns the record and the keys,
+        // which carry the same lease and values as ours: touch nothing.
+        log_.Warn("stale result dropped: the execution runs here again",
+                  {{"execution_id", entry.id}});
+        return absl::OkStatus();
       }
     }
     if (!adopt) {

@@ -18,6 +18,8 @@ class FlakyKv final : public store::Kv {
   void SetDown(bool down) { down_ = down; }
   // The next `n` successful Txns are committed but answered with kUnavailable.
   void LoseNextTxnAnswers(int n) { lose_answers_ = n; }
+  // The next `n` Txns fail with kUnavailable without reaching the store.
+  void FailNextTxns(int n) { fail_txns_ = n; }
   int64_t failed_calls() const { return failed_calls_; }
 
   absl::StatusOr<store::RangeResponse> Range(const store::RangeRequest& req) override {
@@ -34,6 +36,10 @@ class FlakyKv final : public store::Kv {
   }
   absl::StatusOr<store::TxnResponse> Txn(const store::TxnRequest& req) override {
     if (absl::Status st = Check(); !st.ok()) return st;
+    if (fail_txns_.load() > 0 && fail_txns_.fetch_sub(1) > 0) {
+      ++failed_calls_;
+      return absl::UnavailableError("flaky: txn not sent");
+    }
     absl::StatusOr<store::TxnResponse> resp = inner_.Txn(req);
     if (resp.ok() && lose_answers_.load() > 0 && lose_answers_.fetch_sub(1) > 0) {
       ++failed_calls_;
@@ -74,6 +80,7 @@ class FlakyKv final : public store::Kv {
   store::Kv& inner_;
   std::atomic<bool> down_{false};
   std::atomic<int> lose_answers_{0};
+  std::atomic<int> fail_txns_{0};
   std::atomic<int64_t> failed_calls_{0};
 };
 

@@ -406,6 +406,28 @@ TEST_F(WorkerServiceTest, AClaimWhoseAnswerIsLostIsSettledNotLeftRunning) {
   EXPECT_TRUE(ReadLines(out).empty());
 }
 
+TEST_F(WorkerServiceTest, AFailedClaimThenARunOfTheSameIdKeepsItsKeys) {
+  WorkerService& w = StartWorker();
+  const std::string gate = Path("gate");
+  model::Job job = ShellJob("again", absl::StrCat("while [ ! -e ", gate,
+                                                  " ]; do sleep 0.01; done"));
+  model::ExecutionId id = Schedule(job);
+  kv_->FailNextTxns(1);  // the claim never reaches the store; its fate looks unknown
+  EXPECT_EQ(w.Run(Request(job, id)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Record(id).status, ExecutionStatus::kScheduled);
+  EXPECT_EQ(w.PendingResults(), 1u);
+  // Re-dispatched to the same worker: claimed and running, with the same lease and values.
+  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  // Settling the first claim must not touch the live run's record or keys.
+  ASSERT_TRUE(WaitFor([&] { return w.PendingResults() == 0; }, absl::Seconds(20),
+                      [&] { clock_.Advance(absl::Milliseconds(100)); }));
+  EXPECT_EQ(Record(id).status, ExecutionStatus::kRunning);
+  EXPECT_TRUE(Exists(keys_.Running(id)));
+  EXPECT_TRUE(Exists(keys_.Inflight(id)));
+  std::ofstream(gate).put('x');
+  EXPECT_EQ(WaitFinal(id).status, ExecutionStatus::kSuccess);
+}
+
 TEST_F(WorkerServiceTest, FinishAfterTheLeaderTookOverOnlyReleasesKeys) {
   WorkerService& w = StartWorker();
   const std::string gate = Path("gate");
