@@ -43,7 +43,6 @@ absl::Status Session::Start() {
   }
   // The store starts counting the TTL no earlier than when the request leaves.
   const SteadyTime sent = clock_.SteadyNow();
-  const absl::Time sent_wall = clock_.Now();
   absl::StatusOr<store::LeaseGrantResponse> grant = kv_.LeaseGrant(options_.ttl_seconds);
   absl::MutexLock lock(&mu_);
   if (!grant.ok()) {
@@ -59,7 +58,7 @@ absl::Status Session::Start() {
   lease_ = grant->id;
   ttl_ = grant->ttl;
   valid_until_ = sent + absl::ToChronoNanoseconds(ttl);
-  first_keepalive_ = sent_wall + interval_;
+  first_keepalive_ = sent + absl::ToChronoNanoseconds(interval_);
   keepalive_thread_ = std::thread([this] { KeepAliveLoop(); });
   watchdog_thread_ = std::thread([this] { WatchdogLoop(); });
   return absl::OkStatus();
@@ -171,8 +170,20 @@ void Session::MarkLost(absl::Status why) {
   listeners_.clear();
 }
 
+bool Session::WaitSteadyLocked(SteadyTime due, const std::function<bool()>& wake) const {
+  // Clock::WaitUntil takes a wall deadline. Waiting in chunks of at most a second and
+  // re-reading steady time bounds what a jump of the wall clock can do to us to one second.
+  while (!wake()) {
+    const SteadyTime now = clock_.SteadyNow();
+    if (now >= due) return false;
+    const absl::Duration chunk = std::min(absl::FromChrono(due - now), absl::Seconds(1));
+    clock_.WaitUntil(mu_, clock_.Now() + chunk, wake);
+  }
+  return true;
+}
+
 void Session::KeepAliveLoop() {
-  absl::Time next;  // wall time of the next keepalive, counted from the previous send
+  SteadyTime next;  // the next keepalive, counted from the previous send
   absl::Duration interval, retry;
   store::LeaseId lease;
   {
@@ -185,7 +196,7 @@ void Session::KeepAliveLoop() {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      clock_.WaitUntil(mu_, next, [this] {
+      WaitSteadyLocked(next, [this] {
         mu_.AssertHeld();
         return stopping_ || ended_;
       });
@@ -193,13 +204,12 @@ void Session::KeepAliveLoop() {
       if (ended_) break;
     }
     const SteadyTime sent = clock_.SteadyNow();
-    const absl::Time sent_wall = clock_.Now();
     absl::StatusOr<int64_t> ttl = kv_.LeaseKeepAliveOnce(lease);
     if (ttl.ok() && *ttl > 0) {
       absl::MutexLock lock(&mu_);
       valid_until_ = std::max(valid_until_, sent + std::chrono::seconds(*ttl));
       ++renewals_;
-      next = sent_wall + interval;
+      next = sent + absl::ToChronoNanoseconds(interval);
       continue;
     }
     if (ttl.ok() || ttl.status().code() == absl::StatusCode::kNotFound) {
@@ -208,7 +218,7 @@ void Session::KeepAliveLoop() {
     }
     Log().Warn("keepalive failed, retrying",
                {{"lease", lease}, {"error", std::string(ttl.status().message())}});
-    next = sent_wall + retry;
+    next = sent + absl::ToChronoNanoseconds(retry);
   }
   // The watchdog gave the lease up while the store may still hold it. Revoke it (best effort)
   // so that its keys go now, as the owner was told, instead of up to `margin` later.
@@ -226,8 +236,7 @@ void Session::WatchdogLoop() {
       }
       const int64_t seen = renewals_;
       const SteadyTime due = valid_until_ - absl::ToChronoNanoseconds(margin_);
-      const absl::Time wall_due = clock_.Now() + absl::FromChrono(due - clock_.SteadyNow());
-      clock_.WaitUntil(mu_, wall_due, [this, seen] {
+      WaitSteadyLocked(due, [this, seen] {
         mu_.AssertHeld();
         return stopping_ || ended_ || renewals_ != seen;
       });

@@ -105,6 +105,9 @@ class Session {
   // Marks the session lost (first caller wins) and runs the listeners.
   void MarkLost(absl::Status why);
   bool OverdueLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits (mu_ held) until `wake` or the clock's steady time reaches `due`; returns wake().
+  bool WaitSteadyLocked(SteadyTime due, const std::function<bool()>& wake) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::Kv& kv_;
   const Clock& clock_;
@@ -122,7 +125,7 @@ class Session {
   absl::Duration margin_ ABSL_GUARDED_BY(mu_);
   // The store will not expire the lease before this instant (steady time).
   SteadyTime valid_until_ ABSL_GUARDED_BY(mu_);
-  absl::Time first_keepalive_ ABSL_GUARDED_BY(mu_);
+  SteadyTime first_keepalive_ ABSL_GUARDED_BY(mu_);
   int64_t renewals_ ABSL_GUARDED_BY(mu_) = 0;  // wakes the watchdog on each renewal
   std::thread keepalive_thread_;
   std::thread watchdog_thread_;
