@@ -6,7 +6,11 @@
 
 namespace hg::app {
 
+// A failing callback throws CLI::RuntimeError(exit code); main() turns it into the exit status.
 void RegisterVersionCommand(CLI::App& app);
+void RegisterWorkerCommand(CLI::App& app);
+void RegisterMasterCommand(CLI::App& app);
+void RegisterDevCommand(CLI::App& app);
 void RegisterCronCommand(CLI::App& app);
 
 }  // namespace hg::app

@@ -6,6 +6,9 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
   hg::app::RegisterVersionCommand(app);
   hg::app::RegisterCronCommand(app);
+  hg::app::RegisterDevCommand(app);
+  hg::app::RegisterMasterCommand(app);
+  hg::app::RegisterWorkerCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

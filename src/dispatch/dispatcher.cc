@@ -287,7 +287,7 @@ void Dispatcher::HandleLost(const scheduler::LeaderTerm& term, const std::string
         rec->worker_id.clear();
         txn.success.push_back(store::PutRequest{
             .key = keys_.Pending(*id),
-            .value = scheduler::MakeEnvelope(job_json, id->scheduled(), rec->attempt, "")});
+            .value = model::MakeDispatchEnvelope(job_json, id->scheduled(), rec->attempt, "")});
         outcome = "retried";
       } else {
         rec->status = model::ExecutionStatus::kFailed;

@@ -17,7 +17,8 @@ void FirePlanner::Upsert(PlannedJob job, absl::Time now) {
     // missed meanwhile), or start after `now` for a job that never fired.
     const absl::Time after = job.cursor.value_or(now);
     std::string name = job.name;
-    auto [inserted, ok] = jobs_.emplace(std::move(name), Entry{.job = std::move(job)});
+    auto [inserted, ok] =
+        jobs_.emplace(std::move(name), Entry{.job = std::move(job), .known_since = now});
     Reschedule(inserted->second, after);
     return;
   }
@@ -88,7 +89,7 @@ std::vector<JobDecision> FirePlanner::TakeDue(absl::Time now) {
         d.fires.push_back({.job = e.job.name,
                            .instant = due[i],
                            .kind = fire ? PlannedFire::Kind::kFire : PlannedFire::Kind::kMissed,
-                           .late = fire && now > due[i]});
+                           .late = fire && due[i] < e.known_since});
       }
       d.missed_not_listed = extra;
     }
@@ -104,8 +105,12 @@ void FirePlanner::Rollback(const std::string& name, std::optional<absl::Time> cu
   auto it = jobs_.find(name);
   if (it == jobs_.end()) return;
   it->second.job.cursor = cursor;
-  // Next() is strictly-after, so this re-yields `first_taken` itself.
-  Reschedule(it->second, first_taken - absl::Nanoseconds(1));
+  // Next() is strictly-after, so `first_taken - 1ns` re-yields `first_taken` itself. A cursor
+  // already at or past it means the write did land after all (an "unavailable" that was
+  // applied): resume after the cursor, never fire those instants again.
+  const absl::Time after =
+      cursor && *cursor >= first_taken ? *cursor : first_taken - absl::Nanoseconds(1);
+  Reschedule(it->second, after);
 }
 
 }  // namespace hg::scheduler

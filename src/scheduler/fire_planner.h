@@ -39,7 +39,7 @@ struct PlannedFire {
   std::string job;
   absl::Time instant;
   Kind kind = Kind::kFire;
-  bool late = false;  // kFire after the instant (catch-up)
+  bool late = false;  // kFire of an instant that was already past when the planner learned of it
 };
 
 // What one job's due instants resolved to; `cursor` is the new cursor to persist.
@@ -72,8 +72,9 @@ class FirePlanner {
   // write failed so it is decided again.
   std::vector<JobDecision> TakeDue(absl::Time now);
 
-  // Undoes a decision whose write failed: restores the job's previous cursor and makes
-  // `first_taken` (the decision's first instant) due again.
+  // Undoes a decision whose write failed: sets the job's cursor to what is persisted and makes
+  // `first_taken` (the decision's first instant) due again — unless `cursor` is already at or
+  // past it (the write was applied after all), in which case the job resumes after `cursor`.
   void Rollback(const std::string& name, std::optional<absl::Time> cursor,
                 absl::Time first_taken);
 
@@ -84,6 +85,8 @@ class FirePlanner {
     PlannedJob job;
     std::optional<absl::Time> next;
     uint64_t generation = 0;  // heap entries with an older generation are stale
+    // When this planner learned of the job: instants before it are catch-up, not on time.
+    absl::Time known_since = absl::InfinitePast();
   };
   struct HeapItem {
     absl::Time at;

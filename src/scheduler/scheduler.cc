@@ -26,17 +26,6 @@ std::optional<PlannedJob> ToPlanned(const model::Job& job) {
 
 }  // namespace
 
-std::string MakeEnvelope(const std::string& job_json, absl::Time scheduled, int attempt,
-                         const std::string& traceparent) {
-  model::Json env;
-  auto job = model::ParseJson(job_json);
-  env["job"] = job.ok() ? *job : model::Json(job_json);
-  env["scheduled_time"] = model::FormatRfc3339(scheduled);
-  env["attempt"] = attempt;
-  env["traceparent"] = traceparent;
-  return model::DumpJson(env);
-}
-
 Scheduler::Scheduler(store::Kv& kv, Clock& clock, model::Keys keys, Options options,
                      SchedulerProbe probe)
     : kv_(kv), clock_(clock), keys_(std::move(keys)), options_(options), probe_(std::move(probe)) {}
@@ -154,7 +143,7 @@ absl::Status Scheduler::CommitBatch(const LeaderTerm& term, std::vector<Unit>& b
           store::PutRequest{.key = keys_.Exec(rec.id), .value = model::SerializeExecution(rec)});
       if (fire) {
         txn.success.push_back(store::PutRequest{
-            .key = keys_.Pending(rec.id), .value = MakeEnvelope(st.stored_json, f.instant, 1, "")});
+            .key = keys_.Pending(rec.id), .value = model::MakeDispatchEnvelope(st.stored_json, f.instant, 1, "")});
       }
     }
   }
@@ -243,7 +232,7 @@ absl::Status Scheduler::Commit(const LeaderTerm& term, std::vector<JobDecision> 
     for (const Unit& u : batch) {
       const absl::Time first = u.fires.empty() ? u.cursor : u.fires.front().instant;
       const JobState& js = jobs_.at(u.job);
-      planner_.Rollback(u.job, js.cursor, std::max(first, js.cursor.value_or(first)));
+      planner_.Rollback(u.job, js.cursor, first);
       queues.erase(u.job);
     }
     if (!absl::IsAborted(st)) {

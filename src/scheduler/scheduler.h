@@ -101,8 +101,4 @@ class Scheduler {
   size_t job_count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// The dispatch envelope stored at pending/<id> (docs/design/execution.md).
-std::string MakeEnvelope(const std::string& job_json, absl::Time scheduled, int attempt,
-                         const std::string& traceparent);
-
 }  // namespace hg::scheduler

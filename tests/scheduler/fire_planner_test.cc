@@ -127,6 +127,17 @@ TEST(FirePlanner, RollbackMakesTheInstantDueAgain) {
   EXPECT_EQ(d[0].fires.at(0).instant, T(kBase + 10));
 }
 
+TEST(FirePlanner, RollbackPastAnAppliedWriteNeverRefires) {
+  FirePlanner p;
+  p.Upsert(Job("a", "*/10 * * * * *", T(kBase)), T(kBase));
+  auto d = p.TakeDue(T(kBase + 10));
+  ASSERT_EQ(d.size(), 1u);
+  // The write reported failure but landed: the persisted cursor is the instant itself.
+  p.Rollback("a", T(kBase + 10), d[0].fires[0].instant);
+  EXPECT_TRUE(p.TakeDue(T(kBase + 11)).empty());
+  EXPECT_EQ(p.NextDue(), T(kBase + 20));
+}
+
 TEST(FirePlanner, HugeBacklogIsCountedNotListed) {
   FirePlanner p;
   p.Upsert(Job("a", "* * * * * *", T(kBase)), T(kBase));

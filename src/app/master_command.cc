@@ -1,0 +1,162 @@
+// `hourglass master` (etcd) and `hourglass dev` (SQLite, with an in-process worker): flags and
+// wiring only; the parts are MasterNode, WorkerNode and the store.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "app/commands.h"
+#include "app/master_node.h"
+#include "app/process.h"
+#include "app/settings.h"
+#include "app/version.h"
+#include "app/worker_node.h"
+#include "common/logging.h"
+#include "store/local/sqlite_kv.h"
+
+namespace hg::app {
+namespace {
+
+struct MasterFlags {
+  bool dev = false;
+  Settings settings;
+  EtcdSettings etcd;
+  std::string http, id, election_ttl, prefix, ui_dir, data, log_level, log_format, capacity,
+      metrics_job_label, otlp_endpoint;
+};
+
+int Fail(const char* cmd, const absl::Status& st) {
+  std::cerr << "hourglass " << cmd << ": " << st.message() << "\n";
+  return 2;
+}
+
+// The UI's built files: --ui-dir, else web/dist next to the source tree the binary was built
+// from, else <prefix>/share/hourglass/ui. Empty when none exists (the API still works).
+std::string FindUiDir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  for (const std::string& candidate :
+       {std::string(HG_SOURCE_DIR) + "/web/dist", std::string(HG_INSTALL_PREFIX) + "/share/hourglass/ui"}) {
+    if (std::filesystem::exists(candidate + "/index.html")) return candidate;
+  }
+  return "";
+}
+
+int RunMaster(MasterFlags& f) {
+  const char* cmd = f.dev ? "dev" : "master";
+  if (auto st = f.settings.Resolve(); !st.ok()) return Fail(cmd, st);
+  if (auto st = log::ConfigureFromStrings(f.log_level, f.log_format); !st.ok()) return Fail(cmd, st);
+  auto ttl = ParseSettingDuration(f.election_ttl, "--election-ttl");
+  if (!ttl.ok()) return Fail(cmd, ttl.status());
+  if (*ttl < absl::Seconds(2)) {
+    return Fail(cmd, absl::InvalidArgumentError("--election-ttl: minimum 2s"));
+  }
+  MasterNodeOptions o;
+  o.http_listen = f.http;
+  o.ui_dir = FindUiDir(f.ui_dir);
+  o.master.id = f.id.empty() ? DefaultNodeId("master") : f.id;
+  o.master.address = f.http;
+  o.master.election_ttl_seconds = absl::ToInt64Seconds(*ttl);
+  o.per_job_metrics = f.metrics_job_label == "true";
+  const model::Keys keys(f.prefix);
+
+  BlockShutdownSignals();
+  std::unique_ptr<store::Kv> kv;
+  if (f.dev) {
+    std::error_code ec;
+    std::filesystem::create_directories(f.data, ec);
+    if (ec) return Fail(cmd, absl::InvalidArgumentError("--data " + f.data + ": " + ec.message()));
+    auto sqlite = store::SqliteKv::Open(f.data + "/hourglass.db", RealClock::Get());
+    if (!sqlite.ok()) return Fail(cmd, sqlite.status());
+    kv = *std::move(sqlite);
+  } else {
+    if (f.etcd.endpoints.empty()) return Fail(cmd, absl::InvalidArgumentError("--etcd is required"));
+    auto etcd = OpenEtcd(f.etcd);
+    if (!etcd.ok()) return Fail(cmd, etcd.status());
+    kv = *std::move(etcd);
+  }
+
+  // hourglass dev: the worker lives in this process and is reached by direct calls.
+  std::unique_ptr<WorkerNode> worker;
+  std::unique_ptr<dispatch::WorkerClient> client;
+  if (f.dev) {
+    WorkerNodeOptions w;
+    w.version = kVersion;
+    w.service.worker_id = "dev-worker";
+    w.service.address = "in-process";
+    auto capacity = ParseSettingInt(f.capacity, "--capacity", 1, 100000);
+    if (!capacity.ok()) return Fail(cmd, capacity.status());
+    w.service.capacity = *capacity;
+    w.service.spool_path = f.data + "/worker-spool.jsonl";
+    w.session_ttl_seconds = o.master.election_ttl_seconds;
+    worker = std::make_unique<WorkerNode>(*kv, RealClock::Get(), keys, w);
+    if (auto st = worker->Start(); !st.ok()) return Fail(cmd, st);
+    client = std::make_unique<InProcessWorkerClient>(worker->service());
+  } else {
+    client = std::make_unique<dispatch::GrpcWorkerClient>();
+  }
+
+  MasterNode node(*kv, RealClock::Get(), keys, *client, o);
+  if (auto st = node.Start(); !st.ok()) return Fail(cmd, st);
+  log::Logger("master").Info(f.dev ? "hourglass dev ready" : "master ready",
+                             {{"http", node.http_address()}, {"ui", o.ui_dir.empty() ? "(not built)" : o.ui_dir},
+                              {"version", kVersion}});
+  if (f.dev) {
+    std::cerr << "\nHourglass is running: API http://" << node.http_address()
+              << "/jobs/  UI http://" << node.http_address() << "/ui/  (Ctrl-C stops)\n\n";
+  }
+  const int sig = WaitForShutdownSignal();
+  log::Logger("master").Info("shutting down", {{"signal", sig}});
+  node.Stop();  // resigns first: a standby takes over at once
+  if (worker) worker->Stop();
+  return 0;
+}
+
+void AddCommonSettings(MasterFlags& f) {
+  Settings& s = f.settings;
+  s.Add("http", "127.0.0.1:8080", "HTTP listen address: API, UI and /metrics", &f.http);
+  s.Add("id", "", "master id (default: <hostname>-master-<pid>)", &f.id);
+  s.Add("election-ttl", "10s", "leader lease TTL (minimum 2s): bounds failover time",
+        &f.election_ttl);
+  s.Add("prefix", "/hourglass/", "store key prefix", &f.prefix);
+  s.Add("ui-dir", "", "built web UI (default: web/dist of the source tree, then share/hourglass/ui)",
+        &f.ui_dir);
+  s.Add("metrics-job-label", "true", "per-job labels on execution metrics (false for huge clusters)",
+        &f.metrics_job_label);
+  s.Add("log-level", "info", "debug|info|warn|error", &f.log_level);
+  s.Add("log-format", "auto", "json|text|auto", &f.log_format);
+}
+
+}  // namespace
+
+void RegisterMasterCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("master", "Run a master: HTTP API + UI; schedules when elected");
+  auto f = std::make_shared<MasterFlags>();
+  AddCommonSettings(*f);
+  Settings& s = f->settings;
+  s.Add("etcd", "", "etcd endpoints, comma-separated (http://127.0.0.1:2379)", &f->etcd.endpoints);
+  s.Add("etcd-user", "", "etcd user name (auth)", &f->etcd.username);
+  s.Add("etcd-password", "", "etcd password (auth)", &f->etcd.password);
+  s.Add("etcd-ca", "", "CA certificate file for etcd TLS", &f->etcd.ca_file);
+  s.Add("etcd-cert", "", "client certificate file for etcd TLS", &f->etcd.cert_file);
+  s.Add("etcd-key", "", "client key file for etcd TLS", &f->etcd.key_file);
+  s.Register(*cmd);
+  cmd->callback([f] {
+    if (const int rc = RunMaster(*f); rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+void RegisterDevCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "dev", "Single-node Hourglass: API, UI, scheduler and worker in one process on SQLite");
+  auto f = std::make_shared<MasterFlags>();
+  f->dev = true;
+  AddCommonSettings(*f);
+  f->settings.Add("data", "./hourglass-data", "directory of the SQLite store and worker spool",
+                  &f->data);
+  f->settings.Add("capacity", "16", "concurrent runs of the in-process worker", &f->capacity);
+  f->settings.Register(*cmd);
+  cmd->callback([f] {
+    if (const int rc = RunMaster(*f); rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace hg::app

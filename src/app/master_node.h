@@ -1,0 +1,51 @@
+// MasterNode: what one master process runs, wired together — the HTTP API (+ UI and /metrics)
+// served by every master, and the Master election loop that schedules while leader.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "dispatch/worker_client.h"
+#include "master/master.h"
+#include "model/keys.h"
+#include "store/kv.h"
+
+namespace hg::api {
+class JobService;
+class ApiServer;
+}  // namespace hg::api
+
+namespace hg::app {
+
+struct MasterNodeOptions {
+  std::string http_listen = "127.0.0.1:8080";
+  std::string ui_dir;  // empty: no UI
+  bool per_job_metrics = true;
+  master::Master::Options master;
+};
+
+class MasterNode {
+ public:
+  MasterNode(store::Kv& kv, Clock& clock, model::Keys keys, dispatch::WorkerClient& workers,
+             MasterNodeOptions options);
+  ~MasterNode();
+
+  absl::Status Start();
+  void Stop();  // resigns leadership first, then stops serving
+  std::string http_address() const;
+
+ private:
+  store::Kv& kv_;
+  Clock& clock_;
+  const model::Keys keys_;
+  dispatch::WorkerClient& workers_;
+  MasterNodeOptions options_;
+  std::unique_ptr<master::Master> master_;
+  std::unique_ptr<api::JobService> jobs_;
+  std::unique_ptr<api::ApiServer> server_;
+  int port_ = 0;
+};
+
+}  // namespace hg::app

@@ -1,0 +1,39 @@
+// Process-level plumbing shared by the long-running subcommands.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "store/kv.h"
+
+namespace hg::app {
+
+// Blocks SIGINT/SIGTERM in the calling thread (call before starting any thread, so every thread
+// inherits the mask) and ignores SIGPIPE. WaitForShutdownSignal() then returns the signal.
+void BlockShutdownSignals();
+int WaitForShutdownSignal();
+
+// "a,b , c" -> {"a","b","c"} (empty items dropped).
+std::vector<std::string> SplitList(const std::string& text);
+// "k=v,k2=v2" -> map; InvalidArgument naming the bad item.
+absl::StatusOr<std::map<std::string, std::string>> ParseLabels(const std::string& text,
+                                                               const std::string& what);
+// Go-style duration with a setting name in the error.
+absl::StatusOr<absl::Duration> ParseSettingDuration(const std::string& text,
+                                                    const std::string& what);
+absl::StatusOr<int> ParseSettingInt(const std::string& text, const std::string& what, int min,
+                                    int max);
+
+// Opens the etcd store from a comma-separated endpoint list and optional auth/TLS settings.
+struct EtcdSettings {
+  std::string endpoints, username, password, ca_file, cert_file, key_file;
+};
+absl::StatusOr<std::unique_ptr<store::Kv>> OpenEtcd(const EtcdSettings& settings);
+
+std::string DefaultNodeId(const std::string& kind);  // "<hostname>-<kind>-<pid>"
+
+}  // namespace hg::app

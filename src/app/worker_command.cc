@@ -1,0 +1,111 @@
+// `hourglass worker`: registers in etcd and runs what the leader sends over gRPC.
+#include <iostream>
+#include <memory>
+
+#include "app/commands.h"
+#include "app/process.h"
+#include "app/settings.h"
+#include "app/version.h"
+#include "app/worker_node.h"
+#include "common/logging.h"
+
+namespace hg::app {
+namespace {
+
+struct WorkerFlags {
+  Settings settings;
+  EtcdSettings etcd;
+  std::string grpc, advertise, id, labels, capacity, session_ttl, shutdown_grace, kill_grace,
+      output_cap_kib, spool, shell_enabled, shell_allow, prefix, log_level, log_format;
+};
+
+int RunWorker(WorkerFlags& f) {
+  if (auto st = f.settings.Resolve(); !st.ok()) {
+    std::cerr << "hourglass worker: " << st.message() << "\n";
+    return 2;
+  }
+  auto fail = [](const absl::Status& st) {
+    std::cerr << "hourglass worker: " << st.message() << "\n";
+    return 2;
+  };
+  if (auto st = log::ConfigureFromStrings(f.log_level, f.log_format); !st.ok()) return fail(st);
+  if (f.etcd.endpoints.empty()) return fail(absl::InvalidArgumentError("--etcd is required"));
+  WorkerNodeOptions o;
+  o.version = kVersion;
+  o.grpc_listen = f.grpc;
+  o.service.worker_id = f.id.empty() ? DefaultNodeId("worker") : f.id;
+  auto labels = ParseLabels(f.labels, "--labels");
+  if (!labels.ok()) return fail(labels.status());
+  o.service.labels = *labels;
+  auto capacity = ParseSettingInt(f.capacity, "--capacity", 1, 100000);
+  if (!capacity.ok()) return fail(capacity.status());
+  o.service.capacity = *capacity;
+  auto ttl = ParseSettingDuration(f.session_ttl, "--session-ttl");
+  if (!ttl.ok()) return fail(ttl.status());
+  if (*ttl < absl::Seconds(2)) return fail(absl::InvalidArgumentError("--session-ttl: minimum 2s"));
+  o.session_ttl_seconds = absl::ToInt64Seconds(*ttl);
+  auto shutdown = ParseSettingDuration(f.shutdown_grace, "--shutdown-grace");
+  if (!shutdown.ok()) return fail(shutdown.status());
+  o.service.shutdown_grace = *shutdown;
+  auto kill = ParseSettingDuration(f.kill_grace, "--kill-grace");
+  if (!kill.ok()) return fail(kill.status());
+  o.service.kill_grace = *kill;
+  auto cap = ParseSettingInt(f.output_cap_kib, "--output-cap-kib", 1, 1 << 20);
+  if (!cap.ok()) return fail(cap.status());
+  o.service.output_cap = static_cast<size_t>(*cap) * 1024;
+  o.service.spool_path = f.spool;
+  if (f.shell_enabled != "true" && f.shell_enabled != "false") {
+    return fail(absl::InvalidArgumentError("--shell-enabled: must be true or false"));
+  }
+  o.shell.enabled = f.shell_enabled == "true";
+  o.shell.allowed_prefixes = SplitList(f.shell_allow);
+
+  BlockShutdownSignals();
+  auto kv = OpenEtcd(f.etcd);
+  if (!kv.ok()) return fail(kv.status());
+  // The address masters dial; default: the listen address.
+  o.service.address = f.advertise.empty() ? f.grpc : f.advertise;
+  WorkerNode node(**kv, RealClock::Get(), model::Keys(f.prefix), o);
+  if (auto st = node.Start(); !st.ok()) return fail(st);
+  log::Logger("worker").Info("worker started", {{"worker", o.service.worker_id},
+                                                {"grpc_port", node.grpc_port()}});
+  const int sig = WaitForShutdownSignal();
+  log::Logger("worker").Info("shutting down", {{"signal", sig}});
+  node.Stop();
+  return 0;
+}
+
+}  // namespace
+
+void RegisterWorkerCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("worker", "Run a worker: executes runs sent by the leader");
+  auto f = std::make_shared<WorkerFlags>();
+  Settings& s = f->settings;
+  s.Add("etcd", "", "etcd endpoints, comma-separated (http://127.0.0.1:2379)", &f->etcd.endpoints);
+  s.Add("etcd-user", "", "etcd user name (auth)", &f->etcd.username);
+  s.Add("etcd-password", "", "etcd password (auth)", &f->etcd.password);
+  s.Add("etcd-ca", "", "CA certificate file for etcd TLS", &f->etcd.ca_file);
+  s.Add("etcd-cert", "", "client certificate file for etcd TLS", &f->etcd.cert_file);
+  s.Add("etcd-key", "", "client key file for etcd TLS", &f->etcd.key_file);
+  s.Add("grpc", "127.0.0.1:7070", "gRPC listen address (host:port; port 0 = any)", &f->grpc);
+  s.Add("advertise", "", "gRPC address masters dial (default: the listen address)", &f->advertise);
+  s.Add("id", "", "worker id (default: <hostname>-worker-<pid>)", &f->id);
+  s.Add("labels", "", "labels k=v,k2=v2 matched by job selectors", &f->labels);
+  s.Add("capacity", "16", "concurrent runs before refusing work", &f->capacity);
+  s.Add("session-ttl", "10s", "lease TTL: a dead worker vanishes within it", &f->session_ttl);
+  s.Add("shutdown-grace", "30s", "SIGTERM: how long running jobs may finish", &f->shutdown_grace);
+  s.Add("kill-grace", "5s", "SIGTERM -> SIGKILL delay when a job is killed", &f->kill_grace);
+  s.Add("output-cap-kib", "64", "output kept per run (first and last halves)", &f->output_cap_kib);
+  s.Add("spool", "", "file keeping results while etcd is unreachable", &f->spool);
+  s.Add("shell-enabled", "true", "allow the shell executor", &f->shell_enabled);
+  s.Add("shell-allow", "", "allowed command prefixes, comma-separated (empty: any)", &f->shell_allow);
+  s.Add("prefix", "/hourglass/", "etcd key prefix", &f->prefix);
+  s.Add("log-level", "info", "debug|info|warn|error", &f->log_level);
+  s.Add("log-format", "auto", "json|text|auto", &f->log_format);
+  s.Register(*cmd);
+  cmd->callback([f] {
+    if (const int rc = RunWorker(*f); rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace hg::app
