@@ -24,6 +24,7 @@ const artifacts = join(webDir, 'e2e-artifacts');
 const distDir = join(webDir, 'dist');
 const JOB = 'e2e-hello';
 const SLOW_JOB = 'e2e-sleeper';
+const FAILING_JOB = 'e2e-failing';
 const PAGES = ['jobs', 'job', 'edit', 'cluster', 'dashboard'];
 
 /** @type {import('node:child_process').ChildProcess | null} */
@@ -383,6 +384,15 @@ async function main() {
         await page.locator('[data-testid="history-table"] tr[data-status="killed"]').first().waitFor({ timeout: 15_000 });
         const del = await api('DELETE', `/jobs/${SLOW_JOB}`);
         expect(del.status === 204, `delete slow job: ${del.status}`);
+        // A failing job for the list, the filter and the dashboard's failure table.
+        const failing = await api('POST', '/jobs/', {
+          name: FAILING_JOB,
+          cron_expr: '*/3 * * * * *',
+          executor_type: 'shell',
+          executor: { command: 'echo about to fail; exit 3' },
+          labels: { team: 'e2e' },
+        });
+        expect(failing.status === 201, `create failing job: ${failing.status}`);
       },
     ],
     [
@@ -396,6 +406,15 @@ async function main() {
         await page.getByLabel('Filter', { exact: true }).fill('no-such-job');
         await page.getByText('No job matches the filter.').waitFor();
         await page.getByLabel('Filter', { exact: true }).fill('');
+        await row.waitFor();
+        const failingRow = page.locator(`tr[data-job="${FAILING_JOB}"]`);
+        await failingRow.getByTestId('status').getByText('failed').waitFor({ timeout: 15_000 });
+        await page.getByLabel('State').selectOption('failed');
+        await waitFor('only the failing job listed', async () => (await page.locator('tr[data-job]').count()) === 1, 5_000);
+        await page.getByLabel('State').selectOption('');
+        await page.getByLabel('Labels').fill('team=e2e');
+        await waitFor('label filter', async () => (await page.locator('tr[data-job]').count()) === 1, 5_000);
+        await page.getByLabel('Labels').fill('');
         await row.waitFor();
         await shot('jobs');
       },
@@ -425,6 +444,8 @@ async function main() {
           async () => Number(await page.getByTestId('runs-read').textContent()) > 0,
           10_000,
         );
+        await page.getByTestId('worst-table').getByRole('link', { name: FAILING_JOB }).waitFor({ timeout: 10_000 });
+        expect(Number(await page.getByTestId('failures-24h').textContent()) > 0, 'no failures counted');
         await shot('dashboard');
       },
     ],
@@ -438,6 +459,8 @@ async function main() {
         expect(c.body.leader && c.body.leader.id === id, `leader shown ${id}, API says ${JSON.stringify(c.body.leader)}`);
         await page.getByTestId('cluster-health').getByText('healthy').waitFor();
         await shot('cluster');
+        const del = await api('DELETE', `/jobs/${FAILING_JOB}`);
+        expect(del.status === 204, `delete failing job: ${del.status}`);
       },
     ],
     [
