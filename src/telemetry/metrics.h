@@ -1,0 +1,165 @@
+// Metrics: the process's Prometheus registry (prometheus-cpp core) and the probe classes each
+// module reports through (STYLE.md "Observability": domain code calls its probe, never
+// prometheus-cpp). The text exposition is served by our own HTTP servers (ApiServer on masters
+// and `hourglass dev`, MetricsServer on workers), not by prometheus-cpp's civetweb exposer.
+//
+//   telemetry::Metrics metrics({.per_job_labels = true});
+//   telemetry::WorkerProbe probe(metrics);
+//   probe.ExecutionFinished("backup", "success", absl::Seconds(3));
+//   std::string text = metrics.Serialize();   // what GET /metrics returns
+//
+// Every metric is documented in docs/design/observability.md. Label values are bounded: API
+// routes are templates (/jobs/{name}), methods and statuses are fixed sets, and the per-job
+// label becomes "_all" when `per_job_labels` is false (clusters with very many jobs).
+//
+// Probes are cheap to construct (families are registered once per name; a second probe of the
+// same kind on the same Metrics — `hourglass dev` runs master and worker in one process — shares
+// them). Thread safety: Metrics and every probe are thread-safe. The Metrics object must outlive
+// its probes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace hg::telemetry {
+
+class Metrics {
+ public:
+  struct Options {
+    bool per_job_labels = true;
+    std::string version;  // hourglass_build_info{version}
+  };
+  static constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
+  static constexpr char kAllJobs[] = "_all";
+
+  explicit Metrics(Options options);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // The Prometheus text format (0.0.4) of every metric registered so far.
+  std::string Serialize() const;
+
+  // The value of a `job` label: the name, or "_all" when per-job labels are off.
+  std::string JobLabel(std::string_view job) const;
+
+  prometheus::Registry& registry() { return *registry_; }
+
+ private:
+  const Options options_;
+  std::shared_ptr<prometheus::Registry> registry_;
+};
+
+// hourglass_api_requests_total{route,method,code}, hourglass_api_request_duration_seconds.
+class ApiProbe {
+ public:
+  explicit ApiProbe(Metrics& metrics);
+  // `route` is a template ("/jobs/{name}"); `elapsed` nullopt for requests no route took
+  // (counted only).
+  void Request(std::string_view route, std::string_view method, int code, absl::Duration elapsed);
+  void Unrouted(std::string_view method, int code);
+
+  // The template of an httplib route regex: capture groups become {name} after /jobs/, {id}
+  // after /executions/, {path} for a trailing (.*), {param} elsewhere; optional trailing
+  // slashes and regex escapes are removed. "/jobs/([^/]+)/history/?" -> "/jobs/{name}/history".
+  static std::string RouteTemplate(std::string_view pattern);
+  // GET, POST, ... or "other" (method label stays bounded whatever clients send).
+  static std::string_view MethodLabel(std::string_view method);
+
+ private:
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+};
+
+// hourglass_fires_total{outcome}: dispatched | skipped | missed | no_worker (all four exported
+// from the start, so rate() and increase() see zeros instead of absent series).
+class FireProbe {
+ public:
+  explicit FireProbe(Metrics& metrics);
+  void Fires(std::string_view outcome, int64_t n);
+
+ private:
+  prometheus::Family<prometheus::Counter>& fires_;
+};
+
+// hourglass_leader, hourglass_leader_changes_total (times this process became leader),
+// hourglass_term.
+class LeaderProbe {
+ public:
+  explicit LeaderProbe(Metrics& metrics);
+  void Leadership(bool leader, int64_t term);
+
+ private:
+  prometheus::Gauge& leader_;
+  prometheus::Counter& changes_;
+  prometheus::Gauge& term_;
+};
+
+// hourglass_workers, hourglass_dispatch_errors_total{reason}.
+class DispatchProbe {
+ public:
+  explicit DispatchProbe(Metrics& metrics);
+  void Workers(size_t live);
+  void DispatchError(std::string_view reason);
+
+ private:
+  prometheus::Gauge& workers_;
+  prometheus::Family<prometheus::Counter>& errors_;
+};
+
+// hourglass_executions_total{job,status}, hourglass_execution_duration_seconds{job},
+// hourglass_schedule_lag_seconds, hourglass_running_executions.
+class WorkerProbe {
+ public:
+  explicit WorkerProbe(Metrics& metrics);
+  // A run ended with `status` (success|failed|timeout|killed|skipped) after `duration` (from its
+  // claim to its final result; not observed for `skipped`).
+  void ExecutionFinished(std::string_view job, std::string_view status, absl::Duration duration);
+  // The first attempt's process started `lag` after the scheduled instant.
+  void ExecutionStarted(absl::Duration lag);
+  void Running(size_t n);
+
+ private:
+  Metrics& metrics_;
+  prometheus::Family<prometheus::Counter>& executions_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Histogram& lag_;
+  prometheus::Gauge& running_;
+};
+
+// hourglass_store_request_duration_seconds{op}, hourglass_store_errors_total{op}.
+class StoreProbe {
+ public:
+  explicit StoreProbe(Metrics& metrics);
+  // `op`: range|put|delete|txn|lease_grant|lease_keepalive|lease_revoke|lease_ttl|watch.
+  void Request(std::string_view op, absl::Duration elapsed, bool ok);
+
+ private:
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Counter>& errors_;
+};
+
+// hourglass_trace_spans_total{result="exported|dropped|failed"}: the OTLP exporter's queue.
+class TraceProbe {
+ public:
+  explicit TraceProbe(Metrics& metrics);
+  void Spans(std::string_view result, int64_t n);
+
+ private:
+  prometheus::Family<prometheus::Counter>& spans_;
+};
+
+}  // namespace hg::telemetry
