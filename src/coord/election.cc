@@ -83,8 +83,8 @@ absl::StatusOr<std::unique_ptr<PrefixWatch>> Election::Observe(ObserveHandler ha
   };
   auto watch = std::make_unique<PrefixWatch>(
       session_.kv(), session_.clock(), dir_,
-      [handler = std::move(handler), last = Last{}](const PrefixWatch::State& state,
-                                                    const std::vector<PrefixWatch::Change>&) mutable {
+      [handler = std::move(handler), last = Last{}](
+          const PrefixWatch::State& state, const std::vector<PrefixWatch::Change>&) mutable {
         std::optional<store::KeyValue> leader;
         for (const auto& [key, kv] : state) {
           if (!leader || kv.create_revision < leader->create_revision) leader = kv;

@@ -13,8 +13,8 @@ using store::Compare;
 namespace {
 
 absl::Status TakenError(const std::string& prefix, const store::KeyValue& holder) {
-  return absl::AlreadyExistsError(absl::StrCat("coord: lock ", prefix, " is held by ", holder.key,
-                                               " (", holder.value, ")"));
+  return absl::AlreadyExistsError(
+      absl::StrCat("coord: lock ", prefix, " is held by ", holder.key, " (", holder.value, ")"));
 }
 
 }  // namespace
@@ -103,7 +103,8 @@ void Mutex::Withdraw(const std::string& key, store::Revision rev) {
 
 absl::StatusOr<store::KeyValue> Mutex::Holder() const {
   HG_ASSIGN_OR_RETURN(store::RangeResponse resp, session_.kv().Range(HolderOp()));
-  if (resp.kvs.empty()) return absl::NotFoundError(absl::StrCat("coord: lock ", prefix_, " is free"));
+  if (resp.kvs.empty())
+    return absl::NotFoundError(absl::StrCat("coord: lock ", prefix_, " is free"));
   return std::move(resp.kvs.front());
 }
 

@@ -59,7 +59,7 @@ class Mutex {
 
   // True while this object holds the lock and the session is alive.
   bool IsLocked() const;
-  std::string key() const;          // our key while held, else ""
+  std::string key() const;           // our key while held, else ""
   store::Revision revision() const;  // create revision of our key while held, else 0
   // `create_revision(key()) == revision()`; always false when not held.
   store::Compare LockGuard() const;

@@ -111,9 +111,8 @@ void PrefixWatch::Supervise() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](PrefixWatch* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return self->stopping_ || self->failed_;
-          },
+          +[](PrefixWatch* self)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return self->stopping_ || self->failed_; },
           this));
       if (stopping_) return;
       old = std::move(watch_);

@@ -46,9 +46,8 @@ absl::Status Registry::Register(Session& session, const std::string& id,
   if (resp.succeeded) return absl::OkStatus();
   const auto& kvs = std::get<store::RangeResponse>(resp.responses.at(0)).kvs;
   if (!kvs.empty() && kvs.front().lease != lease) {
-    return absl::AlreadyExistsError(absl::StrCat("coord: member ", id,
-                                                 " is registered by another session (lease ",
-                                                 kvs.front().lease, ")"));
+    return absl::AlreadyExistsError(absl::StrCat(
+        "coord: member ", id, " is registered by another session (lease ", kvs.front().lease, ")"));
   }
   store::TxnRequest update;
   update.compare.push_back(Compare::Lease(key, Compare::Result::kEqual, lease));
@@ -88,9 +87,9 @@ absl::StatusOr<std::unique_ptr<PrefixWatch>> Registry::Watch(WatchHandler handle
         events.reserve(changes.size());
         for (const PrefixWatch::Change& change : changes) {
           if (change.after) {
-            events.push_back({change.before ? MemberChange::Kind::kUpdated
-                                            : MemberChange::Kind::kJoined,
-                              ToMember(dir, *change.after)});
+            events.push_back(
+                {change.before ? MemberChange::Kind::kUpdated : MemberChange::Kind::kJoined,
+                 ToMember(dir, *change.after)});
           } else if (change.before) {
             events.push_back({MemberChange::Kind::kLeft, ToMember(dir, *change.before)});
           }

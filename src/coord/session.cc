@@ -50,8 +50,8 @@ absl::Status Session::Start() {
     return grant.status();
   }
   const absl::Duration ttl = absl::Seconds(grant->ttl);
-  interval_ = options_.keepalive_interval > absl::ZeroDuration() ? options_.keepalive_interval
-                                                                  : ttl / 3;
+  interval_ =
+      options_.keepalive_interval > absl::ZeroDuration() ? options_.keepalive_interval : ttl / 3;
   retry_ = std::min(options_.retry_interval, interval_);
   margin_ = options_.safety_margin > absl::ZeroDuration() ? options_.safety_margin : ttl / 5;
   if (margin_ >= ttl) margin_ = ttl / 5;

@@ -32,8 +32,7 @@ absl::StatusOr<Enqueued> Enqueue(Session& session, const std::string& prefix,
   Enqueued out{.key = LeaseKey(prefix, lease)};
   const store::RangeRequest owner = ByCreateRevision(prefix + "/", 1);
   store::TxnRequest txn;
-  txn.compare.push_back(
-      store::Compare::CreateRevision(out.key, store::Compare::Result::kEqual, 0));
+  txn.compare.push_back(store::Compare::CreateRevision(out.key, store::Compare::Result::kEqual, 0));
   txn.success.push_back(store::PutRequest{.key = out.key, .value = value, .lease = lease});
   txn.success.push_back(owner);
   txn.failure.push_back(store::RangeRequest::Key(out.key));

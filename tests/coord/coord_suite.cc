@@ -18,9 +18,9 @@
 namespace hg::coord::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using store::Compare;
 using store::KeyValue;
+using ::testing::HasSubstr;
 
 absl::Status StatusOf(const absl::Status& s) { return s; }
 template <typename T>
@@ -28,15 +28,15 @@ absl::Status StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
 }
 
-#define HG_ASSERT_OK(expr)                                       \
-  do {                                                           \
-    const auto& hg_result_ = (expr);                             \
-    ASSERT_TRUE(hg_result_.ok()) << StatusOf(hg_result_);        \
+#define HG_ASSERT_OK(expr)                                \
+  do {                                                    \
+    const auto& hg_result_ = (expr);                      \
+    ASSERT_TRUE(hg_result_.ok()) << StatusOf(hg_result_); \
   } while (false)
-#define HG_EXPECT_OK(expr)                                       \
-  do {                                                           \
-    const auto& hg_result_ = (expr);                             \
-    EXPECT_TRUE(hg_result_.ok()) << StatusOf(hg_result_);        \
+#define HG_EXPECT_OK(expr)                                \
+  do {                                                    \
+    const auto& hg_result_ = (expr);                      \
+    EXPECT_TRUE(hg_result_.ok()) << StatusOf(hg_result_); \
   } while (false)
 
 template <typename T>
@@ -113,8 +113,8 @@ void CoordTest::TearDown() {
 }
 
 Session& CoordTest::NewSession(int64_t ttl_seconds) {
-  auto session = std::make_unique<Session>(kv(), env().clock(),
-                                           SessionOptions{.ttl_seconds = ttl_seconds});
+  auto session =
+      std::make_unique<Session>(kv(), env().clock(), SessionOptions{.ttl_seconds = ttl_seconds});
   absl::Status status = session->Start();
   EXPECT_TRUE(status.ok()) << status;
   sessions_.push_back(std::move(session));
@@ -233,7 +233,7 @@ TEST_P(CoordTest, SessionLostWhenKeepalivesFailForTtlMinusMargin) {
     EXPECT_FALSE(lost_at.has_value());
   }
   clock.Set(t0 + absl::Seconds(8));  // TTL - margin
-  EXPECT_FALSE(s.IsAlive());  // at once, whatever the threads are doing
+  EXPECT_FALSE(s.IsAlive());         // at once, whatever the threads are doing
   ASSERT_TRUE(Eventually([&] {
     absl::MutexLock lock(&mu);
     return lost_at.has_value();
@@ -299,8 +299,7 @@ TEST_P(CoordTest, ElectionOneLeaderAmongThreeContenders) {
   std::future<absl::Status> f[3];
   for (int i = 0; i < 3; ++i) {
     e[i] = std::make_unique<Election>(*sessions[i], "/t/elect");
-    f[i] = std::async(std::launch::async,
-                      [&, i] { return e[i]->Campaign(absl::StrCat("c", i)); });
+    f[i] = std::async(std::launch::async, [&, i] { return e[i]->Campaign(absl::StrCat("c", i)); });
   }
   ASSERT_TRUE(Eventually([&] { return CountKeys("/t/elect/") == 3; }));
   ASSERT_TRUE(Eventually([&] { return Ready(f[0]) || Ready(f[1]) || Ready(f[2]); }));

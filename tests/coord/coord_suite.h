@@ -123,9 +123,7 @@ class CoordTest : public ::testing::TestWithParam<CoordParam> {
 }  // namespace hg::coord::testing
 
 // Use inside namespace hg::coord::testing (gtest needs the unqualified suite name).
-#define HG_COORD_SUITE(prefix, make)                                                      \
-  INSTANTIATE_TEST_SUITE_P(prefix, CoordTest,                                             \
-                           ::testing::Values(CoordParam{#prefix, (make)}),                \
-                           [](const ::testing::TestParamInfo<CoordParam>& info) {         \
-                             return info.param.name;                                      \
-                           })
+#define HG_COORD_SUITE(prefix, make)                                     \
+  INSTANTIATE_TEST_SUITE_P(                                              \
+      prefix, CoordTest, ::testing::Values(CoordParam{#prefix, (make)}), \
+      [](const ::testing::TestParamInfo<CoordParam>& info) { return info.param.name; })

@@ -1,14 +1,13 @@
 // Interoperability with etcd's own recipes (Debian etcd-client 3.4): our Election takes part in
 // the same elections as `etcdctl elect`, our Mutex excludes `etcdctl lock`, both ways, on the
 // key layout of DESIGN.md (/hourglass/election, /hourglass/locks/<job>).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <fstream>
 #include <future>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -57,8 +56,12 @@ class BackgroundEtcdctl {
     pid_file_ = base + ".pid";
     out_file_ = base + ".out";
     std::vector<std::string> argv = {
-        "sh", "-c", absl::StrCat("echo $$ > ", pid_file_, "; exec \"$@\" > ", out_file_, " 2>&1"),
-        "sh", "etcdctl", absl::StrCat("--endpoints=", etcd.ClientUrls())};
+        "sh",
+        "-c",
+        absl::StrCat("echo $$ > ", pid_file_, "; exec \"$@\" > ", out_file_, " 2>&1"),
+        "sh",
+        "etcdctl",
+        absl::StrCat("--endpoints=", etcd.ClientUrls())};
     argv.insert(argv.end(), args.begin(), args.end());
     result_ = std::async(std::launch::async, [argv] {
       return hg::testing::RunCommand(argv, {{"ETCDCTL_API", "3"}}, absl::Seconds(90));
@@ -168,8 +171,8 @@ TEST_F(EtcdctlInteropTest, OurMutexHoldsOffEtcdctlLock) {
   Mutex mutex(*session_, kLock);
   ASSERT_TRUE(mutex.Lock("exec-1").ok());
   // etcdctl lock runs the command while it holds the lock, then releases it.
-  BackgroundEtcdctl theirs(
-      *etcd_, {"lock", kLock, "--", "sh", "-c", "echo ACQUIRED $ETCD_LOCK_KEY; sleep 3; echo DONE"});
+  BackgroundEtcdctl theirs(*etcd_, {"lock", kLock, "--", "sh", "-c",
+                                    "echo ACQUIRED $ETCD_LOCK_KEY; sleep 3; echo DONE"});
   ASSERT_TRUE(Eventually([&] {
     absl::StatusOr<store::RangeResponse> r =
         kv_->Range(store::RangeRequest::Prefix(std::string(kLock) + "/"));
