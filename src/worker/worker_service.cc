@@ -220,6 +220,7 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
     return absl::UnavailableError(
         absl::StrCat("worker ", options_.worker_id, " cannot prove its session is alive"));
   }
+  size_t running = 0;
   {
     absl::MutexLock lock(&mu_);
     if (runs_.contains(id->str())) {
@@ -237,14 +238,24 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
     // Registered before the claim: it holds a capacity slot, dedupes a concurrent Run of the
     // same id, and a kill/ or SessionLost() arriving meanwhile reaches it.
     runs_[id->str()] = run;
+    running = runs_.size();
   }
+  ReportRunning(running);
 
   absl::StatusOr<RunResponse> result = ClaimAndStart(run);
   if (!result.ok() || result->outcome() != RunResponse::STARTED) {
-    absl::MutexLock lock(&mu_);
-    auto it = runs_.find(id->str());
-    if (it != runs_.end() && it->second == run) runs_.erase(it);
-    ++finished_generation_;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = runs_.find(id->str());
+      if (it != runs_.end() && it->second == run) runs_.erase(it);
+      ++finished_generation_;
+      running = runs_.size();
+    }
+    ReportRunning(running);
+  }
+  if (result.ok() && result->outcome() == RunResponse::SKIPPED &&
+      options_.probe.execution_finished) {
+    options_.probe.execution_finished(run->job.name.str(), "skipped", absl::ZeroDuration());
   }
   return result;
 }
@@ -449,11 +460,17 @@ void WorkerService::RunThread(const RunPtr& run) {
   }
   Finish(run, *final);
 
-  absl::MutexLock lock(&mu_);
-  auto it = runs_.find(run->id.str());
-  if (it != runs_.end() && it->second == run) runs_.erase(it);
-  ++finished_generation_;
-  done_threads_.push_back(std::move(run->thread));
+  size_t running = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = runs_.find(run->id.str());
+    if (it != runs_.end() && it->second == run) runs_.erase(it);
+    ++finished_generation_;
+    running = runs_.size();
+    done_threads_.push_back(std::move(run->thread));
+  }
+  // Still safe after the hand-over: Stop() joins this thread before the service goes away.
+  ReportRunning(running);
 }
 
 std::optional<executor::ExecResult> WorkerService::WaitForReplaced(const RunPtr& run) {
@@ -546,6 +563,10 @@ executor::ExecResult WorkerService::RunAttempt(const RunPtr& run) {
         absl::MutexLock lock(&mu_);
         run->result = std::move(r);
       });
+  if (run->record.attempt == 1 && options_.probe.execution_started) {
+    // Process started (or the request sent): the schedule lag of this execution.
+    options_.probe.execution_started(clock_.Now() - run->record.scheduled_time);
+  }
   std::string late_kill;
   {
     absl::MutexLock lock(&mu_);
@@ -611,6 +632,11 @@ void WorkerService::Finish(const RunPtr& run, const executor::ExecResult& result
   rec.error = result.error;
   if (rec.start_time) {
     rec.duration_ms = absl::ToInt64Milliseconds(*rec.end_time - *rec.start_time);
+  }
+  if (options_.probe.execution_finished) {
+    options_.probe.execution_finished(
+        run->job.name.str(), model::ToString(rec.status),
+        rec.start_time ? *rec.end_time - *rec.start_time : absl::ZeroDuration());
   }
   FinishEntry entry = MakeEntry(*run, rec);
   absl::Status st = TryFinish(entry, run->serial);
@@ -845,6 +871,10 @@ void WorkerService::KillLocked(const RunPtr& run, const std::string& reason, Sig
     run->kill_reason = reason;
   }
   if (run->handle) signal.emplace_back(run->handle, run->kill_reason);
+}
+
+void WorkerService::ReportRunning(size_t running) const {
+  if (options_.probe.running) options_.probe.running(running);
 }
 
 void WorkerService::Signal(const Signals& signal) {

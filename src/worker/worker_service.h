@@ -38,6 +38,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -59,6 +60,18 @@
 
 namespace hg::worker {
 
+// Hooks for metrics (app/ connects them to telemetry::WorkerProbe); all optional. Called on run
+// threads and Run() callers, never under the service's lock.
+struct WorkerProbe {
+  // A run ended: status success|failed|timeout|killed (its final record, written or spooled)
+  // or skipped (Forbid); `duration` from claim to result (zero for skipped).
+  std::function<void(std::string_view job, std::string_view status, absl::Duration duration)>
+      execution_finished;
+  // The first attempt's process started `lag` after the scheduled instant.
+  std::function<void(absl::Duration lag)> execution_started;
+  std::function<void(size_t running)> running;  // runs held by this worker, after each change
+};
+
 struct WorkerOptions {
   std::string worker_id;  // required; recorded as the record's worker_id
   std::string address;    // advertised gRPC address (written into running/<id>)
@@ -76,6 +89,7 @@ struct WorkerOptions {
   absl::Duration finish_retry_initial = absl::Milliseconds(100);
   absl::Duration finish_retry_max = absl::Seconds(5);
   uint64_t seed = 0;  // retry jitter; 0 = random
+  WorkerProbe probe;
 };
 
 // The executors a worker runs jobs with. Null = that executor type is disabled here (its runs
@@ -172,6 +186,7 @@ class WorkerService {
   void KillLocked(const RunPtr& run, const std::string& reason, Signals& signal)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void Signal(const Signals& signal);
+  void ReportRunning(size_t running) const;
   void ReapThreads();
 
   executor::ExecRequest MakeRequest(const RunState& run) const;
