@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -230,8 +231,12 @@ ApiServer::ApiServer(JobService& service, Options options)
   http_->set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
     SendError(res, 500, "internal", "internal error");
   });
-  http_->set_logger([](const Request& req, const Response& res) {
+  http_->set_logger([this](const Request& req, const Response& res) {
     Log().Debug("request", {{"method", req.method}, {"path", req.path}, {"status", res.status}});
+    // No route matched (req.matches stays empty): counted here, routed ones in Handle().
+    if (req.matches.empty() && options_.probe.unrouted) {
+      options_.probe.unrouted(req.method, res.status);
+    }
   });
   RegisterRoutes();
 }
@@ -240,6 +245,16 @@ ApiServer::~ApiServer() { Stop(); }
 
 void ApiServer::Handle(std::string_view method, const std::string& pattern, Handler handler) {
   Handler guarded = Guard(std::move(handler));
+  if (options_.probe.request) {
+    guarded = [probe = options_.probe.request, pattern, inner = std::move(guarded)](
+                  const Request& req, Response& res) {
+      const auto start = std::chrono::steady_clock::now();
+      inner(req, res);
+      // httplib fills in 200 after the handler when it set a body but no status.
+      probe(pattern, req.method, res.status == -1 ? 200 : res.status,
+            absl::FromChrono(std::chrono::steady_clock::now() - start));
+    };
+  }
   if (method == "GET") {
     http_->Get(pattern, guarded);
   } else if (method == "POST") {
@@ -289,7 +304,9 @@ absl::Status ApiServer::MountStatic(std::string url_prefix, const std::string& d
       if (std::filesystem::is_regular_file(candidate, ec)) {
         target = candidate;
         fallback = false;
-      } else if (candidate.has_extension()) {
+      } else if (rel.rfind("assets/", 0) == 0) {
+        // A missing build asset is a real 404; any other path is a client-side route (which
+        // may contain dots, e.g. /ui/jobs/backup.daily) and gets the SPA's index.html.
         SendError(res, 404, "not_found", absl::StrCat("no such file: ", rel));
         return;
       }

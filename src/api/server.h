@@ -33,6 +33,18 @@ struct Response;
 
 namespace hg::api {
 
+// Hooks for metrics (app/ connects them to telemetry::ApiProbe); all optional. Called on the
+// request thread after the handler.
+struct ApiProbe {
+  // A request a route took: `pattern` is the route as registered (an httplib regex such as
+  // "/jobs/([^/]+)/?"), `status` the response code, `elapsed` the handler's time.
+  std::function<void(std::string_view pattern, std::string_view method, int status,
+                     absl::Duration elapsed)>
+      request;
+  // A request no route took (404, 414, malformed).
+  std::function<void(std::string_view method, int status)> unrouted;
+};
+
 class ApiServer {
  public:
   struct Options {
@@ -42,6 +54,7 @@ class ApiServer {
     int threads = 8;
     int default_history_page_size = 20;
     size_t max_path_bytes = 2048;  // longer request paths get 414
+    ApiProbe probe;
   };
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
