@@ -1,5 +1,6 @@
 #include "app/worker_node.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "coord/registry.h"
@@ -60,6 +61,12 @@ void WorkerNode::SessionLoop(std::stop_token stop) {
     backoff = absl::Milliseconds(100);
     coord::Session* s = session.get();
     service_->AttachSession(s->lease(), [s] { return s->IsAlive(); });
+    // Kill runs the moment the session cannot be proven alive (DESIGN.md guard 3).
+    const auto listener = s->AddLostListener([this, s](const absl::Status& why) {
+      if (!s->status().ok() && !absl::StrContains(why.message(), "closed")) {
+        service_->SessionLost(std::string(why.message()));
+      }
+    });
     log_.Info("registered", {{"worker", options_.service.worker_id}, {"lease", s->lease()}});
     {
       absl::MutexLock lock(&mu);
@@ -68,6 +75,7 @@ void WorkerNode::SessionLoop(std::stop_token stop) {
                          [&] { return stop.stop_requested(); });
       }
     }
+    s->RemoveLostListener(listener);
     if (stop.stop_requested()) {
       // Drain first (runs keep their lease-backed keys while they finish), then leave.
       (void)registry.Deregister(*session, options_.service.worker_id);
@@ -77,6 +85,7 @@ void WorkerNode::SessionLoop(std::stop_token stop) {
     }
     log_.Warn("session lost; killing runs and registering again",
               {{"error", std::string(s->status().message())}});
+    // Also here: the loop may see the loss before the session's listeners ran.
     service_->SessionLost(std::string(s->status().message()));
     session->Stop();
   }

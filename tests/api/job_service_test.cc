@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 #include "model/field_errors.h"
 #include "tests/api/api_test_util.h"
-#include "tests/worker/flaky_kv.h"
+#include "tests/fixtures/flaky_kv.h"
 
 namespace hg::api {
 namespace {

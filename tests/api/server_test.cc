@@ -12,7 +12,7 @@
 #include "model/json.h"
 #include "tests/api/api_test_util.h"
 #include "tests/model/v1_examples.h"
-#include "tests/worker/flaky_kv.h"
+#include "tests/fixtures/flaky_kv.h"
 
 namespace hg::api {
 namespace {
@@ -426,6 +426,10 @@ TEST_F(StaticTest, ServesFilesWithSpaFallback) {
   auto route = client_->Get("/ui/jobs/my-job");
   EXPECT_EQ(route->status, 200);
   EXPECT_EQ(route->body, "<html>index</html>");
+  // A job name with a dot is a route, not a file: deep links and reloads must work.
+  auto dotted = client_->Get("/ui/jobs/backup.daily");
+  EXPECT_EQ(dotted->status, 200);
+  EXPECT_EQ(dotted->body, "<html>index</html>");
   EXPECT_EQ(client_->Get("/ui/assets/missing.js")->status, 404);
   auto escape = client_->Get("/ui/../secret.txt");
   EXPECT_NE(escape->body, "secret");

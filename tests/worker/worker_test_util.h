@@ -25,7 +25,7 @@
 #include "model/keys.h"
 #include "store/kv.h"
 #include "store/local/sqlite_kv.h"
-#include "tests/worker/flaky_kv.h"
+#include "tests/fixtures/flaky_kv.h"
 #include "worker/worker_service.h"
 
 namespace hg::worker::testing {
