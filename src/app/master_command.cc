@@ -12,6 +12,7 @@
 #include "app/worker_node.h"
 #include "common/logging.h"
 #include "store/local/sqlite_kv.h"
+#include "telemetry/metrics.h"
 
 namespace hg::app {
 namespace {
@@ -55,7 +56,13 @@ int RunMaster(MasterFlags& f) {
   o.master.id = f.id.empty() ? DefaultNodeId("master") : f.id;
   o.master.address = f.http;
   o.master.election_ttl_seconds = absl::ToInt64Seconds(*ttl);
+  if (f.metrics_job_label != "true" && f.metrics_job_label != "false") {
+    return Fail(cmd, absl::InvalidArgumentError("--metrics-job-label: must be true or false"));
+  }
   o.per_job_metrics = f.metrics_job_label == "true";
+  // One registry per process: `hourglass dev` serves master and worker metrics on --http.
+  telemetry::Metrics metrics({.per_job_labels = o.per_job_metrics, .version = kVersion});
+  o.metrics = &metrics;
   const model::Keys keys(f.prefix);
 
   BlockShutdownSignals();
@@ -87,6 +94,7 @@ int RunMaster(MasterFlags& f) {
     w.service.capacity = *capacity;
     w.service.spool_path = f.data + "/worker-spool.jsonl";
     w.session_ttl_seconds = o.master.election_ttl_seconds;
+    w.metrics = &metrics;
     worker = std::make_unique<WorkerNode>(*kv, RealClock::Get(), keys, w);
     if (auto st = worker->Start(); !st.ok()) return Fail(cmd, st);
     client = std::make_unique<InProcessWorkerClient>(worker->service());

@@ -12,6 +12,10 @@
 #include "model/keys.h"
 #include "store/kv.h"
 
+namespace hg::telemetry {
+class Metrics;
+}  // namespace hg::telemetry
+
 namespace hg::api {
 class JobService;
 class ApiServer;
@@ -23,6 +27,9 @@ struct MasterNodeOptions {
   std::string http_listen = "127.0.0.1:8080";
   std::string ui_dir;  // empty: no UI
   bool per_job_metrics = true;
+  // Shared with an in-process worker (hourglass dev); not owned. Null: the node keeps its own
+  // (with per_job_metrics). Served on GET /metrics.
+  telemetry::Metrics* metrics = nullptr;
   master::Master::Options master;
 };
 
@@ -42,6 +49,8 @@ class MasterNode {
   const model::Keys keys_;
   dispatch::WorkerClient& workers_;
   MasterNodeOptions options_;
+  struct Telemetry;  // metrics probes and the instrumented store (master_node.cc)
+  std::unique_ptr<Telemetry> telemetry_;
   std::unique_ptr<master::Master> master_;
   std::unique_ptr<api::JobService> jobs_;
   std::unique_ptr<api::ApiServer> server_;

@@ -16,7 +16,8 @@ struct WorkerFlags {
   Settings settings;
   EtcdSettings etcd;
   std::string grpc, advertise, id, labels, capacity, session_ttl, shutdown_grace, kill_grace,
-      output_cap_kib, spool, shell_enabled, shell_allow, prefix, log_level, log_format;
+      output_cap_kib, spool, shell_enabled, shell_allow, prefix, log_level, log_format, metrics,
+      metrics_job_label;
 };
 
 int RunWorker(WorkerFlags& f) {
@@ -59,6 +60,11 @@ int RunWorker(WorkerFlags& f) {
   }
   o.shell.enabled = f.shell_enabled == "true";
   o.shell.allowed_prefixes = SplitList(f.shell_allow);
+  if (f.metrics_job_label != "true" && f.metrics_job_label != "false") {
+    return fail(absl::InvalidArgumentError("--metrics-job-label: must be true or false"));
+  }
+  o.per_job_metrics = f.metrics_job_label == "true";
+  o.metrics_listen = f.metrics;
 
   BlockShutdownSignals();
   auto kv = OpenEtcd(f.etcd);
@@ -68,7 +74,8 @@ int RunWorker(WorkerFlags& f) {
   WorkerNode node(**kv, RealClock::Get(), model::Keys(f.prefix), o);
   if (auto st = node.Start(); !st.ok()) return fail(st);
   log::Logger("worker").Info("worker started", {{"worker", o.service.worker_id},
-                                                {"grpc_port", node.grpc_port()}});
+                                                {"grpc_port", node.grpc_port()},
+                                                {"metrics_port", node.metrics_port()}});
   const int sig = WaitForShutdownSignal();
   log::Logger("worker").Info("shutting down", {{"signal", sig}});
   node.Stop();
@@ -100,6 +107,10 @@ void RegisterWorkerCommand(CLI::App& app) {
   s.Add("shell-enabled", "true", "allow the shell executor", &f->shell_enabled);
   s.Add("shell-allow", "", "allowed command prefixes, comma-separated (empty: any)", &f->shell_allow);
   s.Add("prefix", "/hourglass/", "etcd key prefix", &f->prefix);
+  s.Add("metrics", "127.0.0.1:9464", "HTTP listen address of GET /metrics (empty: no server)",
+        &f->metrics);
+  s.Add("metrics-job-label", "true", "per-job labels on execution metrics (false for huge clusters)",
+        &f->metrics_job_label);
   s.Add("log-level", "info", "debug|info|warn|error", &f->log_level);
   s.Add("log-format", "auto", "json|text|auto", &f->log_format);
   s.Register(*cmd);

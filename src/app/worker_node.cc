@@ -6,19 +6,53 @@
 #include "coord/registry.h"
 #include "coord/session.h"
 #include "model/json.h"
+#include "telemetry/hooks.h"
+#include "telemetry/instrumented_kv.h"
+#include "telemetry/metrics.h"
+#include "telemetry/metrics_server.h"
 
 namespace hg::app {
+
+struct WorkerNode::Telemetry {
+  Telemetry(telemetry::Metrics* shared, bool per_job, store::Kv& inner, const Clock& clock)
+      : own(shared ? nullptr
+                   : std::make_unique<telemetry::Metrics>(
+                         telemetry::Metrics::Options{.per_job_labels = per_job})),
+        metrics(shared ? *shared : *own),
+        worker(metrics), fires(metrics), store(metrics), kv(inner, store, clock) {}
+  std::unique_ptr<telemetry::Metrics> own;
+  telemetry::Metrics& metrics;
+  telemetry::WorkerProbe worker;
+  telemetry::FireProbe fires;
+  telemetry::StoreProbe store;
+  telemetry::InstrumentedKv kv;
+  std::unique_ptr<telemetry::MetricsServer> server;
+};
 
 WorkerNode::WorkerNode(store::Kv& kv, Clock& clock, model::Keys keys, WorkerNodeOptions options)
     : kv_(kv), clock_(clock), keys_(std::move(keys)), options_(std::move(options)) {}
 
 WorkerNode::~WorkerNode() { Stop(); }
 
+store::Kv& WorkerNode::Store() { return telemetry_ ? static_cast<store::Kv&>(telemetry_->kv) : kv_; }
+
+int WorkerNode::metrics_port() const {
+  return telemetry_ && telemetry_->server ? telemetry_->server->port() : 0;
+}
+
 absl::Status WorkerNode::Start() {
+  telemetry_ = std::make_unique<Telemetry>(options_.metrics, options_.per_job_metrics, kv_, clock_);
+  if (!options_.service.probe.execution_finished) {
+    options_.service.probe = telemetry::WorkerHooks(telemetry_->worker, telemetry_->fires);
+  }
+  if (!options_.metrics_listen.empty()) {
+    telemetry_->server = std::make_unique<telemetry::MetricsServer>(telemetry_->metrics);
+    HG_RETURN_IF_ERROR(telemetry_->server->Start(options_.metrics_listen));
+  }
   HG_ASSIGN_OR_RETURN(shell_, executor::ShellExecutor::Create(options_.shell, clock_));
   HG_ASSIGN_OR_RETURN(http_, executor::HttpExecutor::Create({}, clock_));
   service_ = std::make_unique<worker::WorkerService>(
-      kv_, clock_, keys_, worker::Executors{.shell = shell_.get(), .http = http_.get()},
+      Store(), clock_, keys_, worker::Executors{.shell = shell_.get(), .http = http_.get()},
       options_.service);
   HG_RETURN_IF_ERROR(service_->Start());
   if (!options_.grpc_listen.empty()) {
@@ -30,7 +64,7 @@ absl::Status WorkerNode::Start() {
 }
 
 void WorkerNode::SessionLoop(std::stop_token stop) {
-  coord::Registry registry(kv_, clock_, keys_.WorkersPrefix().substr(0, keys_.WorkersPrefix().size() - 1));
+  coord::Registry registry(Store(), clock_, keys_.WorkersPrefix().substr(0, keys_.WorkersPrefix().size() - 1));
   model::Json meta;
   meta["id"] = options_.service.worker_id;
   // Listening on port 0: advertise the port the server really bound.
@@ -47,7 +81,7 @@ void WorkerNode::SessionLoop(std::stop_token stop) {
   absl::Mutex mu;
   while (!stop.stop_requested()) {
     auto session = std::make_unique<coord::Session>(
-        kv_, clock_, coord::SessionOptions{.ttl_seconds = options_.session_ttl_seconds});
+        Store(), clock_, coord::SessionOptions{.ttl_seconds = options_.session_ttl_seconds});
     absl::Status st = session->Start();
     if (st.ok()) st = registry.Register(*session, options_.service.worker_id, metadata);
     if (!st.ok()) {
@@ -100,6 +134,7 @@ void WorkerNode::Stop() {
   if (service_) service_->Stop();
   if (shell_) shell_->Stop();
   if (http_) http_->Stop();
+  if (telemetry_ && telemetry_->server) telemetry_->server->Stop();
 }
 
 }  // namespace hg::app

@@ -21,6 +21,10 @@
 #include "worker/grpc_server.h"
 #include "worker/worker_service.h"
 
+namespace hg::telemetry {
+class Metrics;
+}  // namespace hg::telemetry
+
 namespace hg::app {
 
 struct WorkerNodeOptions {
@@ -29,6 +33,10 @@ struct WorkerNodeOptions {
   int64_t session_ttl_seconds = 10;
   std::string grpc_listen;  // empty: no gRPC server (in-process use only)
   std::string version;
+  // Shared with the master in `hourglass dev`; not owned. Null: the node keeps its own.
+  telemetry::Metrics* metrics = nullptr;
+  bool per_job_metrics = true;  // for a Metrics of its own
+  std::string metrics_listen;   // GET /metrics server ("host:port"); empty: none
 };
 
 class WorkerNode {
@@ -43,15 +51,19 @@ class WorkerNode {
 
   worker::WorkerService& service() { return *service_; }
   int grpc_port() const { return grpc_port_; }
+  int metrics_port() const;  // bound port of the /metrics server; 0 when none
 
  private:
   void SessionLoop(std::stop_token stop);
+  store::Kv& Store();  // kv_ behind the telemetry decorator once started
 
   store::Kv& kv_;
   Clock& clock_;
   const model::Keys keys_;
   WorkerNodeOptions options_;
   log::Logger log_{"worker"};
+  struct Telemetry;  // metrics probes, instrumented store, /metrics server (worker_node.cc)
+  std::unique_ptr<Telemetry> telemetry_;
   std::unique_ptr<executor::ShellExecutor> shell_;
   std::unique_ptr<executor::HttpExecutor> http_;
   std::unique_ptr<worker::WorkerService> service_;
