@@ -238,9 +238,9 @@ WorkerProbe::WorkerProbe(Metrics& metrics)
 void WorkerProbe::ExecutionFinished(std::string_view job, std::string_view status,
                                     absl::Duration duration) {
   const std::string label = metrics_.JobLabel(job);
-  executions_.Add({{"job", label}, {"status", Str(status)}}).Increment();
+  executions_.Add({{"job_name", label}, {"status", Str(status)}}).Increment();
   if (status != "skipped")
-    duration_.Add({{"job", label}}, SlowBuckets()).Observe(Seconds(duration));
+    duration_.Add({{"job_name", label}}, SlowBuckets()).Observe(Seconds(duration));
 }
 
 void WorkerProbe::ExecutionStarted(absl::Duration lag) { lag_.Observe(Seconds(lag)); }

@@ -10,7 +10,9 @@
 //
 // Every metric is documented in docs/design/observability.md. Label values are bounded: API
 // routes are templates (/jobs/{name}), methods and statuses are fixed sets, and the per-job
-// label becomes "_all" when `per_job_labels` is false (clusters with very many jobs).
+// label becomes "_all" when `per_job_labels` is false (clusters with very many jobs). The job
+// label is `job_name`, not `job`: Prometheus attaches its own `job` (the scrape job) to every
+// series and would rename ours to `exported_job`.
 //
 // Probes are cheap to construct (families are registered once per name; a second probe of the
 // same kind on the same Metrics — `hourglass dev` runs master and worker in one process — shares
@@ -53,7 +55,7 @@ class Metrics {
   // The Prometheus text format (0.0.4) of every metric registered so far.
   std::string Serialize() const;
 
-  // The value of a `job` label: the name, or "_all" when per-job labels are off.
+  // The value of a `job_name` label: the name, or "_all" when per-job labels are off.
   std::string JobLabel(std::string_view job) const;
 
   prometheus::Registry& registry() { return *registry_; }
@@ -67,9 +69,9 @@ class Metrics {
 class ApiProbe {
  public:
   explicit ApiProbe(Metrics& metrics);
-  // `route` is a template ("/jobs/{name}"); `elapsed` nullopt for requests no route took
-  // (counted only).
+  // A request a route took; `route` is a template ("/jobs/{name}").
   void Request(std::string_view route, std::string_view method, int code, absl::Duration elapsed);
+  // A request no route took: counted as route "unmatched", no duration observed.
   void Unrouted(std::string_view method, int code);
 
   // The template of an httplib route regex: capture groups become {name} after /jobs/, {id}
@@ -120,7 +122,7 @@ class DispatchProbe {
   prometheus::Family<prometheus::Counter>& errors_;
 };
 
-// hourglass_executions_total{job,status}, hourglass_execution_duration_seconds{job},
+// hourglass_executions_total{job_name,status}, hourglass_execution_duration_seconds{job_name},
 // hourglass_schedule_lag_seconds, hourglass_running_executions.
 class WorkerProbe {
  public:

@@ -37,8 +37,10 @@ TEST_F(WorkerHooksTest, ExecutionsLagDurationRunningAndSkips) {
     return metrics_.Serialize().find("hourglass_running_executions 0") != std::string::npos;
   }));
   std::string text = metrics_.Serialize();
-  EXPECT_THAT(text, HasSubstr(R"(hourglass_executions_total{job="metered",status="success"} 1)"));
-  EXPECT_THAT(text, HasSubstr(R"(hourglass_execution_duration_seconds_count{job="metered"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(hourglass_executions_total{job_name="metered",status="success"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(hourglass_execution_duration_seconds_count{job_name="metered"} 1)"));
   EXPECT_THAT(text, HasSubstr("hourglass_schedule_lag_seconds_count 1"));
   EXPECT_THAT(text, HasSubstr("hourglass_schedule_lag_seconds_sum 2\n"));  // FakeClock: exact
   EXPECT_THAT(text, HasSubstr(R"(hourglass_schedule_lag_seconds_bucket{le="1"} 0)"));
@@ -51,15 +53,16 @@ TEST_F(WorkerHooksTest, ExecutionsLagDurationRunningAndSkips) {
   EXPECT_THAT(metrics_.Serialize(), HasSubstr("hourglass_running_executions 1"));
   ASSERT_EQ(w.Run(Request(forbid, b))->outcome(), hourglass::v1::RunResponse::SKIPPED);
   text = metrics_.Serialize();
-  EXPECT_THAT(text, HasSubstr(R"(hourglass_executions_total{job="forbidden",status="skipped"} 1)"));
-  EXPECT_THAT(text, HasSubstr(R"(hourglass_fires_total{outcome="skipped"} 1)"));
   EXPECT_THAT(text,
-              Not(HasSubstr(R"(hourglass_execution_duration_seconds_count{job="forbidden"})")));
+              HasSubstr(R"(hourglass_executions_total{job_name="forbidden",status="skipped"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(hourglass_fires_total{outcome="skipped"} 1)"));
+  EXPECT_THAT(
+      text, Not(HasSubstr(R"(hourglass_execution_duration_seconds_count{job_name="forbidden"})")));
   w.Kill(a.str(), "test over");
   WaitFinal(a);
   ASSERT_TRUE(worker::testing::WaitFor([&] {
     return metrics_.Serialize().find(
-               R"(hourglass_executions_total{job="forbidden",status="killed"} 1)") !=
+               R"(hourglass_executions_total{job_name="forbidden",status="killed"} 1)") !=
            std::string::npos;
   }));
 }

@@ -61,10 +61,13 @@ TEST(MetricsTest, SerializesEveryMetricInTextFormat) {
   EXPECT_THAT(text, HasSubstr("hourglass_term 42"));
   EXPECT_THAT(text, HasSubstr("hourglass_workers 2"));
   EXPECT_THAT(text, HasSubstr(R"(hourglass_dispatch_errors_total{reason="UNAVAILABLE"} 1)"));
-  EXPECT_THAT(text, HasSubstr(R"(hourglass_executions_total{job="backup",status="success"} 1)"));
-  EXPECT_THAT(text, HasSubstr(R"(hourglass_executions_total{job="backup",status="skipped"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(hourglass_executions_total{job_name="backup",status="success"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(hourglass_executions_total{job_name="backup",status="skipped"} 1)"));
   // Skipped runs did not run: no duration observed for them.
-  EXPECT_THAT(text, HasSubstr(R"(hourglass_execution_duration_seconds_count{job="backup"} 1)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(hourglass_execution_duration_seconds_count{job_name="backup"} 1)"));
   EXPECT_THAT(text, HasSubstr("hourglass_schedule_lag_seconds_count 1"));
   EXPECT_THAT(text, HasSubstr(R"(hourglass_schedule_lag_seconds_bucket{le="0.25"} 1)"));
   EXPECT_THAT(text, HasSubstr(R"(hourglass_schedule_lag_seconds_bucket{le="0.1"} 0)"));
@@ -81,8 +84,8 @@ TEST(MetricsTest, PerJobLabelCanBeTurnedOff) {
   worker.ExecutionFinished("a", "success", absl::Seconds(1));
   worker.ExecutionFinished("b", "success", absl::Seconds(1));
   const std::string text = metrics.Serialize();
-  EXPECT_THAT(text, HasSubstr(R"(hourglass_executions_total{job="_all",status="success"} 2)"));
-  EXPECT_THAT(text, Not(HasSubstr(R"(job="a")")));
+  EXPECT_THAT(text, HasSubstr(R"(hourglass_executions_total{job_name="_all",status="success"} 2)"));
+  EXPECT_THAT(text, Not(HasSubstr(R"(job_name="a")")));
 }
 
 TEST(MetricsTest, LeaderGaugeFollowsLeadershipAndCountsGains) {
