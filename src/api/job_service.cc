@@ -10,6 +10,7 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "cron/schedule.h"
+#include "telemetry/trace_context.h"
 #include "model/field_errors.h"
 #include "model/json.h"
 
@@ -360,7 +361,7 @@ absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const Histo
   return page;
 }
 
-absl::StatusOr<Execution> JobService::Trigger(const JobName& name) {
+absl::StatusOr<Execution> JobService::Trigger(const JobName& name, std::string_view traceparent) {
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     const absl::Time now = TruncateToMillis(clock_.Now());
     Execution e;
@@ -368,6 +369,7 @@ absl::StatusOr<Execution> JobService::Trigger(const JobName& name) {
     e.scheduled_time = now;
     e.trigger = model::Trigger::kManual;
     e.term = 0;  // not created by a leader; the leader dispatches it from pending/
+    e.trace_id = trace::TraceIdOf(traceparent);
     // The record and its pending/ entry (with the job as it is now) in one transaction, guarded
     // on the job not changing meanwhile (docs/design/execution.md).
     HG_ASSIGN_OR_RETURN(auto loaded, Load(name));
@@ -378,10 +380,11 @@ absl::StatusOr<Execution> JobService::Trigger(const JobName& name) {
     txn.success.push_back(
         store::PutRequest{.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)});
     txn.success.push_back(store::PutRequest{
-        .key = keys_.Pending(e.id), .value = model::MakeDispatchEnvelope(job_kv.value, now, 1, "")});
+        .key = keys_.Pending(e.id), .value = model::MakeDispatchEnvelope(job_kv.value, now, 1, traceparent)});
     HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
     if (!resp.succeeded) continue;  // the job changed (or vanished: Load says which)
-    Log().Info("manual trigger", {{"job", name.str()}, {"execution_id", e.id.str()}});
+    Log().Info("manual trigger",
+               {{"job", name.str()}, {"execution_id", e.id.str()}, {"trace_id", e.trace_id}});
     return e;
   }
   return Conflict(absl::StrCat("triggering job \"", name.str(), "\""));

@@ -119,7 +119,10 @@ class JobService {
 
   // Records a `scheduled` execution with trigger "manual" and scheduled_time = now, guarded on
   // the job existing (NotFound otherwise). The leader watches exec/ and dispatches it.
-  absl::StatusOr<model::Execution> Trigger(const model::JobName& name);
+  // `traceparent` (W3C, may be empty) continues the caller's trace: it rides in the pending/
+  // envelope to the dispatcher and the worker, and its trace id is the record's trace_id.
+  absl::StatusOr<model::Execution> Trigger(const model::JobName& name,
+                                           std::string_view traceparent = "");
 
   absl::StatusOr<JobView> Pause(const model::JobName& name) { return SetPaused(name, true); }
   absl::StatusOr<JobView> Resume(const model::JobName& name) { return SetPaused(name, false); }

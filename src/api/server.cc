@@ -22,6 +22,7 @@
 #include "common/strings.h"
 #include "model/field_errors.h"
 #include "model/json.h"
+#include "telemetry/tracer.h"
 
 namespace hg::api {
 namespace {
@@ -245,16 +246,30 @@ ApiServer::~ApiServer() { Stop(); }
 
 void ApiServer::Handle(std::string_view method, const std::string& pattern, Handler handler) {
   Handler guarded = Guard(std::move(handler));
-  if (options_.probe.request) {
-    guarded = [probe = options_.probe.request, pattern, inner = std::move(guarded)](
-                  const Request& req, Response& res) {
-      const auto start = std::chrono::steady_clock::now();
+  guarded = [probe = options_.probe, pattern, route = trace::RouteTemplate(pattern),
+             inner = std::move(guarded)](const Request& req, Response& res) {
+    const auto start = std::chrono::steady_clock::now();
+    trace::Span span = trace::StartSpan(probe.tracer, absl::StrCat(req.method, " ", route),
+                                        trace::SpanKind::kServer,
+                                        req.get_header_value("traceparent"),
+                                        req.get_header_value("tracestate"));
+    {
+      trace::ScopedTraceparent scope(span.traceparent());
       inner(req, res);
-      // httplib fills in 200 after the handler when it set a body but no status.
-      probe(pattern, req.method, res.status == -1 ? 200 : res.status,
-            absl::FromChrono(std::chrono::steady_clock::now() - start));
-    };
-  }
+    }
+    // httplib fills in 200 after the handler when it set a body but no status.
+    const int status = res.status == -1 ? 200 : res.status;
+    if (span.recording()) {
+      span.SetAttribute("http.request.method", req.method);
+      span.SetAttribute("http.route", route);
+      span.SetAttribute("http.response.status_code", int64_t{status});
+      if (status >= 500) span.SetError(absl::StrCat("HTTP ", status));
+    }
+    if (probe.request) {
+      probe.request(pattern, req.method, status,
+                    absl::FromChrono(std::chrono::steady_clock::now() - start));
+    }
+  };
   if (method == "GET") {
     http_->Get(pattern, guarded);
   } else if (method == "POST") {
@@ -479,7 +494,7 @@ void ApiServer::RegisterRoutes() {
     auto name = NameFromPath(req);
     if (!name.ok()) return SendError(res, name.status());
     if (!req.body.empty() && !RequireJson(req, res)) return;
-    auto e = svc.Trigger(*name);
+    auto e = svc.Trigger(*name, trace::CurrentTraceparent());
     if (!e.ok()) return SendError(res, e.status());
     SendJson(res, 202, model::EncodeExecution(*e));
   });

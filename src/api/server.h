@@ -31,6 +31,10 @@ struct Request;
 struct Response;
 }  // namespace httplib
 
+namespace hg::trace {
+class Tracer;
+}  // namespace hg::trace
+
 namespace hg::api {
 
 // Hooks for metrics (app/ connects them to telemetry::ApiProbe); all optional. Called on the
@@ -43,6 +47,10 @@ struct ApiProbe {
       request;
   // A request no route took (404, 414, malformed).
   std::function<void(std::string_view method, int status)> unrouted;
+  // Spans: one per routed request ("GET /jobs/{name}"), a child of the request's W3C
+  // `traceparent`/`tracestate`. Null: no spans, the incoming context still reaches handlers
+  // (trace::CurrentTraceparent(), e.g. a manual trigger's execution). Not owned.
+  const trace::Tracer* tracer = nullptr;
 };
 
 class ApiServer {

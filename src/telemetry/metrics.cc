@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "telemetry/tracer.h"
+
 namespace hg::telemetry {
 namespace {
 
@@ -90,51 +92,7 @@ void ApiProbe::Unrouted(std::string_view method, int code) {
 }
 
 std::string ApiProbe::RouteTemplate(std::string_view pattern) {
-  std::string out;
-  size_t i = 0;
-  while (i < pattern.size()) {
-    const char c = pattern[i];
-    if (c == '(') {
-      // Skip the whole (possibly nested) group.
-      int depth = 0;
-      size_t j = i;
-      for (; j < pattern.size(); ++j) {
-        if (pattern[j] == '\\') {
-          ++j;
-          continue;
-        }
-        if (pattern[j] == '(') ++depth;
-        if (pattern[j] == ')' && --depth == 0) break;
-      }
-      const std::string_view group = pattern.substr(i, j + 1 - i);
-      std::string name = "param";
-      if (out.ends_with("/jobs/")) {
-        name = "name";
-      } else if (out.ends_with("/executions/")) {
-        name = "id";
-      } else if (group == "(.*)" || group == "(.+)") {
-        name = "path";
-      }
-      out += "{" + name + "}";
-      i = j + 1;
-      continue;
-    }
-    if (c == '\\' && i + 1 < pattern.size()) {
-      out += pattern[i + 1];
-      i += 2;
-      continue;
-    }
-    if (c == '?' || c == '^' || c == '$') {
-      // "/?" (optional slash): drop the slash too, unless it is the whole route.
-      if (c == '?' && out.size() > 1 && out.back() == '/') out.pop_back();
-      ++i;
-      continue;
-    }
-    out += c;
-    ++i;
-  }
-  if (out.empty()) out = "/";
-  return out;
+  return trace::RouteTemplate(pattern);
 }
 
 std::string_view ApiProbe::MethodLabel(std::string_view method) {

@@ -74,9 +74,7 @@ class ApiProbe {
   // A request no route took: counted as route "unmatched", no duration observed.
   void Unrouted(std::string_view method, int code);
 
-  // The template of an httplib route regex: capture groups become {name} after /jobs/, {id}
-  // after /executions/, {path} for a trailing (.*), {param} elsewhere; optional trailing
-  // slashes and regex escapes are removed. "/jobs/([^/]+)/history/?" -> "/jobs/{name}/history".
+  // trace::RouteTemplate (telemetry/tracer.h): "/jobs/([^/]+)/?" -> "/jobs/{name}".
   static std::string RouteTemplate(std::string_view pattern);
   // GET, POST, ... or "other" (method label stays bounded whatever clients send).
   static std::string_view MethodLabel(std::string_view method);

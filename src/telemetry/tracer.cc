@@ -1,5 +1,8 @@
 #include "telemetry/tracer.h"
 
+#include <utility>
+
+
 namespace hg::trace {
 
 Span::Span(Span&& other) noexcept { *this = std::move(other); }
@@ -99,6 +102,65 @@ std::optional<SpanContext> ParseHeaders(std::string_view traceparent, std::strin
     if (auto state = ParseTracestate(tracestate)) ctx->tracestate = *std::move(state);
   }
   return ctx;
+}
+
+namespace {
+thread_local std::string current_traceparent;
+}  // namespace
+
+const std::string& CurrentTraceparent() { return current_traceparent; }
+
+ScopedTraceparent::ScopedTraceparent(std::string traceparent)
+    : previous_(std::exchange(current_traceparent, std::move(traceparent))) {}
+
+ScopedTraceparent::~ScopedTraceparent() { current_traceparent = std::move(previous_); }
+
+std::string RouteTemplate(std::string_view pattern) {
+  std::string out;
+  size_t i = 0;
+  while (i < pattern.size()) {
+    const char c = pattern[i];
+    if (c == '(') {
+      // Skip the whole (possibly nested) group.
+      int depth = 0;
+      size_t j = i;
+      for (; j < pattern.size(); ++j) {
+        if (pattern[j] == '\\') {
+          ++j;
+          continue;
+        }
+        if (pattern[j] == '(') ++depth;
+        if (pattern[j] == ')' && --depth == 0) break;
+      }
+      const std::string_view group = pattern.substr(i, j + 1 - i);
+      std::string name = "param";
+      if (out.ends_with("/jobs/")) {
+        name = "name";
+      } else if (out.ends_with("/executions/")) {
+        name = "id";
+      } else if (group == "(.*)" || group == "(.+)") {
+        name = "path";
+      }
+      out += "{" + name + "}";
+      i = j + 1;
+      continue;
+    }
+    if (c == '\\' && i + 1 < pattern.size()) {
+      out += pattern[i + 1];
+      i += 2;
+      continue;
+    }
+    if (c == '?' || c == '^' || c == '$') {
+      // "/?" (optional slash): drop the slash too, unless it is the whole route.
+      if (c == '?' && out.size() > 1 && out.back() == '/') out.pop_back();
+      ++i;
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  if (out.empty()) out = "/";
+  return out;
 }
 
 }  // namespace hg::trace

@@ -121,4 +121,25 @@ Span StartSpan(const Tracer* tracer, std::string name, SpanKind kind,
 // Parses header values into a context (tracestate attached when valid).
 std::optional<SpanContext> ParseHeaders(std::string_view traceparent, std::string_view tracestate);
 
+// The traceparent of the span the current thread is working under ("" when none), for code
+// that cannot be handed it explicitly (an HTTP handler behind a fixed signature). Set for a
+// scope with ScopedTraceparent; scopes nest.
+const std::string& CurrentTraceparent();
+class ScopedTraceparent {
+ public:
+  explicit ScopedTraceparent(std::string traceparent);
+  ~ScopedTraceparent();
+  ScopedTraceparent(const ScopedTraceparent&) = delete;
+  ScopedTraceparent& operator=(const ScopedTraceparent&) = delete;
+
+ private:
+  std::string previous_;
+};
+
+// The template of an httplib route regex, for span names and metric labels: capture groups
+// become {name} after /jobs/, {id} after /executions/, {path} for (.*), {param} elsewhere;
+// optional trailing slashes and regex escapes go. "/jobs/([^/]+)/history/?" ->
+// "/jobs/{name}/history".
+std::string RouteTemplate(std::string_view pattern);
+
 }  // namespace hg::trace
