@@ -7,6 +7,7 @@
 #include "model/execution.h"
 #include "model/job.h"
 #include "model/json.h"
+#include "telemetry/tracer.h"
 
 namespace hg::dispatch {
 namespace {
@@ -195,7 +196,12 @@ void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
   req.set_scheduled_time_unix_ms(absl::ToUnixMillis(id->scheduled()));
   req.set_attempt(env->value("attempt", 1));
   req.set_term(term.term);
-  req.set_traceparent(env->value("traceparent", ""));
+  trace::Span span = trace::StartSpan(probe_.tracer, "dispatch", trace::SpanKind::kClient,
+                                      env->value("traceparent", ""));
+  span.SetAttribute("hourglass.execution_id", id->str());
+  span.SetAttribute("hourglass.attempt", int64_t{req.attempt()});
+  span.SetAttribute("hourglass.term", term.term);
+  req.set_traceparent(span.traceparent());
 
   // Candidates: matching selector, least in-flight first.
   std::vector<std::pair<int, WorkerInfo>> candidates;
@@ -215,6 +221,9 @@ void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
   for (const auto& [load, w] : candidates) {
     auto resp = client_.Run(w.address, req, options_.rpc_deadline);
     if (resp.ok()) {
+      span.SetAttribute("hourglass.worker", w.id);
+      span.SetAttribute("hourglass.outcome",
+                        hourglass::v1::RunResponse::Outcome_Name(resp->outcome()));
       log_.Debug("dispatched", {{"execution_id", id->str()}, {"worker", w.id},
                                 {"outcome", hourglass::v1::RunResponse::Outcome_Name(resp->outcome())}});
       return;
@@ -229,6 +238,7 @@ void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
     if (probe_.dispatch_error) probe_.dispatch_error(absl::StatusCodeToString(resp.status().code()));
   }
   if (probe_.dispatch_error) probe_.dispatch_error("no_worker");
+  span.SetError(absl::StrCat("no worker available (", last_error, ")"));
   // Nobody could take it: record the failure (guarded: still scheduled, still our term).
   const std::string exec_key = keys_.Exec(*id);
   auto cur = store::Get(kv_, exec_key);

@@ -30,6 +30,10 @@
 #include "scheduler/scheduler.h"
 #include "store/kv.h"
 
+namespace hg::trace {
+class Tracer;
+}  // namespace hg::trace
+
 namespace hg::dispatch {
 
 struct WorkerInfo {
@@ -42,6 +46,10 @@ struct WorkerInfo {
 struct DispatcherProbe {
   std::function<void(std::string_view reason)> dispatch_error;  // no_worker|unavailable|...
   std::function<void(size_t live)> workers;
+  // A span per dispatch, child of the envelope's traceparent; the worker receives the span's
+  // context (RunRequest.traceparent, gRPC metadata). Null: the envelope's context passes
+  // through unchanged. Not owned.
+  const trace::Tracer* tracer = nullptr;
 };
 
 class Dispatcher {

@@ -7,6 +7,7 @@
 #include "model/execution.h"
 #include "model/job.h"
 #include "model/json.h"
+#include "telemetry/tracer.h"
 
 namespace hg::scheduler {
 namespace {
@@ -115,6 +116,7 @@ absl::Status Scheduler::CommitBatch(const LeaderTerm& term, std::vector<Unit>& b
   store::TxnRequest txn;
   txn.compare.push_back(Compare::CreateRevision(term.leader_key, Compare::Result::kEqual, term.term));
   int64_t dispatched = 0, missed = 0;
+  std::vector<trace::Span> spans;  // one per fire; ended once the transaction's fate is known
   for (const Unit& u : batch) {
     const JobState& st = jobs_.at(u.job);
     const std::string cursor_key = keys_.CursorPrefix() + u.job;
@@ -138,16 +140,28 @@ absl::Status Scheduler::CommitBatch(const LeaderTerm& term, std::vector<Unit>& b
         ++missed;
       } else {
         ++dispatched;
+        trace::Span& span = spans.emplace_back(trace::StartSpan(
+            probe_.tracer, "fire", trace::SpanKind::kProducer, /*parent_traceparent=*/""));
+        span.SetAttribute("hourglass.job", u.job);
+        span.SetAttribute("hourglass.execution_id", rec.id.str());
+        span.SetAttribute("hourglass.scheduled_time", model::FormatRfc3339(f.instant));
+        span.SetAttribute("hourglass.term", term.term);
+        rec.trace_id = span.trace_id();
       }
       txn.success.push_back(
           store::PutRequest{.key = keys_.Exec(rec.id), .value = model::SerializeExecution(rec)});
       if (fire) {
         txn.success.push_back(store::PutRequest{
-            .key = keys_.Pending(rec.id), .value = model::MakeDispatchEnvelope(st.stored_json, f.instant, 1, "")});
+            .key = keys_.Pending(rec.id),
+            .value = model::MakeDispatchEnvelope(st.stored_json, f.instant, 1,
+                                                 spans.back().traceparent())});
       }
     }
   }
   auto resp = kv_.Txn(txn);
+  if (!resp.ok() || !resp->succeeded) {
+    for (trace::Span& span : spans) span.SetError("fire transaction not committed");
+  }
   if (!resp.ok()) return resp.status();
   if (resp->succeeded) {
     for (const Unit& u : batch) {

@@ -30,6 +30,10 @@
 #include "scheduler/fire_planner.h"
 #include "store/kv.h"
 
+namespace hg::trace {
+class Tracer;
+}  // namespace hg::trace
+
 namespace hg::scheduler {
 
 struct LeaderTerm {
@@ -40,6 +44,9 @@ struct LeaderTerm {
 // Hooks for metrics (telemetry wires them); all optional.
 struct SchedulerProbe {
   std::function<void(std::string_view outcome, int64_t n)> fires;  // dispatched|missed
+  // A span per fire (the root of the run's trace); its traceparent rides in the pending/
+  // envelope. Null: no spans, empty traceparent. Not owned.
+  const trace::Tracer* tracer = nullptr;
 };
 
 class Scheduler {
