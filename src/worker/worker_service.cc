@@ -13,6 +13,7 @@
 #include "cron/schedule.h"
 #include "model/json.h"
 #include "nlohmann/json.hpp"
+#include "telemetry/tracer.h"
 
 namespace hg::worker {
 
@@ -30,7 +31,8 @@ struct WorkerService::RunState {
   int64_t serial = 0;  // distinguishes two local runs of the same id over time
   model::ExecutionId id;
   model::Job job;
-  std::string traceparent;
+  std::string traceparent;  // the execution span's context
+  trace::Span span;         // the execution span, ended by Finish() or with the state
   store::LeaseId lease = 0;
   model::Execution record;          // the record as we last wrote it
   store::Revision mod = 0;          // its mod revision
@@ -195,7 +197,12 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
   auto run = std::make_shared<RunState>();
   run->id = *id;
   run->job = *std::move(job);
-  run->traceparent = request.traceparent();
+  run->span = trace::StartSpan(options_.probe.tracer, "execution", trace::SpanKind::kServer,
+                               request.traceparent(), request.tracestate());
+  run->span.SetAttribute("hourglass.job", run->job.name.str());
+  run->span.SetAttribute("hourglass.execution_id", id->str());
+  run->span.SetAttribute("hourglass.worker", options_.worker_id);
+  run->traceparent = run->span.traceparent();
 
   std::function<bool()> alive;
   {
@@ -256,6 +263,13 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
   if (result.ok() && result->outcome() == RunResponse::SKIPPED &&
       options_.probe.execution_finished) {
     options_.probe.execution_finished(run->job.name.str(), "skipped", absl::ZeroDuration());
+  }
+  if (!result.ok() || result->outcome() != RunResponse::STARTED) {
+    run->span.SetAttribute(
+        "hourglass.outcome",
+        result.ok() ? RunResponse::Outcome_Name(result->outcome())
+                    : std::string(absl::StatusCodeToString(result.status().code())));
+    run->span.End();
   }
   return result;
 }
@@ -549,7 +563,12 @@ executor::ExecResult WorkerService::RunAttempt(const RunPtr& run) {
                            absl::StrCat(Av(model::ToString(job.executor_type)),
                                         " executor disabled on worker ", options_.worker_id));
   }
-  const executor::ExecRequest request = MakeRequest(*run);
+  // The attempt's span: the job continues this context (TRACEPARENT / traceparent header).
+  trace::Span attempt = trace::StartSpan(options_.probe.tracer, "attempt",
+                                         trace::SpanKind::kInternal, run->traceparent);
+  attempt.SetAttribute("hourglass.attempt", int64_t{run->record.attempt});
+  executor::ExecRequest request = MakeRequest(*run);
+  request.traceparent = attempt.traceparent();
   {
     absl::MutexLock lock(&mu_);
     if (run->kill_requested) {
@@ -579,6 +598,13 @@ executor::ExecResult WorkerService::RunAttempt(const RunPtr& run) {
   executor::ExecResult result = *std::move(run->result);
   run->result.reset();
   run->handle.reset();
+  if (result.status != executor::ExecStatus::kSuccess) {
+    attempt.SetError(result.error.empty() ? "attempt failed" : result.error);
+  }
+  if (result.exit_code) attempt.SetAttribute("process.exit_code", int64_t{*result.exit_code});
+  if (result.http_status) {
+    attempt.SetAttribute("http.response.status_code", int64_t{*result.http_status});
+  }
   return result;
 }
 
@@ -633,6 +659,12 @@ void WorkerService::Finish(const RunPtr& run, const executor::ExecResult& result
   if (rec.start_time) {
     rec.duration_ms = absl::ToInt64Milliseconds(*rec.end_time - *rec.start_time);
   }
+  run->span.SetAttribute("hourglass.status", std::string(model::ToString(rec.status)));
+  run->span.SetAttribute("hourglass.attempts", int64_t{rec.attempt});
+  if (rec.status != ExecutionStatus::kSuccess) {
+    run->span.SetError(rec.error.empty() ? std::string(model::ToString(rec.status)) : rec.error);
+  }
+  run->span.End();
   if (options_.probe.execution_finished) {
     options_.probe.execution_finished(
         run->job.name.str(), model::ToString(rec.status),

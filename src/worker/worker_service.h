@@ -58,6 +58,10 @@
 #include "worker.pb.h"
 #include "worker/spool.h"
 
+namespace hg::trace {
+class Tracer;
+}  // namespace hg::trace
+
 namespace hg::worker {
 
 // Hooks for metrics (app/ connects them to telemetry::WorkerProbe); all optional. Called on run
@@ -70,6 +74,10 @@ struct WorkerProbe {
   // The first attempt's process started `lag` after the scheduled instant.
   std::function<void(absl::Duration lag)> execution_started;
   std::function<void(size_t running)> running;  // runs held by this worker, after each change
+  // Spans: one per execution (child of RunRequest.traceparent) and one per attempt (its child);
+  // the job receives the attempt's context (TRACEPARENT / traceparent header). Null: the
+  // request's traceparent passes through to the job unchanged. Not owned.
+  const trace::Tracer* tracer = nullptr;
 };
 
 struct WorkerOptions {
