@@ -32,7 +32,9 @@ function(hg_test name)
   hg_warnings(${name})
   gtest_discover_tests(${name}
     PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
-    ENVIRONMENT "HG_SOURCE_DIR=${PROJECT_SOURCE_DIR};HG_BINARY_DIR=${PROJECT_BINARY_DIR}"
+    # Two properties with one value each: a ';' list would be split by gtest_discover_tests.
+    ENVIRONMENT "HG_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    ENVIRONMENT_MODIFICATION "HG_BINARY_DIR=set:${PROJECT_BINARY_DIR}"
     DISCOVERY_TIMEOUT 60)
 endfunction()
 

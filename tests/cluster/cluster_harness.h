@@ -1,0 +1,102 @@
+// Cluster harness (issue "High availability"): real `hourglass` processes on loopback around a
+// real etcd (tests/fixtures/etcd_fixture.h), each with free ports, its own log file, and
+// kill -9 / SIGSTOP / SIGCONT / SIGTERM / restart, plus bounded waits on cluster conditions.
+// Every child dies with the test (PR_SET_PDEATHSIG) and is killed in the destructor; logs of
+// all processes are printed when the test has failed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "tests/fixtures/etcd_fixture.h"
+
+namespace hg::testing {
+
+// One child process with its log file.
+class Process {
+ public:
+  Process(std::string name, std::vector<std::string> argv, std::string log_path);
+  ~Process();
+  absl::Status Start();
+  void Signal(int sig);
+  void Kill();  // SIGKILL + reap
+  // SIGTERM, wait up to `timeout` for exit; returns the exit status (or -1 on timeout, then kill).
+  int Terminate(absl::Duration timeout = absl::Seconds(20));
+  bool Running();
+  const std::string& name() const { return name_; }
+  const std::string& log_path() const { return log_path_; }
+  std::string LogTail(size_t bytes = 6000) const;
+
+ private:
+  std::string name_;
+  std::vector<std::string> argv_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+struct HttpReply {
+  int status = 0;
+  std::string body;
+  nlohmann::json Json() const;
+};
+
+class Cluster {
+ public:
+  struct Options {
+    int etcd_members = 1;
+    int masters = 2;
+    int workers = 1;
+    std::string election_ttl = "2s";
+    std::string worker_session_ttl = "2s";
+  };
+  static absl::StatusOr<std::unique_ptr<Cluster>> Start(Options options);
+  ~Cluster();
+
+  EtcdCluster& etcd() { return *etcd_; }
+  Process& master(int i) { return *masters_.at(i); }
+  Process& worker(int i) { return *workers_.at(i); }
+  int master_count() const { return static_cast<int>(masters_.size()); }
+  std::string MasterAddress(int i) const { return master_addrs_.at(i); }
+  const std::string& dir() const { return dir_; }
+
+  absl::Status RestartMaster(int i);
+  absl::Status RestartWorker(int i);
+
+  // HTTP to master i (or to the first master that answers when i < 0).
+  absl::StatusOr<HttpReply> Http(int master, const std::string& method, const std::string& path,
+                                 const std::string& body = "");
+  // Index of the leading master as /cluster reports it (asks every live master).
+  absl::StatusOr<int> WaitLeader(absl::Duration timeout, int not_this = -1);
+  absl::Status WaitWorkers(int n, absl::Duration timeout);
+
+  // Prints every process log (call on failure).
+  void DumpLogs() const;
+
+ private:
+  Cluster() = default;
+  std::unique_ptr<Process> MakeMaster(int i);
+  std::unique_ptr<Process> MakeWorker(int i);
+
+  Options options_;
+  std::string dir_;
+  std::string binary_;
+  std::unique_ptr<EtcdCluster> etcd_;
+  std::vector<std::string> master_addrs_;
+  std::vector<std::string> worker_addrs_;
+  std::vector<std::unique_ptr<Process>> masters_;
+  std::vector<std::unique_ptr<Process>> workers_;
+};
+
+// A free loopback TCP port (bound and released; good enough for tests on one machine).
+int FreePort();
+
+}  // namespace hg::testing
