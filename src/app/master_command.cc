@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "store/local/sqlite_kv.h"
 #include "telemetry/metrics.h"
+#include "telemetry/otlp_exporter.h"
 
 namespace hg::app {
 namespace {
@@ -66,6 +67,13 @@ int RunMaster(MasterFlags& f) {
   const model::Keys keys(f.prefix);
 
   BlockShutdownSignals();
+  // Traces: --otlp-endpoint or the OTEL_* variables; off without an endpoint. Started after
+  // the signal mask: the exporter's thread must not take SIGTERM.
+  auto tracing = telemetry::StartTracing(metrics, f.otlp_endpoint,
+                                         f.dev ? "hourglass-dev" : "hourglass-master",
+                                         RealClock::Get());
+  if (!tracing.ok()) return Fail(cmd, tracing.status());
+  o.tracer = (*tracing)->tracer.get();
   std::unique_ptr<store::Kv> kv;
   if (f.dev) {
     std::error_code ec;
@@ -95,6 +103,7 @@ int RunMaster(MasterFlags& f) {
     w.service.spool_path = f.data + "/worker-spool.jsonl";
     w.session_ttl_seconds = o.master.election_ttl_seconds;
     w.metrics = &metrics;
+    w.tracer = o.tracer;
     worker = std::make_unique<WorkerNode>(*kv, RealClock::Get(), keys, w);
     if (auto st = worker->Start(); !st.ok()) return Fail(cmd, st);
     client = std::make_unique<InProcessWorkerClient>(worker->service());
@@ -129,6 +138,10 @@ void AddCommonSettings(MasterFlags& f) {
         &f.ui_dir);
   s.Add("metrics-job-label", "true", "per-job labels on execution metrics (false for huge clusters)",
         &f.metrics_job_label);
+  s.Add("otlp-endpoint", "",
+        "OTLP/HTTP collector for traces, e.g. http://127.0.0.1:4318 (default: "
+        "OTEL_EXPORTER_OTLP_ENDPOINT; empty: no export)",
+        &f.otlp_endpoint);
   s.Add("log-level", "info", "debug|info|warn|error", &f.log_level);
   s.Add("log-format", "auto", "json|text|auto", &f.log_format);
 }

@@ -46,6 +46,7 @@ absl::Status MasterNode::Start() {
                                             api::JobService::Options{.prefix = keys_.prefix()});
   api::ApiServer::Options api_options;
   api_options.probe = telemetry::ApiHooks(telemetry_->api);
+  api_options.probe.tracer = options_.tracer;
   server_ = std::make_unique<api::ApiServer>(*jobs_, api_options);
   server_->Handle("GET", "/metrics", [&metrics = telemetry_->metrics](const httplib::Request&,
                                                                       httplib::Response& res) {
@@ -66,6 +67,8 @@ absl::Status MasterNode::Start() {
     mo.dispatcher_probe = telemetry::DispatcherHooks(telemetry_->dispatch, telemetry_->fires);
   }
   if (!mo.probe.leadership) mo.probe = telemetry::MasterHooks(telemetry_->leader);
+  if (mo.scheduler_probe.tracer == nullptr) mo.scheduler_probe.tracer = options_.tracer;
+  if (mo.dispatcher_probe.tracer == nullptr) mo.dispatcher_probe.tracer = options_.tracer;
   master_ = std::make_unique<master::Master>(kv, clock_, keys_, workers_, mo);
   master_->Start();
   return absl::OkStatus();

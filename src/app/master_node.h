@@ -15,6 +15,9 @@
 namespace hg::telemetry {
 class Metrics;
 }  // namespace hg::telemetry
+namespace hg::trace {
+class Tracer;
+}  // namespace hg::trace
 
 namespace hg::api {
 class JobService;
@@ -30,6 +33,8 @@ struct MasterNodeOptions {
   // Shared with an in-process worker (hourglass dev); not owned. Null: the node keeps its own
   // (with per_job_metrics). Served on GET /metrics.
   telemetry::Metrics* metrics = nullptr;
+  // Spans of API requests, fires and dispatches; not owned. Null: none (contexts pass through).
+  const trace::Tracer* tracer = nullptr;
   master::Master::Options master;
 };
 

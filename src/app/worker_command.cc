@@ -8,6 +8,8 @@
 #include "app/version.h"
 #include "app/worker_node.h"
 #include "common/logging.h"
+#include "telemetry/metrics.h"
+#include "telemetry/otlp_exporter.h"
 
 namespace hg::app {
 namespace {
@@ -17,7 +19,7 @@ struct WorkerFlags {
   EtcdSettings etcd;
   std::string grpc, advertise, id, labels, capacity, session_ttl, shutdown_grace, kill_grace,
       output_cap_kib, spool, shell_enabled, shell_allow, prefix, log_level, log_format, metrics,
-      metrics_job_label;
+      metrics_job_label, otlp_endpoint;
 };
 
 int RunWorker(WorkerFlags& f) {
@@ -65,8 +67,15 @@ int RunWorker(WorkerFlags& f) {
   }
   o.per_job_metrics = f.metrics_job_label == "true";
   o.metrics_listen = f.metrics;
+  telemetry::Metrics metrics({.per_job_labels = o.per_job_metrics, .version = kVersion});
+  o.metrics = &metrics;
 
   BlockShutdownSignals();
+  // After the signal mask: the exporter's thread must not take SIGTERM.
+  auto tracing =
+      telemetry::StartTracing(metrics, f.otlp_endpoint, "hourglass-worker", RealClock::Get());
+  if (!tracing.ok()) return fail(tracing.status());
+  o.tracer = (*tracing)->tracer.get();
   auto kv = OpenEtcd(f.etcd);
   if (!kv.ok()) return fail(kv.status());
   // The address masters dial; default: the listen address.
@@ -109,6 +118,10 @@ void RegisterWorkerCommand(CLI::App& app) {
   s.Add("prefix", "/hourglass/", "etcd key prefix", &f->prefix);
   s.Add("metrics", "127.0.0.1:9464", "HTTP listen address of GET /metrics (empty: no server)",
         &f->metrics);
+  s.Add("otlp-endpoint", "",
+        "OTLP/HTTP collector for traces, e.g. http://127.0.0.1:4318 (default: "
+        "OTEL_EXPORTER_OTLP_ENDPOINT; empty: no export)",
+        &f->otlp_endpoint);
   s.Add("metrics-job-label", "true", "per-job labels on execution metrics (false for huge clusters)",
         &f->metrics_job_label);
   s.Add("log-level", "info", "debug|info|warn|error", &f->log_level);

@@ -45,6 +45,7 @@ absl::Status WorkerNode::Start() {
   if (!options_.service.probe.execution_finished) {
     options_.service.probe = telemetry::WorkerHooks(telemetry_->worker, telemetry_->fires);
   }
+  if (options_.service.probe.tracer == nullptr) options_.service.probe.tracer = options_.tracer;
   if (!options_.metrics_listen.empty()) {
     telemetry_->server = std::make_unique<telemetry::MetricsServer>(telemetry_->metrics);
     HG_RETURN_IF_ERROR(telemetry_->server->Start(options_.metrics_listen));

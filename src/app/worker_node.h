@@ -24,6 +24,9 @@
 namespace hg::telemetry {
 class Metrics;
 }  // namespace hg::telemetry
+namespace hg::trace {
+class Tracer;
+}  // namespace hg::trace
 
 namespace hg::app {
 
@@ -37,6 +40,7 @@ struct WorkerNodeOptions {
   telemetry::Metrics* metrics = nullptr;
   bool per_job_metrics = true;  // for a Metrics of its own
   std::string metrics_listen;   // GET /metrics server ("host:port"); empty: none
+  const trace::Tracer* tracer = nullptr;  // execution and attempt spans; not owned
 };
 
 class WorkerNode {

@@ -305,3 +305,38 @@ bool OtlpExporter::Send(const std::vector<trace::SpanData>& batch) {
 }
 
 }  // namespace hg::telemetry
+
+namespace hg::telemetry {
+
+Tracing::~Tracing() {
+  tracer.reset();
+  if (exporter) exporter->Stop();
+}
+
+absl::StatusOr<std::unique_ptr<Tracing>> StartTracing(Metrics& metrics,
+                                                      std::string_view flag_endpoint,
+                                                      std::string_view default_service,
+                                                      const Clock& clock) {
+  absl::StatusOr<OtlpConfig> config =
+      OtlpConfigFromEnv(flag_endpoint, default_service, ProcessEnv());
+  if (!config.ok()) return config.status();
+  for (const std::string& warning : config->warnings) Log().Warn(warning);
+  auto tracing = std::make_unique<Tracing>();
+  tracing->probe = std::make_unique<TraceProbe>(metrics);
+  if (config->enabled()) {
+    TraceProbe* probe = tracing->probe.get();
+    tracing->exporter = std::make_unique<OtlpExporter>(
+        *config, clock,
+        OtlpExporter::Hooks{
+            .dropped = [probe](int64_t n) { probe->Spans("dropped", n); },
+            .exported = [probe](int64_t n) { probe->Spans("exported", n); },
+            .failed = [probe](int64_t n) { probe->Spans("failed", n); },
+        });
+    Log().Info("exporting traces",
+               {{"url", config->traces_url}, {"service", config->service_name}});
+  }
+  tracing->tracer = std::make_unique<trace::Tracer>(clock, tracing->exporter.get());
+  return tracing;
+}
+
+}  // namespace hg::telemetry

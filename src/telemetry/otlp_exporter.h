@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "nlohmann/json.hpp"
+#include "telemetry/metrics.h"
 #include "telemetry/tracer.h"
 
 namespace hg::telemetry {
@@ -117,5 +119,28 @@ class OtlpExporter final : public trace::SpanSink {
   Counters counters_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
+
+}  // namespace hg::telemetry
+
+namespace hg::telemetry {
+
+class TraceProbe;
+
+// What a process needs for traces: the exporter (when an endpoint is configured) and the Tracer
+// every module gets. Destroying it flushes and stops the exporter.
+struct Tracing {
+  std::unique_ptr<TraceProbe> probe;
+  std::unique_ptr<OtlpExporter> exporter;  // null: tracing off (contexts still propagate)
+  std::unique_ptr<trace::Tracer> tracer;
+  ~Tracing();
+};
+
+// Reads the configuration (OtlpConfigFromEnv), logs its warnings, and starts the exporter when
+// an endpoint is set; exporter counters go to hourglass_trace_spans_total in `metrics`.
+// `metrics` and `clock` must outlive the result. InvalidArgument for a bad endpoint.
+absl::StatusOr<std::unique_ptr<Tracing>> StartTracing(Metrics& metrics,
+                                                      std::string_view flag_endpoint,
+                                                      std::string_view default_service,
+                                                      const Clock& clock);
 
 }  // namespace hg::telemetry
