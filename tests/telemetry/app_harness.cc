@@ -11,8 +11,7 @@
 namespace hg::telemetry::testing {
 
 std::string HourglassBinary() {
-  // $<TARGET_FILE:hourglass>, compiled in: hg_test's ENVIRONMENT loses HG_BINARY_DIR (the
-  // second entry of its list).
+  // $<TARGET_FILE:hourglass>, compiled in: right whatever the build dir or generator.
   return HG_HOURGLASS_BINARY;
 }
 
