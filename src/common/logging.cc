@@ -18,7 +18,7 @@ namespace {
 
 std::atomic<Level> g_level{Level::kInfo};
 std::atomic<bool> g_json{true};
-absl::Mutex g_write_mu;
+absl::Mutex g_write_mu;  // NOLINT(cert-err58-cpp): absl::Mutex() does not throw
 Sink* g_sink ABSL_GUARDED_BY(g_write_mu) = nullptr;
 
 std::string_view LevelName(Level level) {

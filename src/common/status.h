@@ -20,4 +20,4 @@
 #define HG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \
-  lhs = std::move(*tmp)
+  lhs = std::move(*tmp)  /* NOLINT(bugprone-macro-parentheses): lhs may be a declaration */

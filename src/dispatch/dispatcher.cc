@@ -207,12 +207,13 @@ void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
   std::vector<std::pair<int, WorkerInfo>> candidates;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [wid, w] : workers_) {
+    for (const auto& entry : workers_) {
+      const WorkerInfo& w = entry.second;
       bool match = std::all_of(selector.begin(), selector.end(), [&](const auto& kv) {
         auto it = w.labels.find(kv.first);
         return it != w.labels.end() && it->second == kv.second;
       });
-      if (match) candidates.emplace_back(in_flight_[wid], w);
+      if (match) candidates.emplace_back(in_flight_[entry.first], w);
     }
   }
   std::stable_sort(candidates.begin(), candidates.end(),
