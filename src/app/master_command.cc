@@ -153,12 +153,7 @@ void RegisterMasterCommand(CLI::App& app) {
   auto f = std::make_shared<MasterFlags>();
   AddCommonSettings(*f);
   Settings& s = f->settings;
-  s.Add("etcd", "", "etcd endpoints, comma-separated (http://127.0.0.1:2379)", &f->etcd.endpoints);
-  s.Add("etcd-user", "", "etcd user name (auth)", &f->etcd.username);
-  s.Add("etcd-password", "", "etcd password (auth)", &f->etcd.password);
-  s.Add("etcd-ca", "", "CA certificate file for etcd TLS", &f->etcd.ca_file);
-  s.Add("etcd-cert", "", "client certificate file for etcd TLS", &f->etcd.cert_file);
-  s.Add("etcd-key", "", "client key file for etcd TLS", &f->etcd.key_file);
+  AddEtcdSettings(s, &f->etcd);
   s.Register(*cmd);
   cmd->callback([f] {
     if (const int rc = RunMaster(*f); rc != 0) throw CLI::RuntimeError(rc);

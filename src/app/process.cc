@@ -89,6 +89,15 @@ absl::StatusOr<std::unique_ptr<store::Kv>> OpenEtcd(const EtcdSettings& s) {
   return std::unique_ptr<store::Kv>(std::move(*kv));
 }
 
+void AddEtcdSettings(Settings& s, EtcdSettings* etcd) {
+  s.Add("etcd", "", "etcd endpoints, comma-separated (http://127.0.0.1:2379)", &etcd->endpoints);
+  s.Add("etcd-user", "", "etcd user name (auth)", &etcd->username);
+  s.Add("etcd-password", "", "etcd password (auth)", &etcd->password);
+  s.Add("etcd-ca", "", "CA certificate file for etcd TLS", &etcd->ca_file);
+  s.Add("etcd-cert", "", "client certificate file for etcd TLS", &etcd->cert_file);
+  s.Add("etcd-key", "", "client key file for etcd TLS", &etcd->key_file);
+}
+
 std::string DefaultNodeId(const std::string& kind) {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "app/settings.h"
 #include "absl/time/time.h"
 #include "store/kv.h"
 
@@ -33,6 +34,8 @@ struct EtcdSettings {
   std::string endpoints, username, password, ca_file, cert_file, key_file;
 };
 absl::StatusOr<std::unique_ptr<store::Kv>> OpenEtcd(const EtcdSettings& settings);
+// The etcd connection settings (--etcd, --etcd-user, ...) shared by master and worker.
+void AddEtcdSettings(Settings& s, EtcdSettings* etcd);
 
 std::string DefaultNodeId(const std::string& kind);  // "<hostname>-<kind>-<pid>"
 

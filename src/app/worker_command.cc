@@ -97,12 +97,7 @@ void RegisterWorkerCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("worker", "Run a worker: executes runs sent by the leader");
   auto f = std::make_shared<WorkerFlags>();
   Settings& s = f->settings;
-  s.Add("etcd", "", "etcd endpoints, comma-separated (http://127.0.0.1:2379)", &f->etcd.endpoints);
-  s.Add("etcd-user", "", "etcd user name (auth)", &f->etcd.username);
-  s.Add("etcd-password", "", "etcd password (auth)", &f->etcd.password);
-  s.Add("etcd-ca", "", "CA certificate file for etcd TLS", &f->etcd.ca_file);
-  s.Add("etcd-cert", "", "client certificate file for etcd TLS", &f->etcd.cert_file);
-  s.Add("etcd-key", "", "client key file for etcd TLS", &f->etcd.key_file);
+  AddEtcdSettings(s, &f->etcd);
   s.Add("grpc", "127.0.0.1:7070", "gRPC listen address (host:port; port 0 = any)", &f->grpc);
   s.Add("advertise", "", "gRPC address masters dial (default: the listen address)", &f->advertise);
   s.Add("id", "", "worker id (default: <hostname>-worker-<pid>)", &f->id);
