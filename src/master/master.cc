@@ -90,7 +90,13 @@ void Master::LeadOneTerm(std::stop_token stop, LeaderContext& ctx) {
   leader_.store(true);
   if (options_.probe.leadership) options_.probe.leadership(true, term.term);
 
-  scheduler::Scheduler scheduler(kv_, clock_, keys_, options_.scheduler, options_.scheduler_probe);
+  scheduler::HistoryRetention retention(kv_, clock_, keys_, options_.retention);
+  scheduler::SchedulerProbe scheduler_probe = options_.scheduler_probe;
+  scheduler_probe.recorded = [&retention, chained = scheduler_probe.recorded](const std::string& job) {
+    retention.MarkDirty(job);
+    if (chained) chained(job);
+  };
+  scheduler::Scheduler scheduler(kv_, clock_, keys_, options_.scheduler, scheduler_probe);
   dispatch::Dispatcher dispatcher(kv_, clock_, keys_, workers_, options_.dispatcher,
                                   options_.dispatcher_probe);
   absl::Mutex mu;
@@ -103,6 +109,7 @@ void Master::LeadOneTerm(std::stop_token stop, LeaderContext& ctx) {
   auto listener = ctx.session->AddLostListener([&](const absl::Status&) {
     scheduler.Stop();
     dispatcher.Stop();
+    retention.Stop();
     end_term();
   });
   std::thread sched_thread([&] {
@@ -115,6 +122,8 @@ void Master::LeadOneTerm(std::stop_token stop, LeaderContext& ctx) {
     if (!st.ok()) log_.Warn("dispatcher ended", {{"error", std::string(st.message())}});
     end_term();
   });
+  // Retention is housekeeping: its end never ends the term.
+  std::thread retention_thread([&] { retention.RunAsLeader(); });
   {
     absl::MutexLock lock(&mu);
     while (!ended && !stop.stop_requested()) {
@@ -123,8 +132,10 @@ void Master::LeadOneTerm(std::stop_token stop, LeaderContext& ctx) {
   }
   scheduler.Stop();
   dispatcher.Stop();
+  retention.Stop();
   sched_thread.join();
   dispatch_thread.join();
+  retention_thread.join();
   ctx.session->RemoveLostListener(listener);
   leader_.store(false);
   if (options_.probe.leadership) options_.probe.leadership(false, term.term);

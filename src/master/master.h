@@ -1,6 +1,7 @@
 // Master: what every `hourglass master` (and `hourglass dev`) runs besides the API — it keeps a
 // session, registers under masters/, campaigns for leadership, and while leader runs the
-// Scheduler (fires) and the Dispatcher (runs to workers) of that term.
+// Scheduler (fires), the Dispatcher (runs to workers) and HistoryRetention (prunes history to
+// each job's history_limit) of that term.
 //
 // Leadership ends when the session is lost (stop scheduling first: both loops are stopped before
 // anything else happens), when a fire transaction finds the term guard failed, or on Stop()
@@ -23,6 +24,7 @@
 #include "dispatch/dispatcher.h"
 #include "dispatch/worker_client.h"
 #include "model/keys.h"
+#include "scheduler/history_retention.h"
 #include "scheduler/scheduler.h"
 #include "store/kv.h"
 
@@ -39,6 +41,7 @@ class Master {
     std::string address;  // its HTTP address, announced in masters/ and as leader value
     int64_t election_ttl_seconds = 10;
     scheduler::Scheduler::Options scheduler;
+    scheduler::HistoryRetention::Options retention;
     dispatch::Dispatcher::Options dispatcher;
     scheduler::SchedulerProbe scheduler_probe;
     dispatch::DispatcherProbe dispatcher_probe;

@@ -168,6 +168,7 @@ absl::Status Scheduler::CommitBatch(const LeaderTerm& term, std::vector<Unit>& b
       JobState& st = jobs_.at(u.job);
       st.cursor_mod = resp->revision;
       st.cursor = u.cursor;
+      if (probe_.recorded && !u.fires.empty()) probe_.recorded(u.job);
     }
     if (probe_.fires) {
       if (dispatched) probe_.fires("dispatched", dispatched);

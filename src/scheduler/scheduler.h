@@ -44,6 +44,9 @@ struct LeaderTerm {
 // Hooks for metrics (telemetry wires them); all optional.
 struct SchedulerProbe {
   std::function<void(std::string_view outcome, int64_t n)> fires;  // dispatched|missed
+  // After a committed fire transaction, once per job that got new execution records (so
+  // HistoryRetention prunes it). Runs on the scheduler thread; must not block.
+  std::function<void(const std::string& job)> recorded;
   // A span per fire (the root of the run's trace); its traceparent rides in the pending/
   // envelope. Null: no spans, empty traceparent. Not owned.
   const trace::Tracer* tracer = nullptr;

@@ -51,8 +51,9 @@ class SchedulerTest : public ::testing::Test {
     ASSERT_TRUE(kv_->Put({.key = keys_.Job(job->name), .value = model::SerializeJob(*job)}).ok());
   }
 
-  void StartScheduler(const LeaderTerm& term) {
-    scheduler_ = std::make_unique<Scheduler>(*kv_, clock_, keys_, Scheduler::Options{});
+  void StartScheduler(const LeaderTerm& term, SchedulerProbe probe = {}) {
+    scheduler_ = std::make_unique<Scheduler>(*kv_, clock_, keys_, Scheduler::Options{},
+                                             std::move(probe));
     thread_ = std::thread([this, term] { result_ = scheduler_->RunAsLeader(term); });
     WaitFor([&] { return scheduler_->JobCount() > 0 || waited_once_++ > 50; });
   }
@@ -112,6 +113,22 @@ TEST_F(SchedulerTest, FiresEachInstantOnceWithRecordPendingAndCursor) {
   auto ca = store::Get(*kv_, keys_.CursorPrefix() + "a");
   auto cb = store::Get(*kv_, keys_.CursorPrefix() + "b");
   EXPECT_EQ((*ca)->mod_revision, (*cb)->mod_revision);
+}
+
+TEST_F(SchedulerTest, ReportsEachJobThatGotRecordsForRetention) {
+  PutJob("a", "*/10 * * * * *");
+  PutJob("b", "0 0 * * * *");
+  absl::Mutex mu;
+  std::vector<std::string> recorded;
+  StartScheduler(BecomeLeader(), {.recorded = [&](const std::string& job) {
+                                    absl::MutexLock lock(&mu);
+                                    recorded.push_back(job);
+                                  }});
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(WaitFor([&] { return History("a").size() == 1; }));
+  StopScheduler();
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(recorded, std::vector<std::string>{"a"});  // b did not fire
 }
 
 TEST_F(SchedulerTest, DeposedLeaderWritesNothing) {

@@ -1,0 +1,81 @@
+// HistoryRetention: the leader's janitor for execution history. It keeps each job's records
+// (exec/<job>/...) at most at the job's `history_limit` (docs/design/storage.md "Retention"),
+// continuously, so the store never grows without bound.
+//
+// Which jobs: the scheduler reports every job it wrote records for (MarkDirty); those are pruned
+// at the next sweep (every `sweep_interval`). A full sweep over all jobs runs when a term starts
+// and every `full_sweep_interval`, which also catches records written outside the scheduler
+// (manual triggers through the API). Deleted jobs are not swept: they gain no new records, and
+// their history was already kept within its limit while they existed.
+//
+// What goes: the oldest records beyond the limit, but only final ones (success, failed, timeout,
+// killed, missed, skipped). A record still `scheduled` or `running` is never deleted — it is
+// somebody's live state — so a job may briefly keep more than its limit. Every delete is guarded
+// by the record's mod revision: a record that changed since it was read is left for next time.
+//
+// Not term-fenced on purpose: a stale leader could only delete final records beyond the limit,
+// exactly what the real leader deletes too.
+//
+// Threading: RunAsLeader() blocks on the caller's thread until Stop(); MarkDirty() and Stop()
+// may be called from any thread. PruneJob() is for the loop and for tests.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "model/ids.h"
+#include "model/keys.h"
+#include "store/kv.h"
+
+namespace hg::scheduler {
+
+class HistoryRetention {
+ public:
+  struct Options {
+    absl::Duration sweep_interval = absl::Seconds(10);
+    absl::Duration full_sweep_interval = absl::Minutes(10);
+    // Max operations in one delete transaction (etcd's default --max-txn-ops is 128).
+    int max_txn_ops = 120;
+  };
+  // Hook for metrics; optional. Called with the number of records deleted by one prune.
+  using PrunedProbe = std::function<void(int64_t records)>;
+
+  HistoryRetention(store::Kv& kv, Clock& clock, model::Keys keys, Options options,
+                   PrunedProbe probe = {});
+
+  // Sweeps until Stop(). Store errors are logged and retried at the next sweep; never fatal.
+  void RunAsLeader();
+  void Stop();
+
+  void MarkDirty(std::string job);
+
+  // Sweeps finished so far; a test that sees n knows the loop's next wait deadline is set.
+  int64_t sweeps() const;
+
+  // Deletes `job`'s oldest final records beyond `limit`; returns how many were deleted.
+  absl::StatusOr<int64_t> PruneJob(const model::JobName& job, int limit);
+
+ private:
+  // Prunes every job in `names` (all jobs when `all`), reading each limit from its definition.
+  void Sweep(std::set<std::string> names, bool all);
+
+  store::Kv& kv_;
+  Clock& clock_;
+  const model::Keys keys_;
+  const Options options_;
+  const PrunedProbe probe_;
+  log::Logger log_{"retention"};
+
+  mutable absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t sweeps_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<std::string> dirty_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace hg::scheduler

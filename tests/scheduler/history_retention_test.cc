@@ -1,0 +1,210 @@
+// HistoryRetention against a real SqliteKv, driven by a FakeClock: each job keeps at most its
+// history_limit final records, live runs are never deleted, a record that changes between read
+// and delete is left alone, and the loop prunes what the scheduler reports.
+#include "scheduler/history_retention.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "model/execution.h"
+#include "model/job.h"
+#include "store/local/sqlite_kv.h"
+
+namespace hg::scheduler {
+namespace {
+
+constexpr int64_t kBase = 1'767'225'600;  // 2026-01-01T00:00:00Z
+using model::ExecutionStatus;
+
+// Forwards to a real store; before the first Txn it runs `before_txn` (a concurrent writer).
+class RacingKv final : public store::Kv {
+ public:
+  explicit RacingKv(store::Kv& inner) : inner_(inner) {}
+  std::function<void()> before_txn;
+
+  absl::StatusOr<store::RangeResponse> Range(const store::RangeRequest& r) override {
+    return inner_.Range(r);
+  }
+  absl::StatusOr<store::PutResponse> Put(const store::PutRequest& r) override { return inner_.Put(r); }
+  absl::StatusOr<store::DeleteResponse> Delete(const store::DeleteRequest& r) override {
+    return inner_.Delete(r);
+  }
+  absl::StatusOr<store::TxnResponse> Txn(const store::TxnRequest& r) override {
+    if (before_txn) std::exchange(before_txn, nullptr)();
+    return inner_.Txn(r);
+  }
+  absl::StatusOr<store::LeaseGrantResponse> LeaseGrant(int64_t ttl) override {
+    return inner_.LeaseGrant(ttl);
+  }
+  absl::StatusOr<int64_t> LeaseKeepAliveOnce(store::LeaseId id) override {
+    return inner_.LeaseKeepAliveOnce(id);
+  }
+  absl::Status LeaseRevoke(store::LeaseId id) override { return inner_.LeaseRevoke(id); }
+  absl::StatusOr<store::LeaseTimeToLiveResponse> LeaseTimeToLive(store::LeaseId id, bool k) override {
+    return inner_.LeaseTimeToLive(id, k);
+  }
+  absl::StatusOr<std::unique_ptr<store::Watch>> StartWatch(const store::WatchRequest& r,
+                                                          store::WatchHandler h) override {
+    return inner_.StartWatch(r, std::move(h));
+  }
+
+ private:
+  store::Kv& inner_;
+};
+
+class HistoryRetentionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hg-retention-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto kv = store::SqliteKv::Open((dir_ / "kv.db").string(), clock_);
+    ASSERT_TRUE(kv.ok()) << kv.status();
+    kv_ = *std::move(kv);
+  }
+  void TearDown() override {
+    kv_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  model::JobName PutJob(const std::string& name, int history_limit) {
+    auto job = model::ParseJobRequest(R"({"name":")" + name +
+                                      R"(","cron_expr":"* * * * * *","executor_type":"shell",)"
+                                      R"("executor":{"command":"true"},"history_limit":)" +
+                                      std::to_string(history_limit) + "}");
+    EXPECT_TRUE(job.ok()) << job.status();
+    EXPECT_TRUE(kv_->Put({.key = keys_.Job(job->name), .value = model::SerializeJob(*job)}).ok());
+    return job->name;
+  }
+
+  // Records at kBase + first .. kBase + first + n - 1 seconds, with `status`.
+  void AddRecords(const model::JobName& job, int first, int n, ExecutionStatus status) {
+    for (int i = first; i < first + n; ++i) {
+      model::Execution e = model::NewExecution(job, absl::FromUnixSeconds(kBase + i),
+                                               model::Trigger::kSchedule, 1, rng_);
+      e.status = status;
+      ASSERT_TRUE(kv_->Put({.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)}).ok());
+    }
+  }
+
+  // Scheduled seconds (relative to kBase) of the job's records, oldest first.
+  std::vector<int64_t> Remaining(const model::JobName& job) {
+    auto r = kv_->Range(store::RangeRequest::Prefix(keys_.ExecPrefix(job)));
+    std::vector<int64_t> out;
+    for (const auto& kv : r->kvs) {
+      out.push_back(absl::ToUnixSeconds(model::ParseExecution(kv.value)->scheduled_time) - kBase);
+    }
+    return out;
+  }
+
+  template <typename F>
+  bool WaitFor(F cond) {
+    for (int i = 0; i < 5000; ++i) {
+      if (cond()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return cond();
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(kBase)};
+  model::Keys keys_;
+  std::mt19937_64 rng_{42};
+  std::filesystem::path dir_;
+  std::unique_ptr<store::SqliteKv> kv_;
+};
+
+TEST_F(HistoryRetentionTest, KeepsTheNewestRecordsUpToTheLimit) {
+  auto job = PutJob("a", 3);
+  AddRecords(job, 0, 10, ExecutionStatus::kSuccess);
+  HistoryRetention retention(*kv_, clock_, keys_, {});
+  auto deleted = retention.PruneJob(job, 3);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 7);
+  EXPECT_EQ(Remaining(job), (std::vector<int64_t>{7, 8, 9}));
+  // Idempotent: nothing more to do.
+  EXPECT_EQ(*retention.PruneJob(job, 3), 0);
+}
+
+TEST_F(HistoryRetentionTest, NeverDeletesLiveRuns) {
+  auto job = PutJob("a", 2);
+  AddRecords(job, 0, 1, ExecutionStatus::kRunning);    // oldest, still running
+  AddRecords(job, 1, 1, ExecutionStatus::kScheduled);  // waiting for a worker
+  AddRecords(job, 2, 4, ExecutionStatus::kFailed);
+  HistoryRetention retention(*kv_, clock_, keys_, {});
+  auto deleted = retention.PruneJob(job, 2);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  // 6 records, limit 2: the 4 oldest are beyond it, but 2 of those are live.
+  EXPECT_EQ(*deleted, 2);
+  EXPECT_EQ(Remaining(job), (std::vector<int64_t>{0, 1, 4, 5}));
+}
+
+TEST_F(HistoryRetentionTest, WorksOffALargeExcessAcrossTransactions) {
+  auto job = PutJob("a", 1);
+  AddRecords(job, 0, 300, ExecutionStatus::kSuccess);
+  HistoryRetention retention(*kv_, clock_, keys_, {.max_txn_ops = 50});
+  auto deleted = retention.PruneJob(job, 1);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 299);
+  EXPECT_EQ(Remaining(job), (std::vector<int64_t>{299}));
+}
+
+TEST_F(HistoryRetentionTest, ARecordChangedMeanwhileIsNotDeletedBlindly) {
+  auto job = PutJob("a", 2);
+  AddRecords(job, 0, 5, ExecutionStatus::kSuccess);
+  RacingKv racing(*kv_);
+  // Between our read and our delete, someone rewrites the oldest record as a live run (as a
+  // re-dispatch would): the guarded delete fails, the next round re-reads and keeps it.
+  racing.before_txn = [&] {
+    auto oldest = kv_->Range(store::RangeRequest::Prefix(keys_.ExecPrefix(job)));
+    auto rec = model::ParseExecution(oldest->kvs.front().value);
+    rec->status = ExecutionStatus::kRunning;
+    ASSERT_TRUE(kv_->Put({.key = oldest->kvs.front().key,
+                          .value = model::SerializeExecution(*rec)}).ok());
+  };
+  HistoryRetention retention(racing, clock_, keys_, {});
+  auto deleted = retention.PruneJob(job, 2);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 2);
+  EXPECT_EQ(Remaining(job), (std::vector<int64_t>{0, 3, 4}));
+}
+
+TEST_F(HistoryRetentionTest, LoopSweepsAllAtStartThenWhatTheSchedulerReports) {
+  auto a = PutJob("a", 2);
+  AddRecords(a, 0, 5, ExecutionStatus::kSuccess);
+  HistoryRetention retention(*kv_, clock_, keys_,
+                             {.sweep_interval = absl::Seconds(10),
+                              .full_sweep_interval = absl::Minutes(10)});
+  std::thread loop([&] { retention.RunAsLeader(); });
+  // The full sweep at the start of a term.
+  ASSERT_TRUE(WaitFor([&] { return retention.sweeps() == 1; }));
+  EXPECT_EQ(Remaining(a), (std::vector<int64_t>{3, 4}));
+  // A job created since, with records the scheduler reports: pruned at the next sweep only.
+  auto b = PutJob("b", 2);
+  AddRecords(b, 0, 4, ExecutionStatus::kSuccess);
+  retention.MarkDirty("b");
+  clock_.Advance(absl::Seconds(9));
+  EXPECT_EQ(retention.sweeps(), 1);
+  EXPECT_EQ(Remaining(b).size(), 4u);
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return retention.sweeps() == 2; }));
+  EXPECT_EQ(Remaining(b), (std::vector<int64_t>{2, 3}));
+  // Records nobody reported (a manual trigger through the API) wait for the next full sweep.
+  AddRecords(a, 10, 3, ExecutionStatus::kSuccess);
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(WaitFor([&] { return retention.sweeps() == 3; }));
+  EXPECT_EQ(Remaining(a).size(), 5u);
+  clock_.Advance(absl::Minutes(10));
+  ASSERT_TRUE(WaitFor([&] { return retention.sweeps() == 4; }));
+  EXPECT_EQ(Remaining(a), (std::vector<int64_t>{11, 12}));
+  retention.Stop();
+  loop.join();
+}
+
+}  // namespace
+}  // namespace hg::scheduler
