@@ -46,9 +46,9 @@ struct JobPage {
 };
 
 struct HistoryQuery {
-  int page = 1;        // 1-based; ignored when `cursor` is set
-  int page_size = 20;  // 1..max_page_size
-  std::string cursor;  // from a previous HistoryPage::next_cursor
+  int page = 1;                                  // 1-based; ignored when `cursor` is set
+  int page_size = 20;                            // 1..max_page_size
+  std::string cursor;                            // from a previous HistoryPage::next_cursor
   std::optional<model::ExecutionStatus> status;  // only executions with this status
 };
 
@@ -58,8 +58,8 @@ struct HistoryPage {
 };
 
 struct ClusterMember {
-  std::string id;       // last key segment
-  model::Json info;     // the registry value (JSON object; raw text under "value" otherwise)
+  std::string id;    // last key segment
+  model::Json info;  // the registry value (JSON object; raw text under "value" otherwise)
   int64_t create_revision = 0;
 };
 

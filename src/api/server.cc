@@ -1,7 +1,6 @@
 #include "api/server.h"
 
 #include <httplib.h>
-
 #include <sys/socket.h>
 
 #include <chrono>
@@ -60,7 +59,8 @@ ApiServer::Handler Guard(ApiServer::Handler handler) {
     try {
       handler(req, res);
     } catch (const std::exception& e) {
-      Log().Error("handler threw", {{"method", req.method}, {"path", req.path}, {"error", e.what()}});
+      Log().Error("handler threw",
+                  {{"method", req.method}, {"path", req.path}, {"error", e.what()}});
       SendError(res, 500, "internal", "internal error");
     } catch (...) {
       Log().Error("handler threw", {{"method", req.method}, {"path", req.path}});
@@ -198,19 +198,21 @@ ApiServer::ApiServer(JobService& service, Options options)
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  http_->set_read_timeout(std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.read_timeout)));
+  http_->set_read_timeout(
+      std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.read_timeout)));
   http_->set_write_timeout(
       std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.write_timeout)));
   // Long paths are refused before the regex router sees them (std::regex recurses per byte).
   http_->set_pre_routing_handler([this](const Request& req, Response& res) {
-    if (req.path.size() <= options_.max_path_bytes) return httplib::Server::HandlerResponse::Unhandled;
+    if (req.path.size() <= options_.max_path_bytes)
+      return httplib::Server::HandlerResponse::Unhandled;
     SendError(res, 414, "uri_too_long",
               absl::StrCat("request path longer than ", options_.max_path_bytes, " bytes"));
     return httplib::Server::HandlerResponse::Handled;
   });
   // Errors produced by httplib itself (no route, 413, malformed request) get our JSON body.
   http_->set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req,
-                                                                         Response& res) {
+                                                                       Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     switch (res.status) {
       case 404:
@@ -249,10 +251,9 @@ void ApiServer::Handle(std::string_view method, const std::string& pattern, Hand
   guarded = [probe = options_.probe, pattern, route = trace::RouteTemplate(pattern),
              inner = std::move(guarded)](const Request& req, Response& res) {
     const auto start = std::chrono::steady_clock::now();
-    trace::Span span = trace::StartSpan(probe.tracer, absl::StrCat(req.method, " ", route),
-                                        trace::SpanKind::kServer,
-                                        req.get_header_value("traceparent"),
-                                        req.get_header_value("tracestate"));
+    trace::Span span = trace::StartSpan(
+        probe.tracer, absl::StrCat(req.method, " ", route), trace::SpanKind::kServer,
+        req.get_header_value("traceparent"), req.get_header_value("tracestate"));
     {
       trace::ScopedTraceparent scope(span.traceparent());
       inner(req, res);
@@ -296,12 +297,12 @@ absl::Status ApiServer::MountStatic(std::string url_prefix, const std::string& d
   if (url_prefix.back() != '/') url_prefix += '/';
   const std::string bare = url_prefix.substr(0, url_prefix.size() - 1);
   if (!bare.empty()) {
-    Handle("GET", RegexEscape(bare), [url_prefix](const Request&, Response& res) {
-      res.set_redirect(url_prefix);
-    });
+    Handle("GET", RegexEscape(bare),
+           [url_prefix](const Request&, Response& res) { res.set_redirect(url_prefix); });
   }
   if (redirect_root && url_prefix != "/") {
-    Handle("GET", "/", [url_prefix](const Request&, Response& res) { res.set_redirect(url_prefix); });
+    Handle("GET", "/",
+           [url_prefix](const Request&, Response& res) { res.set_redirect(url_prefix); });
   }
   Handle("GET", RegexEscape(url_prefix) + "(.*)", [root](const Request& req, Response& res) {
     const std::string rel = req.matches[1].str();
@@ -392,10 +393,11 @@ void ApiServer::RegisterRoutes() {
         if (it == json->end() || it->is_null()) {
           (*json)["name"] = path_name->str();
         } else if (!it->is_string() || it->get<std::string>() != path_name->str()) {
-          return SendError(res, model::InvalidFieldsError(
-                                    "invalid job", {{"name", absl::StrCat("must match the name in "
-                                                                          "the URL (\"",
-                                                                          path_name->str(), "\")")}}));
+          return SendError(
+              res, model::InvalidFieldsError("invalid job",
+                                             {{"name", absl::StrCat("must match the name in "
+                                                                    "the URL (\"",
+                                                                    path_name->str(), "\")")}}));
         }
       }
       auto paused = json->find("paused");
@@ -409,9 +411,8 @@ void ApiServer::RegisterRoutes() {
     SendJson(res, 201, EncodeView(result->view));
   };
 
-  Handle("POST", R"(/jobs/?)", [upsert](const Request& req, Response& res) {
-    upsert(req, res, nullptr);
-  });
+  Handle("POST", R"(/jobs/?)",
+         [upsert](const Request& req, Response& res) { upsert(req, res, nullptr); });
   Handle("PUT", R"(/jobs/([^/]+)/?)", [upsert](const Request& req, Response& res) {
     auto name = NameFromPath(req);
     if (!name.ok()) return SendError(res, name.status());
@@ -422,7 +423,8 @@ void ApiServer::RegisterRoutes() {
     std::vector<model::FieldError> errors;
     const int limit = IntParam(req, "limit", 0, &errors);
     if (limit < 0 || limit > svc.options().max_page_size) {
-      errors.push_back({"limit", absl::StrCat("must be between 1 and ", svc.options().max_page_size)});
+      errors.push_back(
+          {"limit", absl::StrCat("must be between 1 and ", svc.options().max_page_size)});
     }
     if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
     const std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
@@ -482,10 +484,10 @@ void ApiServer::RegisterRoutes() {
     for (const auto& e : page->executions) out.push_back(model::EncodeExecution(e));
     if (!page->next_cursor.empty()) {
       res.set_header("X-Next-Cursor", page->next_cursor);
-      res.set_header("Link", absl::StrCat("</jobs/", name->str(), "/history?page_size=",
-                                          query.page_size, "&cursor=", page->next_cursor,
-                                          status_text.empty() ? "" : "&status=", status_text,
-                                          ">; rel=\"next\""));
+      res.set_header(
+          "Link", absl::StrCat("</jobs/", name->str(), "/history?page_size=", query.page_size,
+                               "&cursor=", page->next_cursor, status_text.empty() ? "" : "&status=",
+                               status_text, ">; rel=\"next\""));
     }
     SendJson(res, 200, out);
   });

@@ -21,7 +21,8 @@ std::string Join(const std::vector<std::string>& words) {
 }  // namespace
 
 void RegisterCronCommand(CLI::App& app) {
-  CLI::App* cron = app.add_subcommand("cron", "Cron expression tools (syntax: docs/design/cron.md)");
+  CLI::App* cron =
+      app.add_subcommand("cron", "Cron expression tools (syntax: docs/design/cron.md)");
   cron->require_subcommand(1);
 
   struct NextFlags {

@@ -35,8 +35,8 @@ int Fail(const char* cmd, const absl::Status& st) {
 // from, else <prefix>/share/hourglass/ui. Empty when none exists (the API still works).
 std::string FindUiDir(const std::string& flag) {
   if (!flag.empty()) return flag;
-  for (const std::string& candidate :
-       {std::string(HG_SOURCE_DIR) + "/web/dist", std::string(HG_INSTALL_PREFIX) + "/share/hourglass/ui"}) {
+  for (const std::string& candidate : {std::string(HG_SOURCE_DIR) + "/web/dist",
+                                       std::string(HG_INSTALL_PREFIX) + "/share/hourglass/ui"}) {
     if (std::filesystem::exists(candidate + "/index.html")) return candidate;
   }
   return "";
@@ -45,7 +45,8 @@ std::string FindUiDir(const std::string& flag) {
 int RunMaster(MasterFlags& f) {
   const char* cmd = f.dev ? "dev" : "master";
   if (auto st = f.settings.Resolve(); !st.ok()) return Fail(cmd, st);
-  if (auto st = log::ConfigureFromStrings(f.log_level, f.log_format); !st.ok()) return Fail(cmd, st);
+  if (auto st = log::ConfigureFromStrings(f.log_level, f.log_format); !st.ok())
+    return Fail(cmd, st);
   auto ttl = ParseSettingDuration(f.election_ttl, "--election-ttl");
   if (!ttl.ok()) return Fail(cmd, ttl.status());
   if (*ttl < absl::Seconds(2)) {
@@ -69,9 +70,8 @@ int RunMaster(MasterFlags& f) {
   BlockShutdownSignals();
   // Traces: --otlp-endpoint or the OTEL_* variables; off without an endpoint. Started after
   // the signal mask: the exporter's thread must not take SIGTERM.
-  auto tracing = telemetry::StartTracing(metrics, f.otlp_endpoint,
-                                         f.dev ? "hourglass-dev" : "hourglass-master",
-                                         RealClock::Get());
+  auto tracing = telemetry::StartTracing(
+      metrics, f.otlp_endpoint, f.dev ? "hourglass-dev" : "hourglass-master", RealClock::Get());
   if (!tracing.ok()) return Fail(cmd, tracing.status());
   o.tracer = (*tracing)->tracer.get();
   std::unique_ptr<store::Kv> kv;
@@ -83,7 +83,8 @@ int RunMaster(MasterFlags& f) {
     if (!sqlite.ok()) return Fail(cmd, sqlite.status());
     kv = *std::move(sqlite);
   } else {
-    if (f.etcd.endpoints.empty()) return Fail(cmd, absl::InvalidArgumentError("--etcd is required"));
+    if (f.etcd.endpoints.empty())
+      return Fail(cmd, absl::InvalidArgumentError("--etcd is required"));
     auto etcd = OpenEtcd(f.etcd);
     if (!etcd.ok()) return Fail(cmd, etcd.status());
     kv = *std::move(etcd);
@@ -114,7 +115,8 @@ int RunMaster(MasterFlags& f) {
   MasterNode node(*kv, RealClock::Get(), keys, *client, o);
   if (auto st = node.Start(); !st.ok()) return Fail(cmd, st);
   log::Logger("master").Info(f.dev ? "hourglass dev ready" : "master ready",
-                             {{"http", node.http_address()}, {"ui", o.ui_dir.empty() ? "(not built)" : o.ui_dir},
+                             {{"http", node.http_address()},
+                              {"ui", o.ui_dir.empty() ? "(not built)" : o.ui_dir},
                               {"version", kVersion}});
   if (f.dev) {
     std::cerr << "\nHourglass is running: API http://" << node.http_address()
@@ -134,10 +136,10 @@ void AddCommonSettings(MasterFlags& f) {
   s.Add("election-ttl", "10s", "leader lease TTL (minimum 2s): bounds failover time",
         &f.election_ttl);
   s.Add("prefix", "/hourglass/", "store key prefix", &f.prefix);
-  s.Add("ui-dir", "", "built web UI (default: web/dist of the source tree, then share/hourglass/ui)",
-        &f.ui_dir);
-  s.Add("metrics-job-label", "true", "per-job labels on execution metrics (false for huge clusters)",
-        &f.metrics_job_label);
+  s.Add("ui-dir", "",
+        "built web UI (default: web/dist of the source tree, then share/hourglass/ui)", &f.ui_dir);
+  s.Add("metrics-job-label", "true",
+        "per-job labels on execution metrics (false for huge clusters)", &f.metrics_job_label);
   s.Add("otlp-endpoint", "",
         "OTLP/HTTP collector for traces, e.g. http://127.0.0.1:4318 (default: "
         "OTEL_EXPORTER_OTLP_ENDPOINT; empty: no export)",

@@ -20,7 +20,11 @@ struct MasterNode::Telemetry {
                    : std::make_unique<telemetry::Metrics>(
                          telemetry::Metrics::Options{.per_job_labels = per_job})),
         metrics(shared ? *shared : *own),
-        api(metrics), fires(metrics), leader(metrics), dispatch(metrics), store(metrics),
+        api(metrics),
+        fires(metrics),
+        leader(metrics),
+        dispatch(metrics),
+        store(metrics),
         kv(inner, store, clock) {}
   std::unique_ptr<telemetry::Metrics> own;
   telemetry::Metrics& metrics;
@@ -34,7 +38,10 @@ struct MasterNode::Telemetry {
 
 MasterNode::MasterNode(store::Kv& kv, Clock& clock, model::Keys keys,
                        dispatch::WorkerClient& workers, MasterNodeOptions options)
-    : kv_(kv), clock_(clock), keys_(std::move(keys)), workers_(workers),
+    : kv_(kv),
+      clock_(clock),
+      keys_(std::move(keys)),
+      workers_(workers),
       options_(std::move(options)) {}
 
 MasterNode::~MasterNode() { Stop(); }
@@ -48,10 +55,11 @@ absl::Status MasterNode::Start() {
   api_options.probe = telemetry::ApiHooks(telemetry_->api);
   api_options.probe.tracer = options_.tracer;
   server_ = std::make_unique<api::ApiServer>(*jobs_, api_options);
-  server_->Handle("GET", "/metrics", [&metrics = telemetry_->metrics](const httplib::Request&,
-                                                                      httplib::Response& res) {
-    res.set_content(metrics.Serialize(), telemetry::Metrics::kContentType);
-  });
+  server_->Handle(
+      "GET", "/metrics",
+      [&metrics = telemetry_->metrics](const httplib::Request&, httplib::Response& res) {
+        res.set_content(metrics.Serialize(), telemetry::Metrics::kContentType);
+      });
   if (!options_.ui_dir.empty()) {
     HG_RETURN_IF_ERROR(server_->MountStatic("/ui/", options_.ui_dir));
   }

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "app/settings.h"
 #include "absl/time/time.h"
+#include "app/settings.h"
 #include "store/kv.h"
 
 namespace hg::app {

@@ -28,8 +28,8 @@ void Settings::Register(CLI::App& cmd) {
                  "YAML file with any of these settings (keys as the flag names); env "
                  "HOURGLASS_CONFIG");
   for (Setting& s : settings_) {
-    std::string help = absl::StrCat(s.help, " [env ", EnvName(s.key), "; default \"",
-                                    s.default_value, "\"]");
+    std::string help =
+        absl::StrCat(s.help, " [env ", EnvName(s.key), "; default \"", s.default_value, "\"]");
     s.option = cmd.add_option("--" + s.key, s.flag_value, help);
   }
 }

@@ -109,7 +109,8 @@ void RegisterWorkerCommand(CLI::App& app) {
   s.Add("output-cap-kib", "64", "output kept per run (first and last halves)", &f->output_cap_kib);
   s.Add("spool", "", "file keeping results while etcd is unreachable", &f->spool);
   s.Add("shell-enabled", "true", "allow the shell executor", &f->shell_enabled);
-  s.Add("shell-allow", "", "allowed command prefixes, comma-separated (empty: any)", &f->shell_allow);
+  s.Add("shell-allow", "", "allowed command prefixes, comma-separated (empty: any)",
+        &f->shell_allow);
   s.Add("prefix", "/hourglass/", "etcd key prefix", &f->prefix);
   s.Add("metrics", "127.0.0.1:9464", "HTTP listen address of GET /metrics (empty: no server)",
         &f->metrics);
@@ -117,8 +118,8 @@ void RegisterWorkerCommand(CLI::App& app) {
         "OTLP/HTTP collector for traces, e.g. http://127.0.0.1:4318 (default: "
         "OTEL_EXPORTER_OTLP_ENDPOINT; empty: no export)",
         &f->otlp_endpoint);
-  s.Add("metrics-job-label", "true", "per-job labels on execution metrics (false for huge clusters)",
-        &f->metrics_job_label);
+  s.Add("metrics-job-label", "true",
+        "per-job labels on execution metrics (false for huge clusters)", &f->metrics_job_label);
   s.Add("log-level", "info", "debug|info|warn|error", &f->log_level);
   s.Add("log-format", "auto", "json|text|auto", &f->log_format);
   s.Register(*cmd);

@@ -19,7 +19,10 @@ struct WorkerNode::Telemetry {
                    : std::make_unique<telemetry::Metrics>(
                          telemetry::Metrics::Options{.per_job_labels = per_job})),
         metrics(shared ? *shared : *own),
-        worker(metrics), fires(metrics), store(metrics), kv(inner, store, clock) {}
+        worker(metrics),
+        fires(metrics),
+        store(metrics),
+        kv(inner, store, clock) {}
   std::unique_ptr<telemetry::Metrics> own;
   telemetry::Metrics& metrics;
   telemetry::WorkerProbe worker;
@@ -34,7 +37,9 @@ WorkerNode::WorkerNode(store::Kv& kv, Clock& clock, model::Keys keys, WorkerNode
 
 WorkerNode::~WorkerNode() { Stop(); }
 
-store::Kv& WorkerNode::Store() { return telemetry_ ? static_cast<store::Kv&>(telemetry_->kv) : kv_; }
+store::Kv& WorkerNode::Store() {
+  return telemetry_ ? static_cast<store::Kv&>(telemetry_->kv) : kv_;
+}
 
 int WorkerNode::metrics_port() const {
   return telemetry_ && telemetry_->server ? telemetry_->server->port() : 0;
@@ -65,7 +70,8 @@ absl::Status WorkerNode::Start() {
 }
 
 void WorkerNode::SessionLoop(std::stop_token stop) {
-  coord::Registry registry(Store(), clock_, keys_.WorkersPrefix().substr(0, keys_.WorkersPrefix().size() - 1));
+  coord::Registry registry(Store(), clock_,
+                           keys_.WorkersPrefix().substr(0, keys_.WorkersPrefix().size() - 1));
   model::Json meta;
   meta["id"] = options_.service.worker_id;
   // Listening on port 0: advertise the port the server really bound.

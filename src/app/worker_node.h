@@ -38,8 +38,8 @@ struct WorkerNodeOptions {
   std::string version;
   // Shared with the master in `hourglass dev`; not owned. Null: the node keeps its own.
   telemetry::Metrics* metrics = nullptr;
-  bool per_job_metrics = true;  // for a Metrics of its own
-  std::string metrics_listen;   // GET /metrics server ("host:port"); empty: none
+  bool per_job_metrics = true;            // for a Metrics of its own
+  std::string metrics_listen;             // GET /metrics server ("host:port"); empty: none
   const trace::Tracer* tracer = nullptr;  // execution and attempt spans; not owned
 };
 

@@ -5,10 +5,10 @@
 #include "absl/status/statusor.h"
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define HG_RETURN_IF_ERROR(expr)                 \
-  do {                                           \
-    ::absl::Status hg_status_ = (expr);          \
-    if (!hg_status_.ok()) return hg_status_;     \
+#define HG_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status hg_status_ = (expr);      \
+    if (!hg_status_.ok()) return hg_status_; \
   } while (false)
 
 #define HG_STATUS_CONCAT_INNER(a, b) a##b
@@ -20,4 +20,4 @@
 #define HG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \
-  lhs = std::move(*tmp)  /* NOLINT(bugprone-macro-parentheses): lhs may be a declaration */
+  lhs = std::move(*tmp) /* NOLINT(bugprone-macro-parentheses): lhs may be a declaration */

@@ -13,9 +13,9 @@ namespace {
 
 using internal::FieldName;
 
-constexpr const char* kMonthNames[] = {"",     "January", "February",  "March",
-                                       "April", "May",     "June",      "July",
-                                       "August", "September", "October", "November", "December"};
+constexpr const char* kMonthNames[] = {"",        "January",  "February", "March",  "April",
+                                       "May",     "June",     "July",     "August", "September",
+                                       "October", "November", "December"};
 constexpr const char* kDayNames[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                      "Thursday", "Friday", "Saturday"};
 
@@ -73,8 +73,8 @@ std::string Schedule::Explain() const {
   const uint64_t bits[] = {f_.second, f_.minute, f_.hour, f_.dom, f_.month, f_.dow};
   const int lo[] = {0, 0, 0, 1, 1, 0};
   const int hi[] = {59, 59, 23, 31, 12, 6};
-  const char* every[] = {"every second", "every minute", "every hour",
-                         "every day of the month", "every month", "every day of the week"};
+  const char* every[] = {"every second",           "every minute", "every hour",
+                         "every day of the month", "every month",  "every day of the week"};
   for (int i = 0; i < internal::kFieldCount; ++i) {
     std::string meaning;
     const bool all = std::popcount(bits[i]) == hi[i] - lo[i] + 1;

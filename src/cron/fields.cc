@@ -22,7 +22,7 @@ struct Spec {
   int max;
 };
 constexpr Spec kSpecs[kFieldCount] = {
-    {"second", 0, 59},      {"minute", 0, 59}, {"hour", 0, 23},
+    {"second", 0, 59},       {"minute", 0, 59}, {"hour", 0, 23},
     {"day of month", 1, 31}, {"month", 1, 12},  {"day of week", 0, 7},
 };
 
@@ -83,11 +83,14 @@ class FieldParser {
     if (const size_t slash = item.find('/'); slash != std::string_view::npos) {
       base = item.substr(0, slash);
       const std::string_view step_text = item.substr(slash + 1);
-      if (step_text.empty()) return Error(absl::StrCat("missing step after \"/\" in \"", Av(item), "\""));
+      if (step_text.empty())
+        return Error(absl::StrCat("missing step after \"/\" in \"", Av(item), "\""));
       HG_ASSIGN_OR_RETURN(step, Number(step_text, item, "step"));
-      if (step == 0) return Error(absl::StrCat("step 0 in \"", Av(item), "\" (must be at least 1)"));
+      if (step == 0)
+        return Error(absl::StrCat("step 0 in \"", Av(item), "\" (must be at least 1)"));
       has_step = true;
-      if (base.empty()) return Error(absl::StrCat("missing start before \"/\" in \"", Av(item), "\""));
+      if (base.empty())
+        return Error(absl::StrCat("missing start before \"/\" in \"", Av(item), "\""));
     }
     int lo, hi;
     if (base == "*") {
@@ -102,8 +105,8 @@ class FieldParser {
       HG_ASSIGN_OR_RETURN(hi, Value(b, item));
       if (index_ == kDayOfWeek && hi == 0 && lo > 0) hi = 7;  // "FRI-SUN": Sunday ends a week
       if (lo > hi) {
-        return Error(absl::StrCat("reversed range \"", Av(base), "\" (start ", lo,
-                                  " is after end ", hi, ")"));
+        return Error(absl::StrCat("reversed range \"", Av(base), "\" (start ", lo, " is after end ",
+                                  hi, ")"));
       }
     } else {
       HG_ASSIGN_OR_RETURN(lo, Value(base, item));
@@ -155,12 +158,12 @@ class FieldParser {
     }
     if (up.size() > 2 && up.substr(0, 2) == "L-") {
       HG_ASSIGN_OR_RETURN(int n, Number(item.substr(2), item, "offset"));
-      if (n > 30) return Error(absl::StrCat("offset ", n, " in \"", Av(item), "\" out of range 0-30"));
+      if (n > 30)
+        return Error(absl::StrCat("offset ", n, " in \"", Av(item), "\" out of range 0-30"));
       f_->dom_last |= uint32_t{1} << n;
       return true;
     }
-    if (up.size() > 1 && up.back() == 'W' &&
-        up.find_first_not_of("0123456789") == up.size() - 1) {
+    if (up.size() > 1 && up.back() == 'W' && up.find_first_not_of("0123456789") == up.size() - 1) {
       HG_ASSIGN_OR_RETURN(int n, Number(item.substr(0, item.size() - 1), item, "value"));
       if (n < 1 || n > 31) {
         return Error(absl::StrCat("value ", n, " in \"", Av(item), "\" out of range 1-31"));
@@ -204,8 +207,9 @@ class FieldParser {
       return true;
     }
     if (up == "L") {
-      return Error("\"L\" alone is ambiguous in day of week; write e.g. 5L or FRIL for the last "
-                   "Friday of the month");
+      return Error(
+          "\"L\" alone is ambiguous in day of week; write e.g. 5L or FRIL for the last "
+          "Friday of the month");
     }
     if (up.size() > 1 && up.back() == 'L') {
       const std::string_view day = item.substr(0, item.size() - 1);
@@ -354,10 +358,10 @@ absl::StatusOr<Fields> ParseFields(std::string_view text, int count,
     }
     if (!possible) {
       const int ordinal = count == 6 ? 4 : 3;
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cron: field \"day of month\" (", Av(Ordinal(ordinal)), "): \"", Av(words[kDayOfMonth]),
-          "\" names no day that exists in month \"", Av(words[kMonth]),
-          "\": the expression can never fire"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cron: field \"day of month\" (", Av(Ordinal(ordinal)), "): \"",
+                       Av(words[kDayOfMonth]), "\" names no day that exists in month \"",
+                       Av(words[kMonth]), "\": the expression can never fire"));
     }
   }
   return f;

@@ -15,16 +15,16 @@ enum FieldIndex { kSecond = 0, kMinute, kHour, kDayOfMonth, kMonth, kDayOfWeek, 
 
 // Which wall times a field set names (bit v set = value v allowed).
 struct Fields {
-  uint64_t second = 0;            // bits 0..59
-  uint64_t minute = 0;            // bits 0..59
-  uint32_t hour = 0;              // bits 0..23
-  uint32_t dom = 0;               // bits 1..31: plain days of month
-  uint32_t dom_last = 0;          // bit n: "L-n" (last day minus n); bit 0 is "L"
-  uint32_t dom_nearest = 0;       // bit n: "nW", the weekday nearest day n
-  bool dom_last_weekday = false;  // "LW"
-  uint16_t month = 0;             // bits 1..12
-  uint8_t dow = 0;                // bits 0..6, 0 = Sunday
-  uint8_t dow_last = 0;           // bit w: "wL", the last weekday w of the month
+  uint64_t second = 0;               // bits 0..59
+  uint64_t minute = 0;               // bits 0..59
+  uint32_t hour = 0;                 // bits 0..23
+  uint32_t dom = 0;                  // bits 1..31: plain days of month
+  uint32_t dom_last = 0;             // bit n: "L-n" (last day minus n); bit 0 is "L"
+  uint32_t dom_nearest = 0;          // bit n: "nW", the weekday nearest day n
+  bool dom_last_weekday = false;     // "LW"
+  uint16_t month = 0;                // bits 1..12
+  uint8_t dow = 0;                   // bits 0..6, 0 = Sunday
+  uint8_t dow_last = 0;              // bit w: "wL", the last weekday w of the month
   std::array<uint8_t, 7> dow_nth{};  // [w] bit k: "w#k", the k-th weekday w (k = 1..5)
   bool dom_restricted = false;       // day-of-month field is not "*" or "?"
   bool dow_restricted = false;       // day-of-week field is not "*" or "?"

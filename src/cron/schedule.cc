@@ -88,7 +88,8 @@ absl::StatusOr<Schedule> Schedule::Parse(std::string_view expr, absl::TimeZone z
     if (rest.substr(0, prefix.size()) != prefix) continue;
     std::vector<std::string_view> words = internal::SplitWords(rest);
     std::string_view name = words[0].substr(prefix.size());
-    if (name.empty()) return Invalid(absl::StrCat("missing time zone name after \"", Av(prefix), "\""));
+    if (name.empty())
+      return Invalid(absl::StrCat("missing time zone name after \"", Av(prefix), "\""));
     absl::TimeZone tz;
     if (!PlausibleZoneName(name) || !absl::LoadTimeZone(std::string(name), &tz)) {
       return Invalid(absl::StrCat("unknown time zone \"", Av(name), "\" in \"", Av(words[0]),
@@ -107,14 +108,15 @@ absl::StatusOr<Schedule> Schedule::Parse(std::string_view expr, absl::TimeZone z
     const std::string name = Lower(words[0]);
     if (name == "@every") {
       if (words.size() != 2) {
-        return Invalid(absl::StrCat("\"@every\" takes exactly one duration (e.g. @every 1h30m), got ",
-                                    words.size() - 1, " words"));
+        return Invalid(
+            absl::StrCat("\"@every\" takes exactly one duration (e.g. @every 1h30m), got ",
+                         words.size() - 1, " words"));
       }
       absl::StatusOr<absl::Duration> d = ParseGoDuration(words[1]);
       if (!d.ok()) return Invalid(absl::StrCat("@every: ", d.status().message()));
       if (*d < absl::Seconds(1)) {
-        return Invalid(absl::StrCat("@every: interval \"", Av(words[1]),
-                                    "\" is below the 1s minimum"));
+        return Invalid(
+            absl::StrCat("@every: interval \"", Av(words[1]), "\" is below the 1s minimum"));
       }
       if (*d % absl::Seconds(1) != absl::ZeroDuration()) {
         return Invalid(absl::StrCat("@every: interval \"", Av(words[1]),
@@ -132,8 +134,8 @@ absl::StatusOr<Schedule> Schedule::Parse(std::string_view expr, absl::TimeZone z
     for (const Descriptor& d : kDescriptors) {
       if (name != d.name) continue;
       if (words.size() != 1) {
-        return Invalid(absl::StrCat("unexpected text after \"", Av(words[0]), "\": \"",
-                                    Av(words[1]), "\""));
+        return Invalid(
+            absl::StrCat("unexpected text after \"", Av(words[0]), "\": \"", Av(words[1]), "\""));
       }
       s.descriptor_ = std::string(d.name);
       HG_ASSIGN_OR_RETURN(s.f_, internal::ParseFields(d.fields, 6, &s.field_text_));
@@ -144,9 +146,10 @@ absl::StatusOr<Schedule> Schedule::Parse(std::string_view expr, absl::TimeZone z
                                 "@midnight, @hourly or @every <duration>)"));
   }
   if (words.size() != 5 && words.size() != 6) {
-    return Invalid(absl::StrCat("expected 5 fields (minute hour day-of-month month day-of-week) "
-                                "or 6 (with seconds first), got ",
-                                words.size(), " in \"", Av(rest), "\""));
+    return Invalid(
+        absl::StrCat("expected 5 fields (minute hour day-of-month month day-of-week) "
+                     "or 6 (with seconds first), got ",
+                     words.size(), " in \"", Av(rest), "\""));
   }
   s.field_count_ = static_cast<int>(words.size());
   HG_ASSIGN_OR_RETURN(s.f_, internal::ParseFields(rest, s.field_count_, &s.field_text_));
@@ -173,8 +176,10 @@ uint32_t Schedule::DayMask(int64_t year, int month) const {
     for (uint32_t m = f_.dom_nearest & all; m != 0; m &= m - 1) {
       int day = std::countr_zero(m);
       const int wd = (wd1 + day - 1) % 7;
-      if (wd == 6) day = day == 1 ? 3 : day - 1;         // Saturday: Friday, or Monday the 3rd
-      else if (wd == 0) day = day == dim ? day - 2 : day + 1;  // Sunday: Monday, or Friday
+      if (wd == 6)
+        day = day == 1 ? 3 : day - 1;  // Saturday: Friday, or Monday the 3rd
+      else if (wd == 0)
+        day = day == dim ? day - 2 : day + 1;  // Sunday: Monday, or Friday
       dom |= uint32_t{1} << day;
     }
     if (f_.dom_last_weekday) {
@@ -278,7 +283,7 @@ std::optional<absl::Time> Schedule::Next(absl::Time after) const {
   //  - hour restricted: wall-time semantics; a repeated wall time fires on its first pass only,
   //    and matching wall times inside a gap fire once, at the first instant after the gap.
   const bool wall = !f_.hour_wildcard;
-  int64_t start = after_unix + 1;  // first candidate instant (inclusive), unix seconds
+  int64_t start = after_unix + 1;        // first candidate instant (inclusive), unix seconds
   int64_t skip_until_local = INT64_MIN;  // wall mode: local times below this were already passed
   if (wall) {
     // The latest transition at or before `start`. Inside the second pass of a repeat, the wall

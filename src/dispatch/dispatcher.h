@@ -59,8 +59,8 @@ class Dispatcher {
     absl::Duration rpc_deadline = absl::Seconds(5);
   };
 
-  Dispatcher(store::Kv& kv, Clock& clock, model::Keys keys, WorkerClient& client,
-             Options options, DispatcherProbe probe = {});
+  Dispatcher(store::Kv& kv, Clock& clock, model::Keys keys, WorkerClient& client, Options options,
+             DispatcherProbe probe = {});
   ~Dispatcher();
 
   absl::Status RunAsLeader(const scheduler::LeaderTerm& term);
@@ -88,7 +88,7 @@ class Dispatcher {
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);   // worker id -> running runs
+  std::map<std::string, int> in_flight_ ABSL_GUARDED_BY(mu_);        // worker id -> running runs
   std::map<std::string, std::string> running_ ABSL_GUARDED_BY(mu_);  // running key -> worker
   std::deque<std::pair<std::string, std::string>> queue_ ABSL_GUARDED_BY(mu_);  // key, envelope
   std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);

@@ -8,8 +8,7 @@ namespace hg::dispatch {
 
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 hourglass::v1::Worker::Stub& GrpcWorkerClient::StubFor(const std::string& address) {

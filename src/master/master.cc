@@ -16,7 +16,11 @@ class LeaderContext {
 
 Master::Master(store::Kv& kv, Clock& clock, model::Keys keys, dispatch::WorkerClient& workers,
                Options options)
-    : kv_(kv), clock_(clock), keys_(std::move(keys)), workers_(workers), options_(std::move(options)) {}
+    : kv_(kv),
+      clock_(clock),
+      keys_(std::move(keys)),
+      workers_(workers),
+      options_(std::move(options)) {}
 
 Master::~Master() { Stop(); }
 
@@ -92,7 +96,8 @@ void Master::LeadOneTerm(std::stop_token stop, LeaderContext& ctx) {
 
   scheduler::HistoryRetention retention(kv_, clock_, keys_, options_.retention);
   scheduler::SchedulerProbe scheduler_probe = options_.scheduler_probe;
-  scheduler_probe.recorded = [&retention, chained = scheduler_probe.recorded](const std::string& job) {
+  scheduler_probe.recorded = [&retention,
+                              chained = scheduler_probe.recorded](const std::string& job) {
     retention.MarkDirty(job);
     if (chained) chained(job);
   };

@@ -129,9 +129,9 @@ Json EncodeExecutionSummary(const Execution& e) {
 
 absl::StatusOr<Execution> DecodeExecution(const Json& json) {
   if (!json.is_object()) {
-    return InvalidFieldsError("invalid execution record",
-                              {{"", absl::StrCat("must be a JSON object, got ",
-                                                 Av(JsonTypeName(json)))}});
+    return InvalidFieldsError(
+        "invalid execution record",
+        {{"", absl::StrCat("must be a JSON object, got ", Av(JsonTypeName(json)))}});
   }
   std::vector<FieldError> errors;
   ObjectReader r(json, "", &errors);

@@ -20,8 +20,8 @@ absl::Status InvalidFieldsError(std::string_view what, const std::vector<FieldEr
     list.push_back({{"field", errors[i].field}, {"message", errors[i].message}});
   }
   absl::Status status = absl::InvalidArgumentError(message);
-  status.SetPayload(kPayloadUrl,
-                    absl::Cord(list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  status.SetPayload(
+      kPayloadUrl, absl::Cord(list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   return status;
 }
 

@@ -29,7 +29,8 @@ std::string ShowChar(char c) {
 }  // namespace
 
 bool JobName::IsValid(std::string_view name) {
-  return !name.empty() && name.size() <= kMaxLength && std::all_of(name.begin(), name.end(), IsNameChar);
+  return !name.empty() && name.size() <= kMaxLength &&
+         std::all_of(name.begin(), name.end(), IsNameChar);
 }
 
 absl::StatusOr<JobName> JobName::Parse(std::string_view name) {
@@ -91,8 +92,8 @@ absl::StatusOr<ExecutionId> ExecutionId::Parse(std::string_view id) {
   }
   auto job = JobName::Parse(id.substr(0, at));
   if (!job.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid execution id \"", Av(id),
-                                                   "\": job ", job.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid execution id \"", Av(id), "\": job ", job.status().message()));
   }
   return FromSuffix(*job, id.substr(at + 1));
 }

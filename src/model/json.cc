@@ -38,8 +38,8 @@ size_t TooDeepAt(std::string_view text) {
 
 absl::StatusOr<Json> ParseJson(std::string_view text) {
   if (size_t at = TooDeepAt(text); at != std::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", at + 1,
-                                                   ": nesting deeper than ", kMaxJsonDepth));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON at byte ", at + 1, ": nesting deeper than ", kMaxJsonDepth));
   }
   try {
     return Json::parse(text.begin(), text.end());

@@ -75,8 +75,7 @@ class FirePlanner {
   // Undoes a decision whose write failed: sets the job's cursor to what is persisted and makes
   // `first_taken` (the decision's first instant) due again — unless `cursor` is already at or
   // past it (the write was applied after all), in which case the job resumes after `cursor`.
-  void Rollback(const std::string& name, std::optional<absl::Time> cursor,
-                absl::Time first_taken);
+  void Rollback(const std::string& name, std::optional<absl::Time> cursor, absl::Time first_taken);
 
   std::optional<absl::Time> NextOf(const std::string& name) const;
 

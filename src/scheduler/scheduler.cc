@@ -61,8 +61,8 @@ absl::Status Scheduler::Load(const LeaderTerm& term, store::Revision* revision) 
   for (const auto& kv : jobs.kvs) {
     auto job = model::ParseStoredJob(kv.value);
     if (!job.ok()) {
-      log_.Error("skipping unreadable job record", {{"key", kv.key},
-                                                     {"error", std::string(job.status().message())}});
+      log_.Error("skipping unreadable job record",
+                 {{"key", kv.key}, {"error", std::string(job.status().message())}});
       continue;
     }
     auto planned = ToPlanned(*job);
@@ -76,8 +76,8 @@ absl::Status Scheduler::Load(const LeaderTerm& term, store::Revision* revision) 
     }
     planner_.Upsert(*std::move(planned), now);
   }
-  log_.Info("loaded jobs", {{"jobs", jobs_.size()}, {"term", term.term},
-                            {"revision", jobs.revision}});
+  log_.Info("loaded jobs",
+            {{"jobs", jobs_.size()}, {"term", term.term}, {"revision", jobs.revision}});
   absl::MutexLock lock(&mu_);
   job_count_ = jobs_.size();
   return absl::OkStatus();
@@ -114,14 +114,16 @@ bool Scheduler::StillLeader(const LeaderTerm& term) {
 
 absl::Status Scheduler::CommitBatch(const LeaderTerm& term, std::vector<Unit>& batch) {
   store::TxnRequest txn;
-  txn.compare.push_back(Compare::CreateRevision(term.leader_key, Compare::Result::kEqual, term.term));
+  txn.compare.push_back(
+      Compare::CreateRevision(term.leader_key, Compare::Result::kEqual, term.term));
   int64_t dispatched = 0, missed = 0;
   std::vector<trace::Span> spans;  // one per fire; ended once the transaction's fate is known
   for (const Unit& u : batch) {
     const JobState& st = jobs_.at(u.job);
     const std::string cursor_key = keys_.CursorPrefix() + u.job;
     txn.compare.push_back(Compare::ModRevision(cursor_key, Compare::Result::kEqual, st.cursor_mod));
-    txn.success.push_back(store::PutRequest{.key = cursor_key, .value = model::FormatRfc3339(u.cursor)});
+    txn.success.push_back(
+        store::PutRequest{.key = cursor_key, .value = model::FormatRfc3339(u.cursor)});
     auto job_name = model::JobName::Parse(u.job);
     if (!job_name.ok()) continue;
     for (size_t i = 0; i < u.fires.size(); ++i) {
@@ -151,10 +153,10 @@ absl::Status Scheduler::CommitBatch(const LeaderTerm& term, std::vector<Unit>& b
       txn.success.push_back(
           store::PutRequest{.key = keys_.Exec(rec.id), .value = model::SerializeExecution(rec)});
       if (fire) {
-        txn.success.push_back(store::PutRequest{
-            .key = keys_.Pending(rec.id),
-            .value = model::MakeDispatchEnvelope(st.stored_json, f.instant, 1,
-                                                 spans.back().traceparent())});
+        txn.success.push_back(
+            store::PutRequest{.key = keys_.Pending(rec.id),
+                              .value = model::MakeDispatchEnvelope(st.stored_json, f.instant, 1,
+                                                                   spans.back().traceparent())});
       }
     }
   }
@@ -172,11 +174,13 @@ absl::Status Scheduler::CommitBatch(const LeaderTerm& term, std::vector<Unit>& b
     }
     if (probe_.fires) {
       if (dispatched) probe_.fires("dispatched", dispatched);
-      if (missed) probe_.fires("missed", missed + [&] {
-        int64_t n = 0;
-        for (const Unit& u : batch) n += u.missed_not_listed;
-        return n;
-      }());
+      if (missed)
+        probe_.fires(
+            "missed", missed + [&] {
+              int64_t n = 0;
+              for (const Unit& u : batch) n += u.missed_not_listed;
+              return n;
+            }());
     }
     return absl::OkStatus();
   }
@@ -207,7 +211,8 @@ absl::Status Scheduler::Commit(const LeaderTerm& term, std::vector<JobDecision> 
   std::map<std::string, std::deque<Unit>> queues;
   for (JobDecision& d : decisions) {
     auto& q = queues[d.job];
-    const std::optional<absl::Time> previous = jobs_.count(d.job) ? jobs_[d.job].cursor : std::nullopt;
+    const std::optional<absl::Time> previous =
+        jobs_.count(d.job) ? jobs_[d.job].cursor : std::nullopt;
     if (d.fires.empty()) {
       q.push_back(Unit{.job = d.job, .fires = {}, .cursor = d.cursor, .previous_cursor = previous});
       continue;
@@ -215,7 +220,8 @@ absl::Status Scheduler::Commit(const LeaderTerm& term, std::vector<JobDecision> 
     for (size_t i = 0; i < d.fires.size(); i += per_unit) {
       Unit u{.job = d.job, .previous_cursor = previous};
       const size_t end = std::min(d.fires.size(), i + per_unit);
-      u.fires.assign(d.fires.begin() + static_cast<long>(i), d.fires.begin() + static_cast<long>(end));
+      u.fires.assign(d.fires.begin() + static_cast<long>(i),
+                     d.fires.begin() + static_cast<long>(end));
       const bool last = end == d.fires.size();
       u.cursor = last ? d.cursor : u.fires.back().instant;
       if (last) u.missed_not_listed = d.missed_not_listed;

@@ -37,8 +37,8 @@ class Tracer;
 namespace hg::scheduler {
 
 struct LeaderTerm {
-  int64_t term = 0;         // create revision of our election key
-  std::string leader_key;   // our election key (the fencing compare's subject)
+  int64_t term = 0;        // create revision of our election key
+  std::string leader_key;  // our election key (the fencing compare's subject)
 };
 
 // Hooks for metrics (telemetry wires them); all optional.
@@ -61,7 +61,8 @@ class Scheduler {
     absl::Duration retry_delay = absl::Milliseconds(200);
   };
 
-  Scheduler(store::Kv& kv, Clock& clock, model::Keys keys, Options options, SchedulerProbe probe = {});
+  Scheduler(store::Kv& kv, Clock& clock, model::Keys keys, Options options,
+            SchedulerProbe probe = {});
   ~Scheduler();
 
   // Blocks until Stop() (returns OK) or until leadership is lost (FailedPrecondition) or the

@@ -2,7 +2,6 @@
 
 #include <utility>
 
-
 namespace hg::trace {
 
 Span::Span(Span&& other) noexcept { *this = std::move(other); }

@@ -17,8 +17,7 @@ namespace {
 
 absl::Status Errno(std::string_view what, const std::string& path) {
   const int err = errno;
-  return absl::InternalError(
-      absl::StrCat("spool ", Av(what), " ", path, ": ", std::strerror(err)));
+  return absl::InternalError(absl::StrCat("spool ", Av(what), " ", path, ": ", std::strerror(err)));
 }
 
 absl::StatusOr<std::string> ReadAll(int fd, const std::string& path) {

@@ -473,8 +473,8 @@ EtcdKv::~EtcdKv() = default;
 absl::StatusOr<RangeResponse> EtcdKv::Range(const RangeRequest& req) {
   const pb::RangeRequest in = ToPb(req);
   pb::RangeResponse out;
-  grpc::Status s = core_->Unary(Core::Kind::kRead, &Core::Endpoint::kv,
-                                &pb::KV::Stub::Range, in, &out);
+  grpc::Status s =
+      core_->Unary(Core::Kind::kRead, &Core::Endpoint::kv, &pb::KV::Stub::Range, in, &out);
   if (!s.ok()) return KvError(s, req.revision);
   return FromPb(out);
 }
@@ -482,8 +482,8 @@ absl::StatusOr<RangeResponse> EtcdKv::Range(const RangeRequest& req) {
 absl::StatusOr<PutResponse> EtcdKv::Put(const PutRequest& req) {
   const pb::PutRequest in = ToPb(req);
   pb::PutResponse out;
-  grpc::Status s = core_->Unary(Core::Kind::kWrite, &Core::Endpoint::kv,
-                                &pb::KV::Stub::Put, in, &out);
+  grpc::Status s =
+      core_->Unary(Core::Kind::kWrite, &Core::Endpoint::kv, &pb::KV::Stub::Put, in, &out);
   if (!s.ok()) return KvError(s, 0);
   return FromPb(out);
 }
@@ -491,8 +491,8 @@ absl::StatusOr<PutResponse> EtcdKv::Put(const PutRequest& req) {
 absl::StatusOr<DeleteResponse> EtcdKv::Delete(const DeleteRequest& req) {
   const pb::DeleteRangeRequest in = ToPb(req);
   pb::DeleteRangeResponse out;
-  grpc::Status s = core_->Unary(Core::Kind::kWrite, &Core::Endpoint::kv,
-                                &pb::KV::Stub::DeleteRange, in, &out);
+  grpc::Status s =
+      core_->Unary(Core::Kind::kWrite, &Core::Endpoint::kv, &pb::KV::Stub::DeleteRange, in, &out);
   if (!s.ok()) return KvError(s, 0);
   return FromPb(out);
 }
@@ -501,7 +501,8 @@ absl::StatusOr<TxnResponse> EtcdKv::Txn(const TxnRequest& req) {
   pb::TxnRequest in;
   bool writes = false;
   Revision oldest_read = 0;
-  auto add_ops = [&](const std::vector<TxnOp>& ops, google::protobuf::RepeatedPtrField<pb::RequestOp>* dst) {
+  auto add_ops = [&](const std::vector<TxnOp>& ops,
+                     google::protobuf::RepeatedPtrField<pb::RequestOp>* dst) {
     for (const TxnOp& op : ops) {
       pb::RequestOp* o = dst->Add();
       if (const auto* r = std::get_if<RangeRequest>(&op)) {
@@ -561,18 +562,19 @@ absl::StatusOr<int64_t> EtcdKv::LeaseKeepAliveOnce(LeaseId id) {
   pb::LeaseKeepAliveRequest in;
   in.set_id(id);
   pb::LeaseKeepAliveResponse out;
-  grpc::Status s = core_->Invoke(Core::Kind::kRead, [&](Core::Endpoint& ep, grpc::ClientContext& ctx) {
-    // One short stream per renewal: etcd answers each request on the stream, then sees our
-    // half-close and ends it with OK.
-    auto stream = ep.lease->LeaseKeepAlive(&ctx);
-    bool got = stream->Write(in) && stream->Read(&out);
-    stream->WritesDone();
-    grpc::Status st = stream->Finish();
-    if (st.ok() && !got) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "etcd: keepalive stream ended early");
-    }
-    return st;
-  });
+  grpc::Status s =
+      core_->Invoke(Core::Kind::kRead, [&](Core::Endpoint& ep, grpc::ClientContext& ctx) {
+        // One short stream per renewal: etcd answers each request on the stream, then sees our
+        // half-close and ends it with OK.
+        auto stream = ep.lease->LeaseKeepAlive(&ctx);
+        bool got = stream->Write(in) && stream->Read(&out);
+        stream->WritesDone();
+        grpc::Status st = stream->Finish();
+        if (st.ok() && !got) {
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "etcd: keepalive stream ended early");
+        }
+        return st;
+      });
   if (!s.ok()) return IsLeaseNotFound(s) ? absl::NotFoundError(s.error_message()) : FromGrpc(s);
   if (out.ttl() <= 0) return absl::NotFoundError(absl::StrCat("etcd: lease ", id, " expired"));
   return out.ttl();
@@ -606,8 +608,8 @@ absl::Status EtcdKv::Compact(Revision revision) {
   in.set_revision(revision);
   in.set_physical(true);
   pb::CompactionResponse out;
-  grpc::Status s = core_->Unary(Core::Kind::kRead, &Core::Endpoint::kv,
-                                &pb::KV::Stub::Compact, in, &out);
+  grpc::Status s =
+      core_->Unary(Core::Kind::kRead, &Core::Endpoint::kv, &pb::KV::Stub::Compact, in, &out);
   return KvError(s, revision);
 }
 
@@ -625,7 +627,9 @@ class EtcdWatch final : public Watch {
 
   ~EtcdWatch() override { Cancel(); }
 
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
 
   void Cancel() override {
     {
@@ -778,9 +782,10 @@ class EtcdWatch final : public Watch {
     grpc::Status s = stream->Finish();
     if (!token.empty() && NeedsReauth(s)) core_->DropToken(token);
     if (!cancelled()) {
-      Log().Info("watch stream ended; resuming",
-                 {{"endpoint", ep.target}, {"code", static_cast<int>(s.error_code())},
-                  {"error", s.error_message()}, {"next_revision", next_rev_}});
+      Log().Info("watch stream ended; resuming", {{"endpoint", ep.target},
+                                                  {"code", static_cast<int>(s.error_code())},
+                                                  {"error", s.error_message()},
+                                                  {"next_revision", next_rev_}});
     }
     return healthy ? Outcome::kRetryHealthy : Outcome::kRetry;
   }
