@@ -3,6 +3,8 @@
 //   BM_ShellExecutor     the same command through ShellExecutor::Start, waiting for each result
 //   BM_CurlEasyLoop      blocking curl_easy_perform on one reused handle (keep-alive)
 //   BM_HttpExecutor/N    HttpExecutor with N requests in flight
+//   BM_Wrk/N             `wrk -t1 -cN -d1s` (Debian's wrk) against the same server: the
+//                        machine's HTTP client limit, N connections each 1 request in flight
 // All HTTP cases hit GET /hello on an in-process cpp-httplib server on 127.0.0.1.
 // Run: build/h-exec-rel/bench/executor_bench --benchmark_repetitions=5
 //        --benchmark_report_aggregates_only=true
@@ -11,6 +13,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -127,6 +130,33 @@ void BM_HttpExecutor(benchmark::State& state) {
 }
 // At most 4 in flight: Debian's cpp-httplib listens with a backlog of 5.
 BENCHMARK(BM_HttpExecutor)->Arg(1)->Arg(4)->UseRealTime();
+
+// One repetition = one 1-second wrk run; its own count and duration are the measurement.
+void BM_Wrk(benchmark::State& state) {
+  const std::string cmd = "wrk -t1 -c" + std::to_string(state.range(0)) + " -d1s " +
+                          Server().Url("/hello") + " 2>&1";
+  double requests = 0, seconds = 0;
+  for (auto _ : state) {
+    FILE* out = popen(cmd.c_str(), "r");
+    if (out == nullptr) {
+      state.SkipWithError("cannot run wrk (apt-get install wrk)");
+      return;
+    }
+    char line[512];
+    while (fgets(line, sizeof line, out) != nullptr) {
+      // "  12345 requests in 1.00s, 1.2MB read"
+      double n = 0, s = 0;
+      if (sscanf(line, " %lf requests in %lfs", &n, &s) == 2) requests += n, seconds += s;
+    }
+    if (pclose(out) != 0 || seconds <= 0) {
+      state.SkipWithError("wrk failed (is it installed? scripts/setup installs it)");
+      return;
+    }
+    state.SetIterationTime(seconds);
+  }
+  state.counters["req_per_s"] = requests / seconds;
+}
+BENCHMARK(BM_Wrk)->Arg(1)->Arg(4)->Iterations(1)->UseManualTime();
 
 }  // namespace
 }  // namespace hg::executor
