@@ -70,8 +70,7 @@ absl::Status WorkerNode::Start() {
 }
 
 void WorkerNode::SessionLoop(std::stop_token stop) {
-  coord::Registry registry(Store(), clock_,
-                           keys_.WorkersPrefix().substr(0, keys_.WorkersPrefix().size() - 1));
+  coord::Registry registry(Store(), clock_, keys_.WorkersName());
   model::Json meta;
   meta["id"] = options_.service.worker_id;
   // Listening on port 0: advertise the port the server really bound.

@@ -35,19 +35,12 @@ void Master::Stop() {
   }
 }
 
-namespace {
-std::string WithoutSlash(std::string s) {
-  if (!s.empty() && s.back() == '/') s.pop_back();
-  return s;
-}
-}  // namespace
-
 void Master::ElectionLoop(std::stop_token stop) {
   model::Json self;
   self["id"] = options_.id;
   self["address"] = options_.address;
   const std::string value = model::DumpJson(self);
-  coord::Registry masters(kv_, clock_, WithoutSlash(keys_.MastersPrefix()));
+  coord::Registry masters(kv_, clock_, keys_.MastersName());
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop.stop_requested()) {
     coord::Session session(kv_, clock_, {.ttl_seconds = options_.election_ttl_seconds});
@@ -63,7 +56,7 @@ void Master::ElectionLoop(std::stop_token stop) {
     if (absl::Status st = masters.Register(session, options_.id, value); !st.ok()) {
       log_.Warn("cannot register as master", {{"error", std::string(st.message())}});
     }
-    coord::Election election(session, WithoutSlash(keys_.ElectionPrefix()));
+    coord::Election election(session, keys_.ElectionName());
     while (!stop.stop_requested() && session.IsAlive()) {
       absl::Status st = election.Campaign(value, stop);
       if (st.ok()) {

@@ -57,6 +57,12 @@ class Keys {
   }
 
   std::string ElectionPrefix() const { return prefix_ + "election/"; }
+
+  // Names for the coord recipes (Election, Registry), which follow etcd's convention of a name
+  // without the trailing '/' and add it themselves: ElectionName() + "/" == ElectionPrefix().
+  std::string ElectionName() const { return prefix_ + "election"; }
+  std::string MastersName() const { return prefix_ + "masters"; }
+  std::string WorkersName() const { return prefix_ + "workers"; }
   std::string LocksRoot() const { return prefix_ + "locks/"; }
   std::string LockPrefix(const JobName& name) const { return LocksRoot() + name.str() + "/"; }
 

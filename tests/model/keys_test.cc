@@ -19,6 +19,10 @@ TEST(KeysTest, DefaultLayout) {
   EXPECT_EQ(keys.Worker("w1"), "/hourglass/workers/w1");
   EXPECT_EQ(keys.Master("m1"), "/hourglass/masters/m1");
   EXPECT_EQ(keys.ElectionPrefix(), "/hourglass/election/");
+  // Recipe names: the recipe appends '/', landing on the same keys as the prefixes.
+  EXPECT_EQ(keys.ElectionName() + "/", keys.ElectionPrefix());
+  EXPECT_EQ(keys.MastersName() + "/", keys.MastersPrefix());
+  EXPECT_EQ(keys.WorkersName() + "/", keys.WorkersPrefix());
   EXPECT_EQ(keys.LockPrefix(name), "/hourglass/locks/backup/");
   EXPECT_EQ(keys.Kill(id), "/hourglass/kill/backup@1772938800000-1a2b3c4d");
 }
