@@ -17,7 +17,10 @@
 // HG_ASSIGN_OR_RETURN(auto x, MakeX()); — unwraps an absl::StatusOr or returns its error.
 #define HG_ASSIGN_OR_RETURN(lhs, expr) \
   HG_ASSIGN_OR_RETURN_IMPL(HG_STATUS_CONCAT(hg_statusor_, __LINE__), lhs, expr)
+// `tmp` is an identifier and `lhs` may be a declaration: neither can be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define HG_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \
-  lhs = std::move(*tmp) /* NOLINT(bugprone-macro-parentheses): lhs may be a declaration */
+  lhs = std::move(*tmp)
+// NOLINTEND(bugprone-macro-parentheses)
