@@ -133,8 +133,18 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(Options options) {
   if (!etcd.ok()) return etcd.status();
   c->etcd_ = *std::move(etcd);
   for (int i = 0; i < options.masters; ++i) {
+    c->master_proxies_.emplace_back();
+    if (options.proxy_masters) {
+      for (int m = 0; m < c->etcd_->size(); ++m) {
+        const std::string url = c->etcd_->ClientUrl(m);
+        auto proxy = TcpProxy::Start(std::stoi(url.substr(url.rfind(':') + 1)));
+        if (!proxy.ok()) return proxy.status();
+        c->master_proxies_.back().push_back(*std::move(proxy));
+      }
+    }
     c->master_addrs_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
     c->masters_.push_back(c->MakeMaster(i));
+    c->master_paused_.push_back(false);
     if (auto st = c->masters_.back()->Start(); !st.ok()) return st;
   }
   for (int i = 0; i < options.workers; ++i) {
@@ -151,35 +161,67 @@ Cluster::~Cluster() {
   for (auto& p : masters_) p->Kill();
   etcd_.reset();
   std::error_code ec;
-  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir_, ec);
+  // Kept for a post-mortem when the test failed or HG_KEEP_CLUSTER_DIR is set.
+  if (!::testing::Test::HasFailure() && std::getenv("HG_KEEP_CLUSTER_DIR") == nullptr) {  // NOLINT
+    std::filesystem::remove_all(dir_, ec);
+  }
 }
 
 std::unique_ptr<Process> Cluster::MakeMaster(int i) {
-  return std::make_unique<Process>(
-      absl::StrCat("master", i),
-      std::vector<std::string>{binary_, "master", "--etcd", etcd_->ClientUrls(), "--http",
-                               master_addrs_[i], "--id", absl::StrCat("master", i),
-                               "--election-ttl", options_.election_ttl, "--log-format", "json",
-                               "--log-level", "debug"},
-      absl::StrCat(dir_, "/master", i, ".log"));
+  std::string etcd = etcd_->ClientUrls();
+  if (!master_proxies_[i].empty()) {
+    etcd.clear();
+    for (const auto& p : master_proxies_[i]) {
+      absl::StrAppend(&etcd, etcd.empty() ? "" : ",", "http://127.0.0.1:", p->port());
+    }
+  }
+  std::vector<std::string> argv{binary_, "master", "--etcd", etcd, "--http",
+                                master_addrs_[i], "--id", absl::StrCat("master", i),
+                                "--election-ttl", options_.election_ttl, "--log-format", "json",
+                                "--log-level", "debug"};
+  argv.insert(argv.end(), options_.master_args.begin(), options_.master_args.end());
+  return std::make_unique<Process>(absl::StrCat("master", i), std::move(argv),
+                                   absl::StrCat(dir_, "/master", i, ".log"));
 }
 
 std::unique_ptr<Process> Cluster::MakeWorker(int i) {
-  return std::make_unique<Process>(
-      absl::StrCat("worker", i),
-      std::vector<std::string>{binary_, "worker", "--etcd", etcd_->ClientUrls(), "--grpc",
-                               worker_addrs_[i], "--id", absl::StrCat("worker", i),
-                               "--session-ttl", options_.worker_session_ttl,
-                               "--shutdown-grace", "2s", "--spool",
-                               absl::StrCat(dir_, "/worker", i, ".spool"), "--log-format",
-                               "json"},
-      absl::StrCat(dir_, "/worker", i, ".log"));
+  // --metrics on port 0: several workers on one host must not fight over the default port.
+  std::vector<std::string> argv{binary_, "worker", "--etcd", etcd_->ClientUrls(), "--grpc",
+                                worker_addrs_[i], "--id", absl::StrCat("worker", i),
+                                "--session-ttl", options_.worker_session_ttl,
+                                "--shutdown-grace", "2s", "--capacity",
+                                absl::StrCat(options_.worker_capacity), "--metrics",
+                                "127.0.0.1:0", "--spool",
+                                absl::StrCat(dir_, "/worker", i, ".spool"), "--log-format",
+                                "json"};
+  argv.insert(argv.end(), options_.worker_args.begin(), options_.worker_args.end());
+  return std::make_unique<Process>(absl::StrCat("worker", i), std::move(argv),
+                                   absl::StrCat(dir_, "/worker", i, ".log"));
 }
 
 absl::Status Cluster::RestartMaster(int i) {
   masters_[i]->Kill();
+  master_paused_[i] = false;
   masters_[i] = MakeMaster(i);
   return masters_[i]->Start();
+}
+
+void Cluster::PauseMaster(int i) {
+  masters_[i]->Signal(SIGSTOP);
+  master_paused_[i] = true;
+}
+
+void Cluster::ResumeMaster(int i) {
+  masters_[i]->Signal(SIGCONT);
+  master_paused_[i] = false;
+}
+
+void Cluster::PartitionMaster(int i, bool cut) {
+  if (master_proxies_[i].empty()) {
+    ADD_FAILURE() << "PartitionMaster needs Options::proxy_masters";
+    return;
+  }
+  for (auto& p : master_proxies_[i]) p->SetPartitioned(cut);
 }
 
 absl::Status Cluster::RestartWorker(int i) {
@@ -198,7 +240,7 @@ absl::StatusOr<HttpReply> Cluster::Http(int master, const std::string& method,
   }
   absl::Status last = absl::UnavailableError("no master answered");
   for (int i : order) {
-    if (!masters_[i]->Running()) continue;
+    if (master_paused_[i] || !masters_[i]->Running()) continue;
     httplib::Client cli("http://" + master_addrs_[i]);
     cli.set_connection_timeout(1, 0);
     cli.set_read_timeout(5, 0);
@@ -210,7 +252,9 @@ absl::StatusOr<HttpReply> Cluster::Http(int master, const std::string& method,
       last = absl::UnavailableError(absl::StrCat(master_addrs_[i], ": ", httplib::to_string(r.error())));
       continue;
     }
-    return HttpReply{.status = r->status, .body = r->body};
+    HttpReply reply{.status = r->status, .body = r->body, .headers = {}};
+    for (const auto& [k, v] : r->headers) reply.headers[k] = v;
+    return reply;
   }
   return last;
 }
@@ -247,6 +291,23 @@ absl::Status Cluster::WaitWorkers(int n, absl::Duration timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return absl::DeadlineExceededError(absl::StrCat("fewer than ", n, " workers registered"));
+}
+
+absl::StatusOr<int64_t> Cluster::LeaderTerm(int via) {
+  auto r = Http(via, "GET", "/cluster");
+  if (!r.ok()) return r.status();
+  auto j = r->Json();
+  if (r->status != 200 || !j.is_object() || !j.contains("leader") || !j["leader"].is_object()) {
+    return absl::UnavailableError(absl::StrCat("no leader: ", r->status, " ", r->body));
+  }
+  return j["leader"].value("term", int64_t{0});
+}
+
+int Cluster::WorkerIndex(const std::string& id) const {
+  for (int i = 0; i < static_cast<int>(workers_.size()); ++i) {
+    if (id == absl::StrCat("worker", i)) return i;
+  }
+  return -1;
 }
 
 void Cluster::DumpLogs() const {

@@ -2,7 +2,8 @@
 // real etcd (tests/fixtures/etcd_fixture.h), each with free ports, its own log file, and
 // kill -9 / SIGSTOP / SIGCONT / SIGTERM / restart, plus bounded waits on cluster conditions.
 // Every child dies with the test (PR_SET_PDEATHSIG) and is killed in the destructor; logs of
-// all processes are printed when the test has failed.
+// all processes are printed when the test has failed, and the cluster's temp dir (logs, run
+// files, spools) is kept when the test failed or HG_KEEP_CLUSTER_DIR=1.
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "tests/cluster/tcp_proxy.h"
 #include "tests/fixtures/etcd_fixture.h"
 
 namespace hg::testing {
@@ -46,6 +48,7 @@ class Process {
 struct HttpReply {
   int status = 0;
   std::string body;
+  std::map<std::string, std::string> headers;  // last value of each response header
   nlohmann::json Json() const;
 };
 
@@ -57,6 +60,12 @@ class Cluster {
     int workers = 1;
     std::string election_ttl = "2s";
     std::string worker_session_ttl = "2s";
+    int worker_capacity = 16;
+    std::vector<std::string> master_args;  // appended to every master's command line
+    std::vector<std::string> worker_args;  // appended to every worker's command line
+    // Masters reach etcd through a TcpProxy each (PartitionMaster); workers and the test
+    // reach it directly.
+    bool proxy_masters = false;
   };
   static absl::StatusOr<std::unique_ptr<Cluster>> Start(Options options);
   ~Cluster();
@@ -69,6 +78,13 @@ class Cluster {
   const std::string& dir() const { return dir_; }
 
   absl::Status RestartMaster(int i);
+  // SIGSTOP / SIGCONT a master; Http() and WaitLeader() skip a paused master (it would accept
+  // connections and never answer).
+  void PauseMaster(int i);
+  void ResumeMaster(int i);
+  // Cuts (or heals) master i's links to etcd; needs Options::proxy_masters. Its HTTP API and its
+  // gRPC links to workers stay up.
+  void PartitionMaster(int i, bool cut);
   absl::Status RestartWorker(int i);
 
   // HTTP to master i (or to the first master that answers when i < 0).
@@ -77,6 +93,11 @@ class Cluster {
   // Index of the leading master as /cluster reports it (asks every live master).
   absl::StatusOr<int> WaitLeader(absl::Duration timeout, int not_this = -1);
   absl::Status WaitWorkers(int n, absl::Duration timeout);
+  // The leader's term (create revision of its election key) as master `via` reports it.
+  absl::StatusOr<int64_t> LeaderTerm(int via = -1);
+  int worker_count() const { return static_cast<int>(workers_.size()); }
+  // Index of worker "worker<i>" from its id; -1 when unknown.
+  int WorkerIndex(const std::string& id) const;
 
   // Prints every process log (call on failure).
   void DumpLogs() const;
@@ -93,6 +114,8 @@ class Cluster {
   std::vector<std::string> master_addrs_;
   std::vector<std::string> worker_addrs_;
   std::vector<std::unique_ptr<Process>> masters_;
+  std::vector<bool> master_paused_;
+  std::vector<std::vector<std::unique_ptr<TcpProxy>>> master_proxies_;  // [master][etcd member]
   std::vector<std::unique_ptr<Process>> workers_;
 };
 
