@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -82,23 +84,40 @@ void SetSinkForTesting(Sink* sink) {
   g_sink = sink;
 }
 
-void Logger::Log(Level level, std::string_view msg, Fields fields) const {
+void Logger::Log(Level level, std::string_view msg, Fields fields, const Context* context) const {
   if (level < g_level.load() || level == Level::kOff) return;
   const absl::Time now = absl::Now();
+  const bool filtered = context != nullptr && context->filter;
+  // The per-line value, filtered when it is a string and a filter is bound.
+  auto value_of = [&](const nlohmann::json& v) -> nlohmann::json {
+    if (filtered && v.is_string()) return context->filter(v.get_ref<const std::string&>());
+    return v;
+  };
+  const std::string message = filtered ? context->filter(msg) : std::string(msg);
+  std::vector<std::pair<std::string_view, nlohmann::json>> all;
+  if (context != nullptr) {
+    for (const auto& [key, value] : context->fields) {
+      const bool replaced = std::any_of(fields.begin(), fields.end(),
+                                        [&](const Field& f) { return f.first == key; });
+      if (!replaced) all.emplace_back(key, value);
+    }
+  }
+  for (const auto& [key, value] : fields) all.emplace_back(key, value_of(value));
   std::string line;
   if (g_json.load()) {
     nlohmann::json j;
     j["time"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone());
     j["level"] = LevelName(level);
-    j["msg"] = msg;
+    j["msg"] = message;
     j["component"] = component_;
-    for (const auto& [key, value] : fields) j[std::string(key)] = value;
+    for (const auto& [key, value] : all) j[std::string(key)] = value;
     // Replace invalid UTF-8 (command output, user input) instead of throwing.
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
     line = absl::StrCat(absl::FormatTime("%H:%M:%E3S", now, absl::LocalTimeZone()), " ",
-                        absl::AsciiStrToUpper(Av(LevelName(level))), " [", component_, "] ", Av(msg));
-    for (const auto& [key, value] : fields) {
+                        absl::AsciiStrToUpper(Av(LevelName(level))), " [", component_, "] ",
+                        message);
+    for (const auto& [key, value] : all) {
       absl::StrAppend(&line, " ", Av(key), "=",
                       value.is_string() ? value.get<std::string>()
                                         : value.dump(-1, ' ', false,

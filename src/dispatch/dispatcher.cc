@@ -7,6 +7,7 @@
 #include "model/execution.h"
 #include "model/job.h"
 #include "model/json.h"
+#include "model/run_log.h"
 #include "telemetry/tracer.h"
 
 namespace hg::dispatch {
@@ -225,13 +226,15 @@ void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
       span.SetAttribute("hourglass.worker", w.id);
       span.SetAttribute("hourglass.outcome",
                         hourglass::v1::RunResponse::Outcome_Name(resp->outcome()));
-      log_.Debug("dispatched", {{"execution_id", id->str()}, {"worker", w.id},
-                                {"outcome", hourglass::v1::RunResponse::Outcome_Name(resp->outcome())}});
+      model::RunLogger(log_, *id, w.id, span.traceparent())
+          .Debug("dispatched",
+                 {{"outcome", hourglass::v1::RunResponse::Outcome_Name(resp->outcome())}});
       return;
     }
     if (absl::IsFailedPrecondition(resp.status()) &&
         resp.status().message().find("stale leader term") != absl::string_view::npos) {
-      log_.Warn("worker saw a newer term; stopping dispatch", {{"worker", w.id}});
+      model::RunLogger(log_, *id, w.id, span.traceparent())
+          .Warn("worker saw a newer term; stopping dispatch", {{"term", term.term}});
       Stop();
       return;
     }
@@ -255,9 +258,9 @@ void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
   txn.success = {store::PutRequest{.key = exec_key, .value = model::SerializeExecution(*rec)},
                  store::DeleteRequest::Key(pending_key)};
   auto resp = kv_.Txn(txn);
-  log_.Warn("no worker available", {{"execution_id", id->str()}, {"job", id->job().str()},
-                                    {"error", last_error},
-                                    {"recorded", resp.ok() && resp->succeeded}});
+  model::RunLogger(log_, *id, /*worker=*/"", span.traceparent())
+      .Warn("no worker available",
+            {{"error", last_error}, {"recorded", resp.ok() && resp->succeeded}});
 }
 
 void Dispatcher::HandleLost(const scheduler::LeaderTerm& term, const std::string& id_text) {
@@ -276,11 +279,16 @@ void Dispatcher::HandleLost(const scheduler::LeaderTerm& term, const std::string
                                       (*inflight)->mod_revision)};
   txn.success.push_back(store::DeleteRequest::Key(inflight_key));
   std::string outcome = "released";
+  std::string lost_worker, trace_id;  // for the log line, before the record is rewritten
   if (cur->has_value()) {
     txn.compare.push_back(
         Compare::ModRevision(exec_key, Compare::Result::kEqual, (*cur)->mod_revision));
     auto rec = model::ParseExecution((*cur)->value);
     auto job = store::Get(kv_, keys_.Job(id->job()));
+    if (rec.ok()) {
+      lost_worker = rec->worker_id;
+      trace_id = rec->trace_id;
+    }
     if (rec.ok() && !model::IsFinal(rec->status)) {
       int max_retries = 0;
       std::string job_json;
@@ -312,7 +320,8 @@ void Dispatcher::HandleLost(const scheduler::LeaderTerm& term, const std::string
   }
   auto resp = kv_.Txn(txn);
   if (resp.ok() && resp->succeeded) {
-    log_.Warn("worker lost during run", {{"execution_id", id->str()}, {"outcome", outcome}});
+    model::RunLogger(log_, *id, lost_worker, /*traceparent=*/"", trace_id)
+        .Warn("worker lost during run", {{"outcome", outcome}});
   }
 }
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/duration.h"
@@ -201,12 +202,14 @@ void Validate(const Job& job, Errors& errors) {
     if (!ex.headers.empty()) only_for("headers", ExecutorType::kHttp);
     if (!ex.body.empty()) only_for("body", ExecutorType::kHttp);
     if (!ex.expected_status.empty()) only_for("expected_status", ExecutorType::kHttp);
+    if (!ex.secret_headers.empty()) only_for("secret_headers", ExecutorType::kHttp);
     if (ex.command.empty()) errors.Add("executor.command", "is required for executor_type \"shell\"");
   }
   if (type_known && !shell) {
     if (!ex.command.empty()) only_for("command", ExecutorType::kShell);
     if (!ex.env.empty()) only_for("env", ExecutorType::kShell);
     if (!ex.cwd.empty()) only_for("cwd", ExecutorType::kShell);
+    if (!ex.secret_env.empty()) only_for("secret_env", ExecutorType::kShell);
     if (ex.url.empty()) errors.Add("executor.url", "is required for executor_type \"http\"");
   }
   if (ex.command.size() > kMaxCommand) {
@@ -248,6 +251,27 @@ void Validate(const Job& job, Errors& errors) {
                            [](char c) { return c == '\r' || c == '\n' || c == '\0'; })) {
       errors.Add(field, absl::StrCat("value must be at most ", kMaxHeaderValue,
                                      " bytes without CR, LF or NUL"));
+    }
+  }
+  // Secret names must name something: a typo would silently leave a secret in the clear.
+  for (size_t i = 0; i < ex.secret_env.size(); ++i) {
+    const std::string& name = ex.secret_env[i];
+    if (!ex.env.contains(name)) {
+      errors.Add(Index("executor.secret_env", i),
+                 absl::StrCat("\"", name, "\" is not a variable of executor.env"));
+    } else if (std::find(ex.secret_env.begin(), ex.secret_env.begin() + static_cast<long>(i),
+                         name) != ex.secret_env.begin() + static_cast<long>(i)) {
+      errors.Add(Index("executor.secret_env", i), absl::StrCat("\"", name, "\" is listed twice"));
+    }
+  }
+  for (size_t i = 0; i < ex.secret_headers.size(); ++i) {
+    const std::string& name = ex.secret_headers[i];
+    const bool present = std::any_of(ex.headers.begin(), ex.headers.end(), [&](const auto& h) {
+      return absl::EqualsIgnoreCase(Av(h.first), Av(name));
+    });
+    if (!present) {
+      errors.Add(Index("executor.secret_headers", i),
+                 absl::StrCat("\"", name, "\" is not a header of executor.headers"));
     }
   }
   if (ex.body.size() > kMaxHttpBody) {
@@ -326,6 +350,20 @@ void DecodeExecutor(const Json& object, bool strict, Job& job, std::vector<Field
   if (auto v = r.String("method")) ex.method = absl::AsciiStrToUpper(*v);
   if (auto v = r.StringMap("headers")) ex.headers = *v;
   if (auto v = r.String("body")) ex.body = *v;
+  for (const char* key : {"secret_env", "secret_headers"}) {
+    const Json* list = r.Array(key);
+    if (list == nullptr) continue;
+    std::vector<std::string>& names =
+        std::string_view(key) == "secret_env" ? ex.secret_env : ex.secret_headers;
+    const std::string path = absl::StrCat("executor.", key);
+    for (size_t i = 0; i < list->size(); ++i) {
+      if (!(*list)[i].is_string()) {
+        r.AddError(Index(path, i), "must be a string");
+        continue;
+      }
+      names.push_back((*list)[i].get<std::string>());
+    }
+  }
   if (const Json* list = r.Array("expected_status")) {
     for (size_t i = 0; i < list->size(); ++i) {
       auto code = AsInt((*list)[i]);
@@ -527,12 +565,14 @@ Json EncodeJob(const Job& job) {
     ex["command"] = job.executor.command;
     ex["env"] = EncodeMap(job.executor.env);
     ex["cwd"] = job.executor.cwd;
+    if (!job.executor.secret_env.empty()) ex["secret_env"] = job.executor.secret_env;
   } else {
     ex["url"] = job.executor.url;
     ex["method"] = job.executor.method;
     ex["headers"] = EncodeMap(job.executor.headers);
     ex["body"] = job.executor.body;
     ex["expected_status"] = job.executor.expected_status;
+    if (!job.executor.secret_headers.empty()) ex["secret_headers"] = job.executor.secret_headers;
   }
   out["executor"] = std::move(ex);
   out["concurrency_policy"] = ToString(job.concurrency_policy);

@@ -5,9 +5,11 @@
 //   name              [A-Za-z0-9._-]{1,128}                          (required)
 //   cron_expr         cron expression, validated by hg::cron        (required)
 //   executor_type     "shell" | "http"                              (required)
-//   executor          shell: {command (required), env {}, cwd ""}
+//   executor          shell: {command (required), env {}, cwd "", secret_env []}
 //                     http:  {url (required, http/https), method "GET", headers {}, body "",
-//                             expected_status [] (= any 2xx)}
+//                             expected_status [] (= any 2xx), secret_headers []}
+//                     secret_env / secret_headers name env entries / headers whose values are
+//                     secret (model/secrets.h); encoded only when non-empty
 //   concurrency_policy "Allow" | "Forbid" | "Replace"               ("Allow")
 //   retry_policy      {max_retries 0..10 (0), backoff "1s", kind "fixed"|"exponential" ("fixed"),
 //                      max_backoff null (no cap), jitter false}
@@ -61,12 +63,15 @@ struct ExecutorSpec {
   std::string command;
   std::map<std::string, std::string> env;
   std::string cwd;  // absolute path, or "" for the worker's default
+  std::vector<std::string> secret_env;  // keys of `env` whose values are secret
   // http
   std::string url;
   std::string method = "GET";
   std::map<std::string, std::string> headers;
   std::string body;
   std::vector<int> expected_status;  // empty = any 2xx counts as success
+  // Names of `headers` whose values are secret (beyond the configured list); case-insensitive.
+  std::vector<std::string> secret_headers;
   friend bool operator==(const ExecutorSpec&, const ExecutorSpec&) = default;
 };
 

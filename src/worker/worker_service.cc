@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "cron/schedule.h"
 #include "model/json.h"
+#include "model/run_log.h"
 #include "nlohmann/json.hpp"
 #include "telemetry/tracer.h"
 
@@ -32,6 +33,7 @@ struct WorkerService::RunState {
   model::ExecutionId id;
   model::Job job;
   std::string traceparent;  // the execution span's context
+  model::Redactor redactor;  // the job's secret values
   trace::Span span;         // the execution span, ended by Finish() or with the state
   store::LeaseId lease = 0;
   model::Execution record;          // the record as we last wrote it
@@ -197,6 +199,7 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
   auto run = std::make_shared<RunState>();
   run->id = *id;
   run->job = *std::move(job);
+  run->redactor = model::Redactor::ForJob(run->job, options_.secret_headers);
   run->span = trace::StartSpan(options_.probe.tracer, "execution", trace::SpanKind::kServer,
                                request.traceparent(), request.tracestate());
   run->span.SetAttribute("hourglass.job", run->job.name.str());
@@ -359,10 +362,7 @@ absl::StatusOr<RunResponse> WorkerService::ClaimAndStart(const RunPtr& run) {
         auto schedule = cron::Schedule::Parse(job.cron_expr, job.Zone());
         if (schedule.ok()) run->next_instant = schedule->Next(run->record.scheduled_time);
       }
-      log_.Info("claimed", {{"job", job.name.str()},
-                            {"execution_id", run->id.str()},
-                            {"trace_id", run->record.trace_id},
-                            {"attempt", run->record.attempt}});
+      RunLog(*run).Info("claimed", {{"attempt", run->record.attempt}});
       absl::MutexLock lock(&mu_);
       // Assigned under mu_: the thread's last act (moving itself to done_threads_) takes mu_.
       run->thread = std::thread([this, run] { RunThread(run); });
@@ -382,9 +382,7 @@ absl::StatusOr<RunResponse> WorkerService::ClaimAndStart(const RunPtr& run) {
     const std::string holder = holder_kv->value.empty() ? holder_kv->key : holder_kv->value;
     HG_ASSIGN_OR_RETURN(bool written, RecordSkipped(run, *now_rec, now_kv->mod_revision, holder));
     if (!written) continue;
-    log_.Info("skipped (Forbid)", {{"job", job.name.str()},
-                                   {"execution_id", run->id.str()},
-                                   {"holder", holder}});
+    RunLog(*run).Info("skipped (Forbid)", {{"holder", holder}});
     return Outcome(RunResponse::SKIPPED,
                    absl::StrCat("Forbid: job ", job.name.str(),
                                 " is still running as execution ", holder));
@@ -447,9 +445,7 @@ void WorkerService::RunThread(const RunPtr& run) {
       final = std::move(result);
       break;
     }
-    log_.Info("retrying", {{"job", job.name.str()},
-                           {"execution_id", run->id.str()},
-                           {"retry", retry},
+    RunLog(*run).Info("retrying", {{"retry", retry},
                            {"delay_ms", absl::ToInt64Milliseconds(delay)},
                            {"error", result.error}});
     {
@@ -534,10 +530,8 @@ std::optional<executor::ExecResult> WorkerService::WaitForReplaced(const RunPtr&
             kv_.Put({.key = keys_.Kill(*other_id), .value = reason});
         if (put.ok()) signalled.insert(other);
       }
-      log_.Info("Replace: waiting for older runs to end",
-                {{"job", run->job.name.str()},
-                 {"execution_id", run->id.str()},
-                 {"older", absl::StrJoin(older, ",")}});
+      RunLog(*run).Info("Replace: waiting for older runs to end",
+                        {{"older", absl::StrJoin(older, ",")}});
     }
     if (clock_.Now() >= deadline) {
       return SyntheticResult(
@@ -598,6 +592,10 @@ executor::ExecResult WorkerService::RunAttempt(const RunPtr& run) {
   executor::ExecResult result = *std::move(run->result);
   run->result.reset();
   run->handle.reset();
+  // Before anything else sees them (span, logs, record): the job may print its secrets, an
+  // HTTP server may echo a header, an error may quote the URL.
+  result.output = run->redactor.Redact(result.output);
+  result.error = run->redactor.Redact(result.error);
   if (result.status != executor::ExecStatus::kSuccess) {
     attempt.SetError(result.error.empty() ? "attempt failed" : result.error);
   }
@@ -623,9 +621,8 @@ bool WorkerService::RecordAttempt(const RunPtr& run) {
   if (!resp.ok()) {
     // Not fatal: the Finish writes the whole record anyway. A lost answer shows up there as a
     // changed mod revision on a record that is still visibly ours (adopted).
-    log_.Warn("attempt update not written", {{"job", run->job.name.str()},
-                                             {"execution_id", run->id.str()},
-                                             {"error", std::string(resp.status().message())}});
+    RunLog(*run).Warn("attempt update not written",
+                      {{"error", std::string(resp.status().message())}});
     return true;
   }
   if (resp->succeeded) {
@@ -642,8 +639,7 @@ bool WorkerService::RecordAttempt(const RunPtr& run) {
       return RecordAttempt(run);
     }
   }
-  log_.Warn("execution record taken over; not retrying",
-            {{"job", run->job.name.str()}, {"execution_id", run->id.str()}});
+  RunLog(*run).Warn("execution record taken over; not retrying");
   return false;
 }
 
@@ -654,8 +650,9 @@ void WorkerService::Finish(const RunPtr& run, const executor::ExecResult& result
   if (rec.start_time && *rec.end_time < *rec.start_time) rec.end_time = rec.start_time;
   rec.exit_code = result.exit_code;
   rec.http_status = result.http_status;
-  rec.output = result.output;
-  rec.error = result.error;
+  // Every path to the record goes through here (synthetic results too).
+  rec.output = run->redactor.Redact(result.output);
+  rec.error = run->redactor.Redact(result.error);
   if (rec.start_time) {
     rec.duration_ms = absl::ToInt64Milliseconds(*rec.end_time - *rec.start_time);
   }
@@ -672,15 +669,13 @@ void WorkerService::Finish(const RunPtr& run, const executor::ExecResult& result
   }
   FinishEntry entry = MakeEntry(*run, rec);
   absl::Status st = TryFinish(entry, run->serial);
-  log_.Info("finished", {{"job", run->job.name.str()},
-                         {"execution_id", run->id.str()},
-                         {"trace_id", rec.trace_id},
-                         {"status", std::string(model::ToString(rec.status))},
-                         {"attempt", rec.attempt},
-                         {"written", st.ok()}});
+  const log::ContextLogger run_log = RunLog(*run);
+  run_log.Info("finished", {{"status", std::string(model::ToString(rec.status))},
+                            {"attempt", rec.attempt},
+                            {"written", st.ok()}});
   if (!st.ok()) {
-    log_.Warn("final record not written; spooled and retried",
-              {{"execution_id", run->id.str()}, {"error", std::string(st.message())}});
+    run_log.Warn("final record not written; spooled and retried",
+                 {{"error", std::string(st.message())}});
     QueueResult(std::move(entry), run->serial);
   }
 }
@@ -719,14 +714,13 @@ absl::Status WorkerService::TryFinish(FinishEntry& entry, int64_t serial) {
       if (it != runs_.end() && it->second->serial != serial) {
         // A later local run of the same id (re-dispatched here) owns the record and the keys,
         // which carry the same lease and values as ours: touch nothing.
-        log_.Warn("stale result dropped: the execution runs here again",
-                  {{"execution_id", entry.id}});
+        EntryLog(entry).Warn("stale result dropped: the execution runs here again");
         return absl::OkStatus();
       }
     }
     if (!adopt) {
       // The leader (worker lost) or another worker owns the record now: release what is ours.
-      log_.Warn("final record not ours any more; releasing keys", {{"execution_id", entry.id}});
+      EntryLog(entry).Warn("final record not ours any more; releasing keys");
       ReleaseKeys(entry);
       return absl::OkStatus();
     }
@@ -753,8 +747,8 @@ void WorkerService::ReleaseKeys(const FinishEntry& entry) {
   for (const store::TxnRequest& txn : txns) {
     absl::StatusOr<store::TxnResponse> resp = kv_.Txn(txn);
     if (!resp.ok()) {
-      log_.Warn("key release failed", {{"execution_id", entry.id},
-                                       {"error", std::string(resp.status().message())}});
+      EntryLog(entry).Warn("key release failed",
+                           {{"error", std::string(resp.status().message())}});
     }
   }
 }
@@ -762,8 +756,8 @@ void WorkerService::ReleaseKeys(const FinishEntry& entry) {
 void WorkerService::QueueResult(FinishEntry entry, int64_t serial) {
   if (spool_ != nullptr) {
     if (absl::Status st = spool_->Append(entry); !st.ok()) {
-      log_.Error("spool write failed; result kept in memory only",
-                 {{"execution_id", entry.id}, {"error", std::string(st.message())}});
+      EntryLog(entry).Error("spool write failed; result kept in memory only",
+                            {{"error", std::string(st.message())}});
     }
   }
   absl::MutexLock lock(&mu_);
@@ -801,7 +795,7 @@ void WorkerService::FlushPending(bool final_pass) {
     });
     if (it == pending_.end()) continue;
     if (st.ok()) {
-      log_.Info("spooled result written", {{"execution_id", p.entry.id}});
+      EntryLog(p.entry).Info("spooled result written");
       pending_.erase(it);
       if (spool_ != nullptr) {
         if (absl::Status ds = spool_->MarkDone(p.entry.id); !ds.ok()) {
@@ -895,6 +889,25 @@ void WorkerService::OnKillEvents(const store::WatchResponse& response) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Log lines about one run.
+
+log::ContextLogger WorkerService::RunLog(const RunState& run) const {
+  // Only fields fixed before the run thread starts: any thread may log about a run.
+  const model::Redactor* redactor = &run.redactor;  // the run outlives the logger
+  return model::RunLogger(log_, run.id, options_.worker_id, run.traceparent, "",
+                          [redactor](std::string_view s) { return redactor->Redact(s); });
+}
+
+log::ContextLogger WorkerService::EntryLog(const FinishEntry& entry) const {
+  // A result outlives its run (spool): its identity comes from the entry and its record.
+  model::ExecutionId id;
+  std::string trace_id;
+  if (auto parsed = model::ExecutionId::Parse(entry.id); parsed.ok()) id = *parsed;
+  if (auto rec = model::ParseExecution(entry.record); rec.ok()) trace_id = rec->trace_id;
+  return model::RunLogger(log_, id, entry.worker_id, "", trace_id);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Kill, Stop, Health.
 
 void WorkerService::KillLocked(const RunPtr& run, const std::string& reason, Signals& signal) {
@@ -916,13 +929,15 @@ void WorkerService::Signal(const Signals& signal) {
 
 bool WorkerService::Kill(const std::string& execution_id, const std::string& reason) {
   Signals signal;
+  RunPtr run;
   {
     absl::MutexLock lock(&mu_);
     auto it = runs_.find(execution_id);
     if (it == runs_.end()) return false;
-    KillLocked(it->second, reason.empty() ? "kill requested" : reason, signal);
+    run = it->second;
+    KillLocked(run, reason.empty() ? "kill requested" : reason, signal);
   }
-  log_.Info("kill", {{"execution_id", execution_id}, {"reason", reason}});
+  RunLog(*run).Info("kill", {{"reason", reason}});
   Signal(signal);
   return true;
 }

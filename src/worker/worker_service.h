@@ -54,6 +54,7 @@
 #include "model/execution.h"
 #include "model/job.h"
 #include "model/keys.h"
+#include "model/secrets.h"
 #include "store/kv.h"
 #include "worker.pb.h"
 #include "worker/spool.h"
@@ -97,6 +98,10 @@ struct WorkerOptions {
   absl::Duration finish_retry_initial = absl::Milliseconds(100);
   absl::Duration finish_retry_max = absl::Seconds(5);
   uint64_t seed = 0;  // retry jitter; 0 = random
+  // Header names whose values are secret in every HTTP job (case-insensitive), on top of the
+  // job's executor.secret_headers. Secret values are replaced by "[REDACTED]" in the record's
+  // output and error, in span errors and in log lines about the run (model/secrets.h).
+  std::vector<std::string> secret_headers = model::DefaultSecretHeaders();
   WorkerProbe probe;
 };
 
@@ -196,6 +201,11 @@ class WorkerService {
   static void Signal(const Signals& signal);
   void ReportRunning(size_t running) const;
   void ReapThreads();
+
+  // A logger bound to the run's identity (model/run_log.h); safe from any thread.
+  log::ContextLogger RunLog(const RunState& run) const;
+  // The same for a result that may have outlived its run (spool).
+  log::ContextLogger EntryLog(const FinishEntry& entry) const;
 
   executor::ExecRequest MakeRequest(const RunState& run) const;
   executor::ExecResult SyntheticResult(executor::ExecStatus status, std::string error) const;
