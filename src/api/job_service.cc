@@ -11,8 +11,10 @@
 #include "common/strings.h"
 #include "cron/schedule.h"
 #include "telemetry/trace_context.h"
+#include "telemetry/tracer.h"
 #include "model/field_errors.h"
 #include "model/json.h"
+#include "model/run_log.h"
 
 namespace hg::api {
 namespace {
@@ -361,6 +363,91 @@ absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const Histo
   return page;
 }
 
+absl::StatusOr<Ledger> JobService::GetLedger(const JobName& name, const LedgerQuery& query) {
+  const absl::Time now = TruncateToMillis(clock_.Now());
+  const absl::Time to = TruncateToMillis(query.to.value_or(now));
+  const absl::Time from = TruncateToMillis(query.from.value_or(to - options_.default_ledger_window));
+  if (from > to) {
+    return model::InvalidFieldsError("invalid ledger query",
+                                     {{"from", "must not be after \"to\""}});
+  }
+  HG_ASSIGN_OR_RETURN(auto loaded, Load(name));
+  const Job& job = loaded.first;
+  HG_ASSIGN_OR_RETURN(cron::Schedule schedule, job.Schedule());
+
+  LedgerInputs in{.job = &job, .from = from, .to = to, .now = now, .grace = options_.ledger_grace};
+  // Instants before the job existed are not expected (a new job never replays the past).
+  absl::Time after = from - absl::Nanoseconds(1);
+  if (job.created_at && *job.created_at > after) after = *job.created_at;
+  for (std::optional<absl::Time> t = schedule.Next(after); t && *t <= to; t = schedule.Next(*t)) {
+    if (static_cast<int>(in.instants.size()) == options_.max_ledger_instants) {
+      return model::InvalidFieldsError(
+          "invalid ledger query",
+          {{"to", absl::StrCat("the window holds more than ", options_.max_ledger_instants,
+                               " instants of this job; narrow [from, to]")}});
+    }
+    in.instants.push_back(*t);
+  }
+
+  // Cursor, oldest retained record, first record after the window: one read transaction.
+  const std::string prefix = keys_.ExecPrefix(name);
+  auto key_at = [&](int64_t ms) {
+    return absl::StrCat(prefix, absl::StrFormat("%0*d", model::ExecutionId::kMillisDigits,
+                                                std::max<int64_t>(0, ms)));
+  };
+  store::RangeRequest oldest = store::RangeRequest::Prefix(prefix);
+  oldest.limit = 1;
+  oldest.sort_order = store::SortOrder::kAscend;
+  oldest.sort_target = store::SortTarget::kKey;
+  oldest.keys_only = true;
+  store::RangeRequest next;
+  next.key = key_at(absl::ToUnixMillis(to) + 1);
+  next.range_end = store::PrefixEnd(prefix);
+  next.limit = 1;
+  next.sort_order = store::SortOrder::kAscend;
+  next.sort_target = store::SortTarget::kKey;
+  store::TxnRequest txn;
+  txn.success = {store::RangeRequest::Key(keys_.Cursor(name)), oldest, next};
+  HG_ASSIGN_OR_RETURN(store::TxnResponse meta, kv_.Txn(txn));
+  auto range_at = [&](size_t i) -> const store::RangeResponse* {
+    return i < meta.responses.size() ? std::get_if<store::RangeResponse>(&meta.responses[i])
+                                     : nullptr;
+  };
+  if (const auto* r = range_at(0); r != nullptr && !r->kvs.empty()) {
+    if (auto t = model::ParseRfc3339(r->kvs.front().value); t.ok()) in.cursor = *t;
+  }
+  if (const auto* r = range_at(1); r != nullptr && !r->kvs.empty()) {
+    if (auto id = keys_.ExecFromKey(r->kvs.front().key)) in.oldest_record = id->scheduled();
+  }
+  if (const auto* r = range_at(2); r != nullptr && !r->kvs.empty()) {
+    if (auto e = model::ParseExecution(r->kvs.front().value); e.ok()) in.next_record = *e;
+  }
+
+  // The records of the window, in chunks (retention bounds them by history_limit).
+  std::string lower = key_at(absl::ToUnixMillis(from));
+  const std::string upper = key_at(absl::ToUnixMillis(to) + 1);
+  while (true) {
+    store::RangeRequest r;
+    r.key = lower;
+    r.range_end = upper;
+    r.limit = kScanChunk;
+    r.sort_order = store::SortOrder::kAscend;
+    r.sort_target = store::SortTarget::kKey;
+    HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv_.Range(r));
+    for (const auto& kv : resp.kvs) {
+      auto e = model::ParseExecution(kv.value);
+      if (!e.ok()) {
+        Log().Warn("unreadable execution record", {{"key", kv.key}, {"error", e.status().ToString()}});
+        continue;
+      }
+      in.records.push_back(*std::move(e));
+    }
+    if (!resp.more || resp.kvs.empty()) break;
+    lower = resp.kvs.back().key + '\0';  // strictly after the last key read
+  }
+  return JoinLedger(in);
+}
+
 absl::StatusOr<Execution> JobService::Trigger(const JobName& name, std::string_view traceparent) {
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     const absl::Time now = TruncateToMillis(clock_.Now());
@@ -383,8 +470,7 @@ absl::StatusOr<Execution> JobService::Trigger(const JobName& name, std::string_v
         .key = keys_.Pending(e.id), .value = model::MakeDispatchEnvelope(job_kv.value, now, 1, traceparent)});
     HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
     if (!resp.succeeded) continue;  // the job changed (or vanished: Load says which)
-    Log().Info("manual trigger",
-               {{"job", name.str()}, {"execution_id", e.id.str()}, {"trace_id", e.trace_id}});
+    model::RunLogger(Log(), e.id, /*worker=*/"", traceparent, e.trace_id).Info("manual trigger");
     return e;
   }
   return Conflict(absl::StrCat("triggering job \"", name.str(), "\""));
@@ -446,7 +532,9 @@ absl::StatusOr<Execution> JobService::KillExecution(const model::ExecutionId& id
     }
     HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
     if (!resp.succeeded) continue;
-    Log().Info("kill requested", {{"job", id.job().str()}, {"execution_id", id.str()}});
+    // Written under the kill request's span (its trace, not necessarily the run's).
+    model::RunLogger(Log(), id, e.worker_id, trace::CurrentTraceparent(), e.trace_id)
+        .Info("kill requested", {{"status", std::string(model::ToString(e.status))}});
     return GetExecution(id);
   }
   return Conflict(absl::StrCat("execution \"", id.str(), "\""));

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "api/ledger.h"
 #include "common/clock.h"
 #include "model/execution.h"
 #include "model/ids.h"
@@ -55,6 +56,11 @@ struct HistoryQuery {
 struct HistoryPage {
   std::vector<model::Execution> executions;  // newest scheduled_time first
   std::string next_cursor;                   // "" when there is nothing older
+};
+
+struct LedgerQuery {
+  std::optional<absl::Time> from;  // default: `to` - Options::default_ledger_window
+  std::optional<absl::Time> to;    // default: now
 };
 
 struct ClusterMember {
@@ -90,6 +96,11 @@ class JobService {
     // enough that stale requests disappear by themselves.
     int64_t kill_request_ttl_seconds = 600;
     int max_preview = 100;
+    // Ledger: at most this many instants per request (more is InvalidArgument), the default
+    // window, and how long a due instant may wait for the scheduler before it is `unaccounted`.
+    int max_ledger_instants = 1000;
+    absl::Duration default_ledger_window = absl::Hours(1);
+    absl::Duration ledger_grace = absl::Seconds(30);
   };
 
   JobService(store::Kv& kv, Clock& clock) : JobService(kv, clock, Options{}) {}
@@ -128,6 +139,12 @@ class JobService {
   absl::StatusOr<JobView> Resume(const model::JobName& name) { return SetPaused(name, false); }
 
   absl::StatusOr<model::Execution> GetExecution(const model::ExecutionId& id);
+
+  // The schedule ledger of `name` over [from, to] (api/ledger.h). Reads the job, its cursor, the
+  // oldest retained record and the records scheduled in the window (a key range: record keys
+  // sort by scheduled time). InvalidArgument (field errors on from/to) when from > to or the
+  // window holds more than max_ledger_instants instants; NotFound without the job.
+  absl::StatusOr<Ledger> GetLedger(const model::JobName& name, const LedgerQuery& query);
 
   // A `scheduled` execution is marked `killed` at once; a `running` one gets a kill request at
   // kill/<id> (under a lease) that its worker watches. FailedPrecondition if already finished.

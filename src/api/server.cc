@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <filesystem>
@@ -104,6 +105,26 @@ bool BoolParam(const Request& req, const char* name, std::vector<model::FieldErr
   if (text == "false" || text == "0") return false;
   errors->push_back({name, absl::StrCat("must be true or false, got \"", text, "\"")});
   return false;
+}
+
+// An instant as RFC 3339 or as unix milliseconds (all digits); nullopt when absent or empty.
+std::optional<absl::Time> TimeParam(const Request& req, const char* name,
+                                    std::vector<model::FieldError>* errors) {
+  if (!req.has_param(name)) return std::nullopt;
+  const std::string text = req.get_param_value(name);
+  if (text.empty()) return std::nullopt;
+  int64_t ms = 0;
+  if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+      absl::SimpleAtoi(text, &ms)) {
+    return absl::FromUnixMillis(ms);
+  }
+  auto t = model::ParseRfc3339(text);
+  if (!t.ok()) {
+    errors->push_back({name, absl::StrCat("must be an RFC 3339 time or unix milliseconds, got \"",
+                                          text, "\"")});
+    return std::nullopt;
+  }
+  return *t;
 }
 
 absl::StatusOr<model::JobName> NameFromPath(const Request& req) {
@@ -490,6 +511,19 @@ void ApiServer::RegisterRoutes() {
                                status_text, ">; rel=\"next\""));
     }
     SendJson(res, 200, out);
+  });
+
+  Handle("GET", R"(/jobs/([^/]+)/ledger/?)", [&svc](const Request& req, Response& res) {
+    auto name = NameFromPath(req);
+    if (!name.ok()) return SendError(res, name.status());
+    std::vector<model::FieldError> errors;
+    LedgerQuery query;
+    query.from = TimeParam(req, "from", &errors);
+    query.to = TimeParam(req, "to", &errors);
+    if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
+    auto ledger = svc.GetLedger(*name, query);
+    if (!ledger.ok()) return SendError(res, ledger.status());
+    SendJson(res, 200, EncodeLedger(*ledger));
   });
 
   Handle("POST", R"(/jobs/([^/]+)/trigger/?)", [&svc](const Request& req, Response& res) {
