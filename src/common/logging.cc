@@ -96,10 +96,11 @@ void Logger::Log(Level level, std::string_view msg, Fields fields, const Context
   const std::string message = filtered ? context->filter(msg) : std::string(msg);
   std::vector<std::pair<std::string_view, nlohmann::json>> all;
   if (context != nullptr) {
-    for (const auto& [key, value] : context->fields) {
+    for (const auto& entry : context->fields) {
+      // Not a structured binding: clang 14 (clang-tidy) cannot capture one in a lambda.
       const bool replaced = std::any_of(fields.begin(), fields.end(),
-                                        [&](const Field& f) { return f.first == key; });
-      if (!replaced) all.emplace_back(key, value);
+                                        [&](const Field& f) { return f.first == entry.first; });
+      if (!replaced) all.emplace_back(entry.first, entry.second);
     }
   }
   for (const auto& [key, value] : fields) all.emplace_back(key, value_of(value));

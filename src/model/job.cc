@@ -394,7 +394,13 @@ void DecodeRetryPolicy(const Json& object, bool strict, Job& job,
   if (backoff) rp.backoff = *backoff;
   ReadEnum(r, "kind", std::array{BackoffKind::kFixed, BackoffKind::kExponential}, &rp.kind);
   ReadDuration(r, "max_backoff", &rp.max_backoff);
-  if (auto v = r.Bool("jitter")) rp.jitter = *v;
+  // Exponential backoff is fully jittered unless told otherwise (synchronized retries of many
+  // jobs hitting one recovering service is the classic thundering herd); fixed is exact, as v1.
+  if (auto v = r.Bool("jitter")) {
+    rp.jitter = *v;
+  } else {
+    rp.jitter = rp.kind == BackoffKind::kExponential;
+  }
   if (strict) r.RejectUnknown();
 }
 

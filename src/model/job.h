@@ -12,7 +12,7 @@
 //                     secret (model/secrets.h); encoded only when non-empty
 //   concurrency_policy "Allow" | "Forbid" | "Replace"               ("Allow")
 //   retry_policy      {max_retries 0..10 (0), backoff "1s", kind "fixed"|"exponential" ("fixed"),
-//                      max_backoff null (no cap), jitter false}
+//                      max_backoff null (no cap), jitter (true for exponential, else false)}
 //   timezone "UTC", timeout null (none), starting_deadline "60s", paused false,
 //   description "", labels {}, selector {}, history_limit 1..10000 (100)
 // Durations are Go-style strings ("5s", "1h30m") and are echoed back exactly as sent.

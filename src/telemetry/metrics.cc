@@ -16,8 +16,6 @@
 namespace hg::telemetry {
 namespace {
 
-using prometheus::Counter;
-using prometheus::Gauge;
 using prometheus::Histogram;
 
 // Request latencies: 1 ms .. 10 s.

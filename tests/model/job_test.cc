@@ -426,3 +426,23 @@ TEST(JobStoredTest, ParseTimeZone) {
 
 }  // namespace
 }  // namespace hg::model
+
+namespace hg::model {
+namespace {
+
+TEST(JobTest, ExponentialBackoffIsJitteredUnlessToldOtherwise) {
+  auto parse = [](const std::string& retry) {
+    auto job = ParseJobRequest(
+        R"({"name":"j","cron_expr":"* * * * * *","executor_type":"shell",)"
+        R"("executor":{"command":"true"},"retry_policy":)" + retry + "}");
+    EXPECT_TRUE(job.ok()) << job.status();
+    return job->retry_policy.jitter;
+  };
+  EXPECT_TRUE(parse(R"({"max_retries":3,"backoff":"1s","kind":"exponential"})"));
+  EXPECT_FALSE(parse(R"({"max_retries":3,"backoff":"1s","kind":"exponential","jitter":false})"));
+  EXPECT_FALSE(parse(R"({"max_retries":3,"backoff":"5s"})"));  // v1 fixed backoff stays exact
+  EXPECT_TRUE(parse(R"({"max_retries":3,"backoff":"5s","kind":"fixed","jitter":true})"));
+}
+
+}  // namespace
+}  // namespace hg::model
