@@ -23,7 +23,7 @@ struct MasterFlags {
   Settings settings;
   EtcdSettings etcd;
   std::string http, id, election_ttl, prefix, ui_dir, data, log_level, log_format, capacity,
-      metrics_job_label, otlp_endpoint;
+      metrics_job_label, otlp_endpoint, secret_headers;
 };
 
 int Fail(const char* cmd, const absl::Status& st) {
@@ -102,6 +102,9 @@ int RunMaster(MasterFlags& f) {
     if (!capacity.ok()) return Fail(cmd, capacity.status());
     w.service.capacity = *capacity;
     w.service.spool_path = f.data + "/worker-spool.jsonl";
+    auto secret_headers = ParseSecretHeaders(f.secret_headers);
+    if (!secret_headers.ok()) return Fail(cmd, secret_headers.status());
+    w.service.secret_headers = *secret_headers;
     w.session_ttl_seconds = o.master.election_ttl_seconds;
     w.metrics = &metrics;
     w.tracer = o.tracer;
@@ -171,6 +174,7 @@ void RegisterDevCommand(CLI::App& app) {
   f->settings.Add("data", "./hourglass-data", "directory of the SQLite store and worker spool",
                   &f->data);
   f->settings.Add("capacity", "16", "concurrent runs of the in-process worker", &f->capacity);
+  AddSecretHeadersSetting(f->settings, &f->secret_headers);
   f->settings.Register(*cmd);
   cmd->callback([f] {
     if (const int rc = RunMaster(*f); rc != 0) throw CLI::RuntimeError(rc);

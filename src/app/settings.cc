@@ -5,7 +5,11 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "model/secrets.h"
 #include "yaml-cpp/yaml.h"
 
 namespace hg::app {
@@ -81,6 +85,32 @@ absl::Status Settings::Resolve() {
     if (s.option != nullptr && s.option->count() > 0) *s.target = s.flag_value;
   }
   return absl::OkStatus();
+}
+
+void AddSecretHeadersSetting(Settings& s, std::string* target) {
+  s.Add("secret-headers", absl::StrJoin(model::DefaultSecretHeaders(), ","),
+        "HTTP header names whose values are secret in every job (comma-separated): replaced by "
+        "[REDACTED] in run output, errors and logs; jobs add their own in "
+        "executor.secret_headers",
+        target);
+}
+
+absl::StatusOr<std::vector<std::string>> ParseSecretHeaders(const std::string& text) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (part.empty()) continue;
+    for (char c : part) {
+      // RFC 9110 token characters.
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+          std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--secret-headers: \"", part, "\" is not an HTTP header name"));
+      }
+    }
+    out.emplace_back(part);
+  }
+  return out;
 }
 
 }  // namespace hg::app

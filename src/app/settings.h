@@ -15,6 +15,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace hg::app {
 
@@ -41,5 +42,11 @@ class Settings {
   std::vector<Setting> settings_;
   std::string config_path_;
 };
+
+// --secret-headers (worker, dev): header names whose values are secret in every HTTP job
+// (model/secrets.h); default model::DefaultSecretHeaders(), comma-separated, "" for none.
+void AddSecretHeadersSetting(Settings& s, std::string* target);
+// InvalidArgument naming the entry when one is not an HTTP header name (RFC 9110 token).
+absl::StatusOr<std::vector<std::string>> ParseSecretHeaders(const std::string& text);
 
 }  // namespace hg::app

@@ -19,7 +19,7 @@ struct WorkerFlags {
   EtcdSettings etcd;
   std::string grpc, advertise, id, labels, capacity, session_ttl, shutdown_grace, kill_grace,
       output_cap_kib, spool, shell_enabled, shell_allow, prefix, log_level, log_format, metrics,
-      metrics_job_label, otlp_endpoint;
+      metrics_job_label, otlp_endpoint, secret_headers;
 };
 
 int RunWorker(WorkerFlags& f) {
@@ -62,6 +62,9 @@ int RunWorker(WorkerFlags& f) {
   }
   o.shell.enabled = f.shell_enabled == "true";
   o.shell.allowed_prefixes = SplitList(f.shell_allow);
+  auto secret_headers = ParseSecretHeaders(f.secret_headers);
+  if (!secret_headers.ok()) return fail(secret_headers.status());
+  o.service.secret_headers = *secret_headers;
   if (f.metrics_job_label != "true" && f.metrics_job_label != "false") {
     return fail(absl::InvalidArgumentError("--metrics-job-label: must be true or false"));
   }
@@ -111,6 +114,7 @@ void RegisterWorkerCommand(CLI::App& app) {
   s.Add("shell-enabled", "true", "allow the shell executor", &f->shell_enabled);
   s.Add("shell-allow", "", "allowed command prefixes, comma-separated (empty: any)",
         &f->shell_allow);
+  AddSecretHeadersSetting(s, &f->secret_headers);
   s.Add("prefix", "/hourglass/", "etcd key prefix", &f->prefix);
   s.Add("metrics", "127.0.0.1:9464", "HTTP listen address of GET /metrics (empty: no server)",
         &f->metrics);
