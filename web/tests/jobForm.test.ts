@@ -122,6 +122,29 @@ describe('form <-> spec', () => {
     });
   });
 
+  it('keeps secret_env and secret_headers through an edit, minus removed entries', () => {
+    const shellJob: Job = {
+      name: 's',
+      cron_expr: '* * * * * *',
+      executor_type: 'shell',
+      executor: { command: 'echo $T', env: { T: 'x', U: 'y' }, secret_env: ['T', 'U'] },
+    } as Job;
+    const f = jobToForm(shellJob);
+    expect(formToSpec(f).executor.secret_env).toEqual(['T', 'U']);
+    f.env = f.env.filter((p) => p.key !== 'U');
+    expect(formToSpec(f).executor.secret_env).toEqual(['T']);
+    f.env = [];
+    expect(formToSpec(f).executor).not.toHaveProperty('secret_env');
+
+    const httpJob: Job = {
+      name: 'h',
+      cron_expr: '* * * * * *',
+      executor_type: 'http',
+      executor: { url: 'http://x/', headers: { 'X-Key': 'k' }, secret_headers: ['x-key'] },
+    } as Job;
+    expect(formToSpec(jobToForm(httpJob)).executor.secret_headers).toEqual(['x-key']);
+  });
+
   it('sends only the chosen executor and omits empty optionals', () => {
     const f = shell({ url: 'http://left.over/', env: [{ key: 'A', value: '1' }, { key: ' ', value: '' }] });
     const spec = formToSpec(f);

@@ -39,6 +39,10 @@ export interface ExecutorSpec {
   headers?: Record<string, string>;
   body?: string;
   expected_status?: number[];
+  /** Keys of `env` whose values are secret (redacted from output, errors and logs). */
+  secret_env?: string[];
+  /** Names of `headers` whose values are secret, beyond the server's --secret-headers. */
+  secret_headers?: string[];
 }
 
 export interface RetryPolicy {

@@ -22,6 +22,9 @@ export interface JobForm {
   url: string;
   method: string;
   headers: KeyValue[];
+  /** Carried from the loaded job so an edit never drops them (a dropped name un-redacts). */
+  secret_env: string[];
+  secret_headers: string[];
   body: string;
   expected_status: string;
   concurrency_policy: ConcurrencyPolicy;
@@ -59,6 +62,8 @@ export function emptyForm(): JobForm {
     url: '',
     method: 'GET',
     headers: [],
+    secret_env: [],
+    secret_headers: [],
     body: '',
     expected_status: '',
     concurrency_policy: 'Allow',
@@ -105,6 +110,8 @@ export function jobToForm(job: Partial<Job>): JobForm {
   f.url = ex.url ?? '';
   f.method = (ex.method || 'GET').toUpperCase();
   f.headers = toPairs(ex.headers);
+  f.secret_env = [...(ex.secret_env ?? [])];
+  f.secret_headers = [...(ex.secret_headers ?? [])];
   f.body = ex.body ?? '';
   f.expected_status = (ex.expected_status ?? []).join(', ');
   f.concurrency_policy = job.concurrency_policy ?? 'Allow';
@@ -149,11 +156,17 @@ export function formToSpec(f: JobForm): JobSpec {
     if (f.cwd.trim()) spec.executor.cwd = f.cwd.trim();
     const env = fromPairs(f.env);
     if (Object.keys(env).length) spec.executor.env = env;
+    // Only names still present: the server rejects a secret name without its entry.
+    const secretEnv = f.secret_env.filter((k) => k in env);
+    if (secretEnv.length) spec.executor.secret_env = secretEnv;
   } else {
     spec.executor.url = f.url.trim();
     spec.executor.method = f.method || 'GET';
     const headers = fromPairs(f.headers);
     if (Object.keys(headers).length) spec.executor.headers = headers;
+    const names = Object.keys(headers).map((h) => h.toLowerCase());
+    const secretHeaders = f.secret_headers.filter((h) => names.includes(h.toLowerCase()));
+    if (secretHeaders.length) spec.executor.secret_headers = secretHeaders;
     if (f.body) spec.executor.body = f.body;
     const codes = parseStatusList(f.expected_status);
     if (codes.length) spec.executor.expected_status = codes;
