@@ -252,6 +252,13 @@ class EtcdKv::Core {
 
   // Connected (READY) within `deadline`? False as soon as the channel reports a failure.
   static bool WaitConnected(grpc::Channel& channel, absl::Time deadline);
+  // A channel in (sticky) TRANSIENT_FAILURE is reconnected by gRPC 1.51 only when a call picks
+  // it, and with several endpoints Invoke never sends one to a failed endpoint: a client that
+  // kept calling while every member was down then never reconnected after they all came back
+  // (tests/cluster/etcd_reconnect_probe_test.cc). Kick sends a throwaway wait-for-ready read
+  // with a 1 ms deadline, whose pick starts a connection attempt; the next call finds the
+  // channel READY (or still failing, and skips it as before).
+  static void Kick(Endpoint& ep);
 
   // The current token ("" without auth), authenticating on `ep` when there is none.
   grpc::Status Token(Endpoint& ep, absl::Time deadline, std::string* token);
@@ -354,6 +361,18 @@ bool EtcdKv::Core::WaitConnected(grpc::Channel& channel, absl::Time deadline) {
   return true;
 }
 
+void EtcdKv::Core::Kick(Endpoint& ep) {
+  if (ep.channel->GetState(/*try_to_connect=*/false) != GRPC_CHANNEL_TRANSIENT_FAILURE) return;
+  grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(1)));
+  pb::RangeRequest req;
+  req.set_key(std::string(1, '\0'));  // nothing lives there; the answer (if any) is ignored
+  req.set_count_only(true);
+  pb::RangeResponse resp;
+  (void)ep.kv->Range(&ctx, req, &resp);
+}
+
 grpc::Status EtcdKv::Core::Token(Endpoint& ep, absl::Time deadline, std::string* token) {
   token->clear();
   if (options_.username.empty()) return grpc::Status::OK;
@@ -402,6 +421,7 @@ grpc::Status EtcdKv::Core::Invoke(Kind kind, Fn&& fn) {
       // With several endpoints, one that cannot connect soon must not eat the whole deadline.
       if (n > 1 &&
           !WaitConnected(*ep.channel, std::min(deadline, absl::Now() + options_.dial_timeout))) {
+        Kick(ep);
         last = grpc::Status(grpc::StatusCode::UNAVAILABLE,
                             absl::StrCat("etcd endpoint ", ep.target, " is not reachable"));
         continue;
