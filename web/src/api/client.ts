@@ -10,6 +10,7 @@ import type {
   Job,
   JobSpec,
   JobsPage,
+  Ledger,
 } from './types';
 
 /** An HTTP error from the API, with the server's error code and per-field messages if it sent them. */
@@ -186,6 +187,11 @@ export class HourglassClient {
       masters: Array.isArray(c?.masters) ? c.masters : [],
       workers: Array.isArray(c?.workers) ? c.workers : [],
     }));
+  }
+
+  /** Expected instants in [from, to] (RFC 3339 or unix ms; server default: the last hour). */
+  ledger(name: string, q: { from?: string | number; to?: string | number } = {}): Promise<Ledger> {
+    return this.json<Ledger>('GET', `/jobs/${enc(name)}/ledger${query({ from: q.from, to: q.to })}`);
   }
 
   cronPreview(expr: string, tz: string, n = 10): Promise<CronPreview> {

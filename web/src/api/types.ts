@@ -168,3 +168,30 @@ export interface JobsPage {
   /** Opaque cursor for the next page, from the `X-Next-Cursor` header; null on the last page. */
   nextCursor: string | null;
 }
+
+/** GET /jobs/{name}/ledger outcomes (docs/design/api.md "Schedule ledger"). */
+export type LedgerOutcome =
+  | ExecutionStatus
+  | 'no_worker'
+  | 'paused'
+  | 'pruned'
+  | 'no_record'
+  | 'pending'
+  | 'unaccounted';
+
+export interface LedgerEntry {
+  instant: string;
+  outcome: LedgerOutcome;
+  execution: LastExecution | null;
+}
+
+export interface Ledger {
+  job: string;
+  from: string;
+  to: string;
+  now: string;
+  cursor: string | null;
+  oldest_record: string | null;
+  counts: Partial<Record<LedgerOutcome, number>>;
+  instants: LedgerEntry[];
+}
