@@ -10,11 +10,11 @@
 #include "common/status.h"
 #include "common/strings.h"
 #include "cron/schedule.h"
-#include "telemetry/trace_context.h"
-#include "telemetry/tracer.h"
 #include "model/field_errors.h"
 #include "model/json.h"
 #include "model/run_log.h"
+#include "telemetry/trace_context.h"
+#include "telemetry/tracer.h"
 
 namespace hg::api {
 namespace {
@@ -366,7 +366,8 @@ absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const Histo
 absl::StatusOr<Ledger> JobService::GetLedger(const JobName& name, const LedgerQuery& query) {
   const absl::Time now = TruncateToMillis(clock_.Now());
   const absl::Time to = TruncateToMillis(query.to.value_or(now));
-  const absl::Time from = TruncateToMillis(query.from.value_or(to - options_.default_ledger_window));
+  const absl::Time from =
+      TruncateToMillis(query.from.value_or(to - options_.default_ledger_window));
   if (from > to) {
     return model::InvalidFieldsError("invalid ledger query",
                                      {{"from", "must not be after \"to\""}});
@@ -437,7 +438,8 @@ absl::StatusOr<Ledger> JobService::GetLedger(const JobName& name, const LedgerQu
     for (const auto& kv : resp.kvs) {
       auto e = model::ParseExecution(kv.value);
       if (!e.ok()) {
-        Log().Warn("unreadable execution record", {{"key", kv.key}, {"error", e.status().ToString()}});
+        Log().Warn("unreadable execution record",
+                   {{"key", kv.key}, {"error", e.status().ToString()}});
         continue;
       }
       in.records.push_back(*std::move(e));

@@ -120,8 +120,8 @@ std::optional<absl::Time> TimeParam(const Request& req, const char* name,
   }
   auto t = model::ParseRfc3339(text);
   if (!t.ok()) {
-    errors->push_back({name, absl::StrCat("must be an RFC 3339 time or unix milliseconds, got \"",
-                                          text, "\"")});
+    errors->push_back(
+        {name, absl::StrCat("must be an RFC 3339 time or unix milliseconds, got \"", text, "\"")});
     return std::nullopt;
   }
   return *t;

@@ -104,8 +104,8 @@ absl::StatusOr<std::vector<std::string>> ParseSecretHeaders(const std::string& t
       // RFC 9110 token characters.
       if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
           std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--secret-headers: \"", part, "\" is not an HTTP header name"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--secret-headers: \"", part, "\" is not an HTTP header name"));
       }
     }
     out.emplace_back(part);

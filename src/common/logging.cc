@@ -115,9 +115,9 @@ void Logger::Log(Level level, std::string_view msg, Fields fields, const Context
     // Replace invalid UTF-8 (command output, user input) instead of throwing.
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
-    line = absl::StrCat(absl::FormatTime("%H:%M:%E3S", now, absl::LocalTimeZone()), " ",
-                        absl::AsciiStrToUpper(Av(LevelName(level))), " [", component_, "] ",
-                        message);
+    line =
+        absl::StrCat(absl::FormatTime("%H:%M:%E3S", now, absl::LocalTimeZone()), " ",
+                     absl::AsciiStrToUpper(Av(LevelName(level))), " [", component_, "] ", message);
     for (const auto& [key, value] : all) {
       absl::StrAppend(&line, " ", Av(key), "=",
                       value.is_string() ? value.get<std::string>()

@@ -446,8 +446,8 @@ void WorkerService::RunThread(const RunPtr& run) {
       break;
     }
     RunLog(*run).Info("retrying", {{"retry", retry},
-                           {"delay_ms", absl::ToInt64Milliseconds(delay)},
-                           {"error", result.error}});
+                                   {"delay_ms", absl::ToInt64Milliseconds(delay)},
+                                   {"error", result.error}});
     {
       absl::MutexLock lock(&mu_);
       run->next_retry = start_at;
@@ -747,8 +747,7 @@ void WorkerService::ReleaseKeys(const FinishEntry& entry) {
   for (const store::TxnRequest& txn : txns) {
     absl::StatusOr<store::TxnResponse> resp = kv_.Txn(txn);
     if (!resp.ok()) {
-      EntryLog(entry).Warn("key release failed",
-                           {{"error", std::string(resp.status().message())}});
+      EntryLog(entry).Warn("key release failed", {{"error", std::string(resp.status().message())}});
     }
   }
 }
