@@ -59,6 +59,7 @@ void Dispatcher::ApplyWorker(const store::WatchEvent& ev) {
     workers_.erase(id);
   } else if (auto w = ParseWorker(id, ev.kv.value)) {
     workers_[id] = *w;
+    UnparkLocked(/*all=*/true);
   }
   if (probe_.workers) probe_.workers(workers_.size());
 }
@@ -89,6 +90,7 @@ absl::Status Dispatcher::RunAsLeader(const scheduler::LeaderTerm& term) {
     queue_.clear();
     queued_.clear();
     lost_.clear();
+    parked_.clear();
   }
   // One consistent snapshot of workers, running, inflight and pending, then watches after it.
   HG_ASSIGN_OR_RETURN(auto workers, kv_.Range(store::RangeRequest::Prefix(keys_.WorkersPrefix())));
@@ -146,16 +148,32 @@ absl::Status Dispatcher::RunAsLeader(const scheduler::LeaderTerm& term) {
   return absl::OkStatus();
 }
 
+void Dispatcher::UnparkLocked(bool all) {
+  const absl::Time now = clock_.Now();
+  auto keep = std::remove_if(parked_.begin(), parked_.end(), [&](const Parked& p) {
+    if (!all && p.until > now) return false;
+    queue_.emplace_back(p.key, p.envelope);
+    return true;
+  });
+  parked_.erase(keep, parked_.end());
+}
+
 void Dispatcher::SenderLoop(const scheduler::LeaderTerm& term) {
   while (true) {
     std::string key, envelope, lost;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](Dispatcher* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(d->mu_) {
-            return d->stop_ || !d->queue_.empty() || !d->lost_.empty();
-          },
-          this));
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || !queue_.empty() || !lost_.empty();
+      };
+      while (!ready()) {
+        absl::Time until = absl::InfiniteFuture();
+        for (const Parked& p : parked_) until = std::min(until, p.until);
+        clock_.WaitUntil(mu_, until, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return ready() || (!parked_.empty() && clock_.Now() >= until);
+        });
+        UnparkLocked(/*all=*/false);  // waited out: they fail now unless a worker came
+      }
       if (stop_) return;
       if (!lost_.empty()) {
         lost = std::move(lost_.front());
@@ -168,21 +186,20 @@ void Dispatcher::SenderLoop(const scheduler::LeaderTerm& term) {
     }
     if (!lost.empty()) {
       HandleLost(term, lost);
-    } else {
-      DispatchOne(term, key, envelope);
+    } else if (DispatchOne(term, key, envelope)) {
       absl::MutexLock lock(&mu_);
       queued_.erase(key);
     }
   }
 }
 
-void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::string& pending_key,
+bool Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::string& pending_key,
                              const std::string& envelope) {
   auto id = keys_.IdFromKey(pending_key, keys_.PendingPrefix());
   auto env = model::ParseJson(envelope);
   if (!id || !env.ok() || !env->is_object() || !env->contains("job")) {
     log_.Error("unreadable pending entry", {{"key", pending_key}});
-    return;
+    return true;
   }
   const model::Json& job_json = (*env)["job"];
   std::map<std::string, std::string> selector;
@@ -208,6 +225,20 @@ void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
   std::vector<std::pair<int, WorkerInfo>> candidates;
   {
     absl::MutexLock lock(&mu_);
+    if (workers_.empty()) {
+      // No worker registered at all: after a takeover or an etcd outage they come back within
+      // their session TTL. Wait for one (ApplyWorker unparks) while the instant may still start.
+      absl::Duration deadline = absl::Seconds(60);
+      if (auto it = job_json.find("starting_deadline"); it != job_json.end() && it->is_string()) {
+        if (auto d = model::GoDuration::Parse(it->get<std::string>()); d.ok()) deadline = d->value;
+      }
+      const absl::Time until = id->scheduled() + deadline;
+      if (clock_.Now() < until) {
+        parked_.push_back({.until = until, .key = pending_key, .envelope = envelope});
+        span.SetAttribute("hourglass.outcome", "waiting_for_worker");
+        return false;
+      }
+    }
     for (const auto& entry : workers_) {
       const WorkerInfo& w = entry.second;
       bool match = std::all_of(selector.begin(), selector.end(), [&](const auto& kv) {
@@ -229,14 +260,14 @@ void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
       model::RunLogger(log_, *id, w.id, span.traceparent())
           .Debug("dispatched",
                  {{"outcome", hourglass::v1::RunResponse::Outcome_Name(resp->outcome())}});
-      return;
+      return true;
     }
     if (absl::IsFailedPrecondition(resp.status()) &&
         resp.status().message().find("stale leader term") != absl::string_view::npos) {
       model::RunLogger(log_, *id, w.id, span.traceparent())
           .Warn("worker saw a newer term; stopping dispatch", {{"term", term.term}});
       Stop();
-      return;
+      return true;
     }
     last_error = absl::StrCat(w.id, ": ", resp.status().ToString());
     if (probe_.dispatch_error) probe_.dispatch_error(absl::StatusCodeToString(resp.status().code()));
@@ -246,9 +277,9 @@ void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
   // Nobody could take it: record the failure (guarded: still scheduled, still our term).
   const std::string exec_key = keys_.Exec(*id);
   auto cur = store::Get(kv_, exec_key);
-  if (!cur.ok() || !cur->has_value()) return;
+  if (!cur.ok() || !cur->has_value()) return true;
   auto rec = model::ParseExecution((*cur)->value);
-  if (!rec.ok() || rec->status != model::ExecutionStatus::kScheduled) return;
+  if (!rec.ok() || rec->status != model::ExecutionStatus::kScheduled) return true;
   rec->status = model::ExecutionStatus::kFailed;
   rec->error = absl::StrCat("no worker available (", last_error, ")");
   rec->end_time = clock_.Now();
@@ -261,6 +292,7 @@ void Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
   model::RunLogger(log_, *id, /*worker=*/"", span.traceparent())
       .Warn("no worker available",
             {{"error", last_error}, {"recorded", resp.ok() && resp->succeeded}});
+  return true;
 }
 
 void Dispatcher::HandleLost(const scheduler::LeaderTerm& term, const std::string& id_text) {

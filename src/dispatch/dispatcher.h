@@ -4,7 +4,10 @@
 // While leader it
 //  - watches pending/ (after ranging it) and sends each execution to a live worker that matches
 //    the job's selector, least in-flight first, trying the next worker on failure; when none can
-//    take it the record ends `failed` ("no worker available");
+//    take it the record ends `failed` ("no worker available") — except while no worker at all
+//    is registered (right after a takeover or an etcd outage, workers re-register within their
+//    session TTL): then the entry is parked until a worker registers or the instant's
+//    starting_deadline has passed;
 //  - watches running/ and, when a worker's lease vanishes with a run still in flight, puts the
 //    execution back to `scheduled` for its next attempt or ends it `failed` ("worker lost").
 // Every write carries the term guard, so a deposed leader writes nothing.
@@ -70,8 +73,11 @@ class Dispatcher {
 
  private:
   void SenderLoop(const scheduler::LeaderTerm& term);
-  void DispatchOne(const scheduler::LeaderTerm& term, const std::string& pending_key,
+  // False when the entry was parked (no worker registered yet) instead of dispatched or failed.
+  bool DispatchOne(const scheduler::LeaderTerm& term, const std::string& pending_key,
                    const std::string& envelope);
+  // Moves parked entries back to the queue: all of them, or those whose wait is over.
+  void UnparkLocked(bool all) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleLost(const scheduler::LeaderTerm& term, const std::string& id);
   absl::Status LoadWorkers(store::Revision* revision);
   void ApplyWorker(const store::WatchEvent& ev);
@@ -93,6 +99,11 @@ class Dispatcher {
   std::deque<std::pair<std::string, std::string>> queue_ ABSL_GUARDED_BY(mu_);  // key, envelope
   std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> lost_ ABSL_GUARDED_BY(mu_);  // execution ids to check
+  struct Parked {
+    absl::Time until;  // the instant's starting deadline
+    std::string key, envelope;
+  };
+  std::vector<Parked> parked_ ABSL_GUARDED_BY(mu_);  // waiting for a worker to register
 };
 
 }  // namespace hg::dispatch
