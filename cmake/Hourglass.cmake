@@ -17,9 +17,9 @@ function(hg_library name)
   hg_warnings(hg_${name})
 endfunction()
 
-# hg_test(<name> LABEL unit|integration|e2e|soak SOURCES ... DEPS ... [TIMEOUT s]).
+# hg_test(<name> LABEL unit|integration|e2e|soak SOURCES ... DEPS ... [TIMEOUT s] [RESOURCE_LOCK r]).
 function(hg_test name)
-  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT;RESOURCE_LOCK" "SOURCES;DEPS" ${ARGN})
   if(NOT ARG_LABEL)
     message(FATAL_ERROR "hg_test(${name}) needs a LABEL")
   endif()
@@ -30,8 +30,13 @@ function(hg_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
   hg_warnings(${name})
+  set(props LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})
+  if(ARG_RESOURCE_LOCK)
+    # Tests sharing a lock never run at the same time under ctest -j (timing-sensitive clusters).
+    list(APPEND props RESOURCE_LOCK ${ARG_RESOURCE_LOCK})
+  endif()
   gtest_discover_tests(${name}
-    PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+    PROPERTIES ${props}
     # Two properties with one value each: a ';' list would be split by gtest_discover_tests.
     ENVIRONMENT "HG_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
     ENVIRONMENT_MODIFICATION "HG_BINARY_DIR=set:${PROJECT_BINARY_DIR}"

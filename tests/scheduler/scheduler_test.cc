@@ -55,7 +55,10 @@ class SchedulerTest : public ::testing::Test {
     scheduler_ = std::make_unique<Scheduler>(*kv_, clock_, keys_, Scheduler::Options{},
                                              std::move(probe));
     thread_ = std::thread([this, term] { result_ = scheduler_->RunAsLeader(term); });
-    WaitFor([&] { return scheduler_->JobCount() > 0 || waited_once_++ > 50; });
+    // Loaded before the test moves the clock: a job loaded after an Advance would start after
+    // the new now, and the instant the test waits for would never come.
+    const auto stored = static_cast<size_t>(Count(keys_.JobsPrefix()));
+    ASSERT_TRUE(WaitFor([&] { return scheduler_->JobCount() == stored; }));
   }
   void StopScheduler() {
     if (scheduler_) scheduler_->Stop();
@@ -64,7 +67,7 @@ class SchedulerTest : public ::testing::Test {
 
   template <typename F>
   bool WaitFor(F cond) {
-    for (int i = 0; i < 2000; ++i) {
+    for (int i = 0; i < 20000; ++i) {  // bounded: 20 s of 1 ms polls
       if (cond()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
@@ -90,7 +93,6 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<Scheduler> scheduler_;
   std::thread thread_;
   absl::Status result_;
-  int waited_once_ = 0;
 };
 
 TEST_F(SchedulerTest, FiresEachInstantOnceWithRecordPendingAndCursor) {
