@@ -155,9 +155,10 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   return out;
 }
 
-// posix_spawn in a new process group; returns 0 or an errno value.
+// posix_spawn, in a new process group unless `new_group` is false (then in ours); returns 0 or
+// an errno value.
 int SpawnDirect(const char* shell, const std::string& cwd, int out_fd, char* const argv[],
-                char* const envp[], pid_t* pid) {
+                char* const envp[], pid_t* pid, bool new_group = true) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
@@ -172,8 +173,8 @@ int SpawnDirect(const char* shell, const std::string& cwd, int out_fd, char* con
   sigfillset(&all);
   sigdelset(&all, SIGKILL);
   sigdelset(&all, SIGSTOP);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr, (new_group ? POSIX_SPAWN_SETPGROUP : 0) |
+                                      POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
@@ -181,6 +182,87 @@ int SpawnDirect(const char* shell, const std::string& cwd, int out_fd, char* con
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   return rc;
+}
+
+// The read end of a pipe whose write end only this process holds (both ends close-on-exec and
+// never written): when the process dies — even by SIGKILL — the kernel closes the write end and
+// every supervisor (below) sees EOF. Created once; -1 when pipe2 failed (then runs are spawned
+// unsupervised, as before).
+int LifelineReadEnd() {
+  static const int read_end = [] {
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) != 0) return -1;
+    return ends[0];  // ends[1] stays open, unused, for the life of the process
+  }();
+  return read_end;
+}
+
+// A run's process-group leader that ties the run to this process (DESIGN.md guard 3: no run
+// outlives its owner). Forked from us, it posix_spawns the shell into its own group and waits:
+//  - the shell exits: it exits the same way (same code, or dies by the same signal);
+//  - the lifeline reaches EOF (the worker died, even by SIGKILL): it SIGKILLs its whole group.
+// It ignores the polite signals (SIGTERM, SIGINT, SIGHUP, ...) so the executor's group-wide
+// SIGTERM + grace + SIGKILL applies to the shell exactly as before; the shell gets default
+// dispositions. After fork in a threaded process it only makes raw system calls and
+// posix_spawn (clone-based, no atfork handlers). Returns 0 or an errno value; *pid = leader.
+int SpawnSupervised(const char* shell, const std::string& cwd, int out_fd, char* const argv[],
+                    char* const envp[], int lifeline, pid_t* pid_out) {
+  int ends[2];
+  if (pipe2(ends, O_CLOEXEC) != 0) return errno;
+  Fd err_read(ends[0]), err_write(ends[1]);
+  const pid_t pid = fork();
+  if (pid < 0) return errno;
+  if (pid == 0) {
+    setpgid(0, 0);
+    struct sigaction ign = {};
+    ign.sa_handler = SIG_IGN;
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM}) {
+      sigaction(sig, &ign, nullptr);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    pid_t child = 0;
+    const int rc = SpawnDirect(shell, cwd, out_fd, argv, envp, &child, /*new_group=*/false);
+    if (rc != 0) {
+      (void)!write(err_write.get(), &rc, sizeof rc);
+      _exit(127);
+    }
+    // Keep only the lifeline (as fd 0); the error pipe's close tells the parent "spawned".
+    dup2(lifeline, 0);
+    syscall(SYS_close_range, 1, ~0U, 0);
+    const int child_fd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
+    int status = 0;
+    while (true) {
+      struct pollfd fds[2] = {{0, POLLIN, 0}, {child_fd, POLLIN, 0}};
+      // Without a pidfd (old kernel) the shell's exit is polled every 100 ms.
+      const int n = poll(fds, child_fd >= 0 ? 2 : 1, child_fd >= 0 ? -1 : 100);
+      if (n > 0 && fds[0].revents != 0) kill(0, SIGKILL);  // our owner is gone
+      const pid_t w = waitpid(child, &status, WNOHANG);
+      if (w == child) break;
+      if (w < 0 && errno != EINTR) _exit(127);
+    }
+    if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+    const int sig = WTERMSIG(status);
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, nullptr);
+    kill(getpid(), sig);
+    _exit(128 + sig);  // a signal that does not terminate (cannot kill the shell either)
+  }
+  setpgid(pid, pid);  // also from the parent, so the group exists before we may signal it
+  err_write.Reset();
+  int err = 0;
+  ssize_t n;
+  while ((n = read(err_read.get(), &err, sizeof err)) < 0 && errno == EINTR) {
+  }
+  if (n <= 0) {
+    *pid_out = pid;
+    return 0;
+  }
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return err;
 }
 
 // What a fork+exec child reports through its error pipe when a step fails.
@@ -423,8 +505,12 @@ absl::Status ShellExecutor::Impl::Spawn(const ExecRequest& request, const ShellS
   if (identity.has_value()) {
     HG_RETURN_IF_ERROR(SpawnAs(config_.shell.c_str(), spec.cwd, write_end.get(), argv.data(),
                                envp.data(), *identity, &run.pid));
-  } else if (const int rc = SpawnDirect(config_.shell.c_str(), spec.cwd, write_end.get(),
-                                        argv.data(), envp.data(), &run.pid);
+  } else if (const int rc =
+                 LifelineReadEnd() >= 0
+                     ? SpawnSupervised(config_.shell.c_str(), spec.cwd, write_end.get(),
+                                       argv.data(), envp.data(), LifelineReadEnd(), &run.pid)
+                     : SpawnDirect(config_.shell.c_str(), spec.cwd, write_end.get(), argv.data(),
+                                   envp.data(), &run.pid);
              rc != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot run ", config_.shell,

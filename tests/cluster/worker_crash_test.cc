@@ -153,18 +153,14 @@ TEST_F(WorkerCrash, NoRetriesLeftRecordFailsAndForbidLockIsFreed) {
     if (r.job != "forbid-long" || r.id == long_id) continue;
     EXPECT_GT(r.started, killed_at) << r.id << " ran while the long run held the Forbid lock";
   }
-  // A run of a SIGKILLed worker outlives it today (KNOWN GAP, see
-  // DISABLED_SigkilledWorkerLeavesNoRunBehind): reported, asserted there.
+  // Asserted in SigkilledWorkerLeavesNoRunBehind; reported here too.
   Figure("orphaned_runs_after_worker_kill", CountSleeps(sleep_tag));
 }
 
-// KNOWN GAP (RELIABILITY.md): the shell executor starts runs in their own process group with
-// no tie to the worker's life, so a worker killed with SIGKILL leaves its runs running; after
-// the lease expires the instant's record says "worker lost" and a Forbid job's next run (or a
-// retry) starts elsewhere while the orphan still runs. DESIGN guard 3 ("no run outlives its
-// owner's session") holds for session loss and SIGTERM, not for SIGKILL of the worker.
-// Run with --gtest_also_run_disabled_tests.
-TEST_F(WorkerCrash, DISABLED_SigkilledWorkerLeavesNoRunBehind) {
+// DESIGN guard 3 ("no run outlives its owner") for SIGKILL of the worker: each run's process
+// group is led by a supervisor holding a lifeline pipe to the worker (executor/shell_executor.cc
+// SpawnSupervised); the worker's death closes it and the supervisor kills the group.
+TEST_F(WorkerCrash, SigkilledWorkerLeavesNoRunBehind) {
   const std::string sleep_tag = "29.125";
   ASSERT_NO_FATAL_FAILURE(CreateJob(ShellJob({.name = "orphan", .cron = "0 0 0 1 1 *",
                                               .out_file = out_, .tail = "sleep " + sleep_tag})));

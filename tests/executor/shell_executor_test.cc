@@ -37,6 +37,9 @@ ExecRequest Shell(std::string command) {
 
 ShellSpec& SpecOf(ExecRequest& r) { return std::get<ShellSpec>(r.spec); }
 
+// Prints the shell's process group id (the run's supervisor's pid, not the shell's own $$).
+constexpr const char* kEchoPgid = "echo $(cut -d' ' -f5 /proc/$$/stat)";
+
 // Processes (not zombies) whose process group is `pgid`, from /proc.
 std::vector<int> LiveMembers(int pgid) {
   std::vector<int> out;
@@ -107,8 +110,8 @@ TEST_F(ShellExecutorTest, StdinIsDevNull) {
 }
 
 TEST_F(ShellExecutorTest, TimeoutKillsTheWholeProcessTree) {
-  // The shell prints its pid (= the group id), starts a background and a foreground sleep.
-  ExecRequest req = Shell("echo $$; sleep 1000 & sleep 1000");
+  // The shell prints its process group, starts a background and a foreground sleep.
+  ExecRequest req = Shell(absl::StrCat(kEchoPgid, "; sleep 1000 & sleep 1000"));
   req.timeout = absl::Milliseconds(200);
   req.kill_grace = absl::Seconds(5);
   const auto t0 = std::chrono::steady_clock::now();
@@ -125,7 +128,7 @@ TEST_F(ShellExecutorTest, TimeoutKillsTheWholeProcessTree) {
 
 TEST_F(ShellExecutorTest, SigkillAfterGraceWhenSigtermIsIgnored) {
   // Ignored dispositions survive exec, so both the shell and its sleeps ignore SIGTERM.
-  ExecRequest req = Shell("trap '' TERM; echo $$; sleep 1000 & sleep 1000");
+  ExecRequest req = Shell(absl::StrCat("trap '' TERM; ", kEchoPgid, "; sleep 1000 & sleep 1000"));
   req.timeout = absl::Milliseconds(100);
   req.kill_grace = absl::Milliseconds(200);
   ExecResult r = RunSync(*executor_, req);
@@ -138,7 +141,7 @@ TEST_F(ShellExecutorTest, SigkillAfterGraceWhenSigtermIsIgnored) {
 }
 
 TEST_F(ShellExecutorTest, BackgroundLeftoversDieWithTheShell) {
-  ExecResult r = RunSync(*executor_, Shell("echo $$; sleep 1000 >/dev/null 2>&1 &"));
+  ExecResult r = RunSync(*executor_, Shell(absl::StrCat(kEchoPgid, "; sleep 1000 >/dev/null 2>&1 &")));
   EXPECT_EQ(r.status, ExecStatus::kSuccess) << r.error;
   int pgid = 0;
   ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(r.output), &pgid)) << r.output;
@@ -150,7 +153,7 @@ TEST_F(ShellExecutorTest, KillEndsTheRunAndItsProcessTreeAsKilled) {
   std::filesystem::remove(pid_file);
   Waiter waiter;
   auto handle = executor_->Start(
-      Shell(absl::StrCat("echo started; sleep 1000 & echo $$ > ", pid_file, "; sleep 1000")),
+      Shell(absl::StrCat("echo started; sleep 1000 & ", kEchoPgid, " > ", pid_file, "; sleep 1000")),
       waiter.Callback());
   int pgid = 0;
   for (int i = 0; i < 500 && pgid == 0; ++i) {  // until the shell wrote its pid
@@ -158,10 +161,10 @@ TEST_F(ShellExecutorTest, KillEndsTheRunAndItsProcessTreeAsKilled) {
     if (!(in >> pgid)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_NE(pgid, 0);
-  for (int i = 0; i < 500 && LiveMembers(pgid).size() < 3; ++i) {
+  for (int i = 0; i < 500 && LiveMembers(pgid).size() < 4; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_EQ(LiveMembers(pgid).size(), 3u);  // sh and both sleeps
+  EXPECT_EQ(LiveMembers(pgid).size(), 4u);  // the run's supervisor, sh and both sleeps
   EXPECT_FALSE(waiter.Done());
   handle->Kill("replaced by a newer run");
   handle->Kill("twice is harmless");
@@ -350,7 +353,7 @@ TEST(ShellExecutorConfig, WithoutPidfdExitsAreStillSeen) {
   ExecResult r = RunSync(**e, Shell("echo hi; exit 4"));
   EXPECT_EQ(r.exit_code, 4);
   EXPECT_EQ(r.output, "hi\n");
-  ExecRequest slow = Shell("echo $$; sleep 1000 & sleep 1000");
+  ExecRequest slow = Shell(absl::StrCat(kEchoPgid, "; sleep 1000 & sleep 1000"));
   slow.timeout = absl::Milliseconds(100);
   r = RunSync(**e, slow);
   EXPECT_EQ(r.status, ExecStatus::kTimeout);
