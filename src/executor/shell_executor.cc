@@ -155,10 +155,9 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   return out;
 }
 
-// posix_spawn, in a new process group unless `new_group` is false (then in ours); returns 0 or
-// an errno value.
+// posix_spawn in a new process group; returns 0 or an errno value.
 int SpawnDirect(const char* shell, const std::string& cwd, int out_fd, char* const argv[],
-                char* const envp[], pid_t* pid, bool new_group = true) {
+                char* const envp[], pid_t* pid) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
@@ -173,8 +172,8 @@ int SpawnDirect(const char* shell, const std::string& cwd, int out_fd, char* con
   sigfillset(&all);
   sigdelset(&all, SIGKILL);
   sigdelset(&all, SIGSTOP);
-  posix_spawnattr_setflags(&attr, (new_group ? POSIX_SPAWN_SETPGROUP : 0) |
-                                      POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
@@ -184,86 +183,82 @@ int SpawnDirect(const char* shell, const std::string& cwd, int out_fd, char* con
   return rc;
 }
 
-// The read end of a pipe whose write end only this process holds (both ends close-on-exec and
-// never written): when the process dies — even by SIGKILL — the kernel closes the write end and
-// every supervisor (below) sees EOF. Created once; -1 when pipe2 failed (then runs are spawned
-// unsupervised, as before).
-int LifelineReadEnd() {
-  static const int read_end = [] {
-    int ends[2];
-    if (pipe2(ends, O_CLOEXEC) != 0) return -1;
-    return ends[0];  // ends[1] stays open, unused, for the life of the process
-  }();
-  return read_end;
-}
+// The guardian: one small process per executor, forked at Create(), that kills the runs'
+// process groups when the worker process dies — even by SIGKILL, when nothing in the worker
+// can clean up (DESIGN.md guard 3: no run outlives its owner).
+// The executor tells it every group it starts (+pgid) and reaps (-pgid) over a pipe whose write
+// end only the executor holds; when that pipe reaches EOF (the worker died, or the executor was
+// destroyed) the guardian SIGKILLs every group still registered and exits. Runs themselves stay
+// on the posix_spawn fast path; a run costs the guardian one 4-byte write.
+class Guardian {
+ public:
+  static constexpr int kMaxGroups = 8192;
 
-// A run's process-group leader that ties the run to this process (DESIGN.md guard 3: no run
-// outlives its owner). Forked from us, it posix_spawns the shell into its own group and waits:
-//  - the shell exits: it exits the same way (same code, or dies by the same signal);
-//  - the lifeline reaches EOF (the worker died, even by SIGKILL): it SIGKILLs its whole group.
-// It ignores the polite signals (SIGTERM, SIGINT, SIGHUP, ...) so the executor's group-wide
-// SIGTERM + grace + SIGKILL applies to the shell exactly as before; the shell gets default
-// dispositions. After fork in a threaded process it only makes raw system calls and
-// posix_spawn (clone-based, no atfork handlers). Returns 0 or an errno value; *pid = leader.
-int SpawnSupervised(const char* shell, const std::string& cwd, int out_fd, char* const argv[],
-                    char* const envp[], int lifeline, pid_t* pid_out) {
-  int ends[2];
-  if (pipe2(ends, O_CLOEXEC) != 0) return errno;
-  Fd err_read(ends[0]), err_write(ends[1]);
-  const pid_t pid = fork();
-  if (pid < 0) return errno;
-  if (pid == 0) {
-    setpgid(0, 0);
+  // nullptr when the guardian cannot be started (runs are then unguarded, as a plain worker).
+  static std::unique_ptr<Guardian> Start() {
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) != 0) return nullptr;
+    Fd read_end(ends[0]), write_end(ends[1]);
+    const pid_t pid = fork();
+    if (pid < 0) return nullptr;
+    if (pid == 0) Serve(read_end.get());  // never returns
+    read_end.Reset();
+    return std::unique_ptr<Guardian>(new Guardian(std::move(write_end), pid));
+  }
+
+  ~Guardian() {
+    write_.Reset();  // EOF: the guardian kills what is left (nothing, after Stop) and exits
+    while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+
+  void Register(pid_t pgid) { Send(static_cast<int32_t>(pgid)); }
+  void Unregister(pid_t pgid) { Send(-static_cast<int32_t>(pgid)); }
+
+ private:
+  Guardian(Fd write, pid_t pid) : write_(std::move(write)), pid_(pid) {}
+
+  void Send(int32_t message) {
+    // 4 bytes < PIPE_BUF: atomic, so callers on different threads never interleave.
+    while (write(write_.get(), &message, sizeof message) < 0 && errno == EINTR) {
+    }
+  }
+
+  // The child: only raw system calls (after fork in a threaded process nothing else is safe).
+  [[noreturn]] static void Serve(int fd) {
+    setpgid(0, 0);  // out of the worker's group: a Ctrl-C meant for the worker is not for us
     struct sigaction ign = {};
     ign.sa_handler = SIG_IGN;
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM}) {
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2}) {
       sigaction(sig, &ign, nullptr);
     }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    pid_t child = 0;
-    const int rc = SpawnDirect(shell, cwd, out_fd, argv, envp, &child, /*new_group=*/false);
-    if (rc != 0) {
-      (void)!write(err_write.get(), &rc, sizeof rc);
-      _exit(127);
-    }
-    // Keep only the lifeline (as fd 0); the error pipe's close tells the parent "spawned".
-    dup2(lifeline, 0);
-    syscall(SYS_close_range, 1, ~0U, 0);
-    const int child_fd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
-    int status = 0;
+    dup2(fd, 0);
+    syscall(SYS_close_range, 1, ~0U, 0);  // hold nothing of the worker's (sockets, pipes)
+    pid_t groups[kMaxGroups];
+    int count = 0;
     while (true) {
-      struct pollfd fds[2] = {{0, POLLIN, 0}, {child_fd, POLLIN, 0}};
-      // Without a pidfd (old kernel) the shell's exit is polled every 100 ms.
-      const int n = poll(fds, child_fd >= 0 ? 2 : 1, child_fd >= 0 ? -1 : 100);
-      if (n > 0 && fds[0].revents != 0) kill(0, SIGKILL);  // our owner is gone
-      const pid_t w = waitpid(child, &status, WNOHANG);
-      if (w == child) break;
-      if (w < 0 && errno != EINTR) _exit(127);
+      int32_t message = 0;
+      const ssize_t n = read(0, &message, sizeof message);
+      if (n < 0 && errno == EINTR) continue;
+      if (n != static_cast<ssize_t>(sizeof message)) break;  // EOF: the worker is gone
+      if (message > 0 && count < kMaxGroups) {
+        groups[count++] = message;
+      } else if (message < 0) {
+        for (int i = 0; i < count; ++i) {
+          if (groups[i] == -message) {
+            groups[i] = groups[--count];
+            break;
+          }
+        }
+      }
     }
-    if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
-    const int sig = WTERMSIG(status);
-    struct sigaction dfl = {};
-    dfl.sa_handler = SIG_DFL;
-    sigaction(sig, &dfl, nullptr);
-    kill(getpid(), sig);
-    _exit(128 + sig);  // a signal that does not terminate (cannot kill the shell either)
+    for (int i = 0; i < count; ++i) kill(-groups[i], SIGKILL);
+    _exit(0);
   }
-  setpgid(pid, pid);  // also from the parent, so the group exists before we may signal it
-  err_write.Reset();
-  int err = 0;
-  ssize_t n;
-  while ((n = read(err_read.get(), &err, sizeof err)) < 0 && errno == EINTR) {
-  }
-  if (n <= 0) {
-    *pid_out = pid;
-    return 0;
-  }
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  return err;
-}
+
+  Fd write_;
+  const pid_t pid_;
+};
 
 // What a fork+exec child reports through its error pipe when a step fails.
 enum class ChildStep : int { kStdio, kIdentity, kChdir, kExec };
@@ -399,6 +394,7 @@ class ShellExecutor::Impl {
   Impl(ShellConfig config, const Clock& clock, Fd wake)
       : config_(std::move(config)),
         clock_(clock),
+        guardian_(Guardian::Start()),
         wake_(std::move(wake)),
         mailbox_(std::make_shared<internal::Mailbox<ShellRun>>([fd = wake_.get()] {
           const uint64_t one = 1;
@@ -422,6 +418,9 @@ class ShellExecutor::Impl {
 
   const ShellConfig config_;
   const Clock& clock_;
+  // Null if it could not be started. Destroyed after the thread has stopped (and killed the
+  // runs), so its EOF finds nothing left to kill.
+  const std::unique_ptr<Guardian> guardian_;
   Fd wake_;  // eventfd; outlives the thread (closed after mailbox_->Close())
   const std::shared_ptr<internal::Mailbox<ShellRun>> mailbox_;
   std::vector<char> buf_ = std::vector<char>(kReadChunk);  // executor thread only
@@ -453,6 +452,7 @@ std::unique_ptr<RunHandle> ShellExecutor::Impl::Start(const ExecRequest& request
   const uint64_t id = run.id;
   if (!mailbox_->PostRun(run)) {  // Stop() began while we spawned: undo the spawn
     kill(-run.pid, SIGKILL);
+    if (guardian_) guardian_->Unregister(run.pid);
     while (waitpid(run.pid, nullptr, 0) < 0 && errno == EINTR) {
     }
     failed.error = "executor stopped";
@@ -505,18 +505,15 @@ absl::Status ShellExecutor::Impl::Spawn(const ExecRequest& request, const ShellS
   if (identity.has_value()) {
     HG_RETURN_IF_ERROR(SpawnAs(config_.shell.c_str(), spec.cwd, write_end.get(), argv.data(),
                                envp.data(), *identity, &run.pid));
-  } else if (const int rc =
-                 LifelineReadEnd() >= 0
-                     ? SpawnSupervised(config_.shell.c_str(), spec.cwd, write_end.get(),
-                                       argv.data(), envp.data(), LifelineReadEnd(), &run.pid)
-                     : SpawnDirect(config_.shell.c_str(), spec.cwd, write_end.get(), argv.data(),
-                                   envp.data(), &run.pid);
+  } else if (const int rc = SpawnDirect(config_.shell.c_str(), spec.cwd, write_end.get(),
+                                        argv.data(), envp.data(), &run.pid);
              rc != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot run ", config_.shell,
                      spec.cwd.empty() ? "" : absl::StrCat(" in working directory '", spec.cwd, "'"),
                      ": ", ErrnoText(rc)));
   }
+  if (guardian_) guardian_->Register(run.pid);
   // Raw syscall: glibc 2.36's <sys/pidfd.h> lacks extern "C" and cannot be used from C++.
   if (config_.use_pidfd) run.pidfd.Reset(static_cast<int>(syscall(SYS_pidfd_open, run.pid, 0)));
   run.capture = OutputCapture(request.output_cap, OutputCapture::Keep::kHeadAndTail);
@@ -566,6 +563,7 @@ void ShellExecutor::Impl::CheckExit(ShellRun& run, Steady::time_point now) {
   // The leader is a zombie, so its pid (= the group id) cannot be reused yet: clear out
   // whatever it left in its group, then reap it.
   kill(-run.pid, SIGKILL);
+  if (guardian_) guardian_->Unregister(run.pid);  // before the reap frees the group id
   while (waitpid(run.pid, &run.wait_status, 0) < 0 && errno == EINTR) {
   }
   run.exited = true;
