@@ -43,8 +43,7 @@ absl::Status JobNotFound(const JobName& name) {
 }
 
 absl::Status Conflict(std::string_view what) {
-  return absl::AbortedError(
-      absl::StrCat(Av(what), ": too many concurrent updates, try again"));
+  return absl::AbortedError(absl::StrCat(Av(what), ": too many concurrent updates, try again"));
 }
 
 store::RangeRequest NewestFirst(const std::string& prefix, std::string range_end, int64_t limit) {
@@ -107,8 +106,8 @@ absl::StatusOr<std::pair<Job, store::KeyValue>> JobService::Load(const JobName& 
   if (!kv) return JobNotFound(name);
   auto job = model::ParseStoredJob(kv->value);
   if (!job.ok()) {
-    return absl::InternalError(absl::StrCat("stored job \"", name.str(),
-                                            "\" is unreadable: ", job.status().message()));
+    return absl::InternalError(
+        absl::StrCat("stored job \"", name.str(), "\" is unreadable: ", job.status().message()));
   }
   return std::make_pair(*std::move(job), *std::move(kv));
 }
@@ -222,8 +221,9 @@ absl::StatusOr<std::vector<std::pair<Execution, store::KeyValue>>> JobService::U
   std::string upper = store::PrefixEnd(prefix);
   int64_t scanned = 0;
   while (scanned < limit) {
-    HG_ASSIGN_OR_RETURN(store::RangeResponse resp,
-                        kv_.Range(NewestFirst(prefix, upper, std::min(kScanChunk, limit - scanned))));
+    HG_ASSIGN_OR_RETURN(
+        store::RangeResponse resp,
+        kv_.Range(NewestFirst(prefix, upper, std::min(kScanChunk, limit - scanned))));
     for (auto& kv : resp.kvs) {
       ++scanned;
       upper = kv.key;
@@ -297,8 +297,7 @@ absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const Histo
   std::vector<model::FieldError> errors;
   if (query.page < 1) errors.push_back({"page", "must be 1 or more"});
   if (query.page_size < 1 || query.page_size > options_.max_page_size) {
-    errors.push_back(
-        {"page_size", absl::StrCat("must be between 1 and ", options_.max_page_size)});
+    errors.push_back({"page_size", absl::StrCat("must be between 1 and ", options_.max_page_size)});
   }
   const std::string prefix = keys_.ExecPrefix(name);
   std::string upper = store::PrefixEnd(prefix);
@@ -327,7 +326,8 @@ absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const Histo
     for (const auto& kv : resp.kvs) {
       auto e = model::ParseExecution(kv.value);
       if (!e.ok()) {
-        Log().Warn("unreadable execution record", {{"key", kv.key}, {"error", e.status().ToString()}});
+        Log().Warn("unreadable execution record",
+                   {{"key", kv.key}, {"error", e.status().ToString()}});
         continue;
       }
       page.executions.push_back(*std::move(e));
@@ -468,8 +468,9 @@ absl::StatusOr<Execution> JobService::Trigger(const JobName& name, std::string_v
         keys_.Job(name), store::Compare::Result::kEqual, job_kv.mod_revision));
     txn.success.push_back(
         store::PutRequest{.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)});
-    txn.success.push_back(store::PutRequest{
-        .key = keys_.Pending(e.id), .value = model::MakeDispatchEnvelope(job_kv.value, now, 1, traceparent)});
+    txn.success.push_back(
+        store::PutRequest{.key = keys_.Pending(e.id),
+                          .value = model::MakeDispatchEnvelope(job_kv.value, now, 1, traceparent)});
     HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
     if (!resp.succeeded) continue;  // the job changed (or vanished: Load says which)
     model::RunLogger(Log(), e.id, /*worker=*/"", traceparent, e.trace_id).Info("manual trigger");
@@ -504,8 +505,8 @@ absl::StatusOr<Execution> JobService::GetExecution(const model::ExecutionId& id)
   if (!kv) return absl::NotFoundError(absl::StrCat("execution \"", id.str(), "\" not found"));
   auto e = model::ParseExecution(kv->value);
   if (!e.ok()) {
-    return absl::InternalError(absl::StrCat("stored execution \"", id.str(),
-                                            "\" is unreadable: ", e.status().message()));
+    return absl::InternalError(
+        absl::StrCat("stored execution \"", id.str(), "\" is unreadable: ", e.status().message()));
   }
   return e;
 }
@@ -516,9 +517,9 @@ absl::StatusOr<Execution> JobService::KillExecution(const model::ExecutionId& id
     if (!kv) return absl::NotFoundError(absl::StrCat("execution \"", id.str(), "\" not found"));
     HG_ASSIGN_OR_RETURN(Execution e, model::ParseExecution(kv->value));
     if (model::IsFinal(e.status)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("execution \"", id.str(), "\" already finished with status \"",
-                       Av(model::ToString(e.status)), "\""));
+      return absl::FailedPreconditionError(absl::StrCat("execution \"", id.str(),
+                                                        "\" already finished with status \"",
+                                                        Av(model::ToString(e.status)), "\""));
     }
     store::LeaseId lease = 0;
     if (e.status != ExecutionStatus::kScheduled) {

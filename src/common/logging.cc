@@ -25,11 +25,16 @@ Sink* g_sink ABSL_GUARDED_BY(g_write_mu) = nullptr;
 
 std::string_view LevelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
-    case Level::kOff: return "off";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
+    case Level::kOff:
+      return "off";
   }
   return "info";
 }
@@ -57,19 +62,27 @@ void Configure(Level level, Format format) {
 absl::Status ConfigureFromStrings(std::string_view level, std::string_view format) {
   const std::string l = absl::AsciiStrToLower(Av(level));
   Level parsed;
-  if (l == "debug") parsed = Level::kDebug;
-  else if (l == "info") parsed = Level::kInfo;
-  else if (l == "warn" || l == "warning") parsed = Level::kWarn;
-  else if (l == "error") parsed = Level::kError;
-  else if (l == "off") parsed = Level::kOff;
+  if (l == "debug")
+    parsed = Level::kDebug;
+  else if (l == "info")
+    parsed = Level::kInfo;
+  else if (l == "warn" || l == "warning")
+    parsed = Level::kWarn;
+  else if (l == "error")
+    parsed = Level::kError;
+  else if (l == "off")
+    parsed = Level::kOff;
   else
     return absl::InvalidArgumentError(
         absl::StrCat("log level \"", Av(level), "\" is not one of debug, info, warn, error, off"));
   const std::string f = absl::AsciiStrToLower(Av(format));
   Format fmt;
-  if (f == "json") fmt = Format::kJson;
-  else if (f == "text") fmt = Format::kText;
-  else if (f == "auto" || f.empty()) fmt = Format::kAuto;
+  if (f == "json")
+    fmt = Format::kJson;
+  else if (f == "text")
+    fmt = Format::kText;
+  else if (f == "auto" || f.empty())
+    fmt = Format::kAuto;
   else
     return absl::InvalidArgumentError(
         absl::StrCat("log format \"", Av(format), "\" is not one of json, text, auto"));
@@ -120,9 +133,9 @@ void Logger::Log(Level level, std::string_view msg, Fields fields, const Context
                      absl::AsciiStrToUpper(Av(LevelName(level))), " [", component_, "] ", message);
     for (const auto& [key, value] : all) {
       absl::StrAppend(&line, " ", Av(key), "=",
-                      value.is_string() ? value.get<std::string>()
-                                        : value.dump(-1, ' ', false,
-                                                     nlohmann::json::error_handler_t::replace));
+                      value.is_string()
+                          ? value.get<std::string>()
+                          : value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
   }
   absl::MutexLock lock(&g_write_mu);

@@ -35,7 +35,11 @@ std::optional<WorkerInfo> ParseWorker(const std::string& id, const std::string& 
 
 Dispatcher::Dispatcher(store::Kv& kv, Clock& clock, model::Keys keys, WorkerClient& client,
                        Options options, DispatcherProbe probe)
-    : kv_(kv), clock_(clock), keys_(std::move(keys)), client_(client), options_(options),
+    : kv_(kv),
+      clock_(clock),
+      keys_(std::move(keys)),
+      client_(client),
+      options_(options),
       probe_(std::move(probe)) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
@@ -99,9 +103,12 @@ absl::Status Dispatcher::RunAsLeader(const scheduler::LeaderTerm& term) {
     r.revision = rev;
     return r;
   };
-  HG_ASSIGN_OR_RETURN(auto running, kv_.Range(at(store::RangeRequest::Prefix(keys_.RunningPrefix()))));
-  HG_ASSIGN_OR_RETURN(auto inflight, kv_.Range(at(store::RangeRequest::Prefix(keys_.InflightPrefix()))));
-  HG_ASSIGN_OR_RETURN(auto pending, kv_.Range(at(store::RangeRequest::Prefix(keys_.PendingPrefix()))));
+  HG_ASSIGN_OR_RETURN(auto running,
+                      kv_.Range(at(store::RangeRequest::Prefix(keys_.RunningPrefix()))));
+  HG_ASSIGN_OR_RETURN(auto inflight,
+                      kv_.Range(at(store::RangeRequest::Prefix(keys_.InflightPrefix()))));
+  HG_ASSIGN_OR_RETURN(auto pending,
+                      kv_.Range(at(store::RangeRequest::Prefix(keys_.PendingPrefix()))));
   for (const auto& kv : workers.kvs) ApplyWorker({.type = store::EventType::kPut, .kv = kv});
   std::set<std::string> running_ids;
   for (const auto& kv : running.kvs) {
@@ -133,9 +140,15 @@ absl::Status Dispatcher::RunAsLeader(const scheduler::LeaderTerm& term) {
       }
     }
   };
-  HG_ASSIGN_OR_RETURN(auto w1, kv_.StartWatch(store::WatchRequest::Prefix(keys_.WorkersPrefix(), rev + 1), on_workers));
-  HG_ASSIGN_OR_RETURN(auto w2, kv_.StartWatch(store::WatchRequest::Prefix(keys_.RunningPrefix(), rev + 1), on_running));
-  HG_ASSIGN_OR_RETURN(auto w3, kv_.StartWatch(store::WatchRequest::Prefix(keys_.PendingPrefix(), rev + 1), on_pending));
+  HG_ASSIGN_OR_RETURN(
+      auto w1,
+      kv_.StartWatch(store::WatchRequest::Prefix(keys_.WorkersPrefix(), rev + 1), on_workers));
+  HG_ASSIGN_OR_RETURN(
+      auto w2,
+      kv_.StartWatch(store::WatchRequest::Prefix(keys_.RunningPrefix(), rev + 1), on_running));
+  HG_ASSIGN_OR_RETURN(
+      auto w3,
+      kv_.StartWatch(store::WatchRequest::Prefix(keys_.PendingPrefix(), rev + 1), on_pending));
 
   std::vector<std::thread> senders;
   for (int i = 0; i < std::max(1, options_.dispatch_threads); ++i) {
@@ -270,7 +283,8 @@ bool Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
       return true;
     }
     last_error = absl::StrCat(w.id, ": ", resp.status().ToString());
-    if (probe_.dispatch_error) probe_.dispatch_error(absl::StatusCodeToString(resp.status().code()));
+    if (probe_.dispatch_error)
+      probe_.dispatch_error(absl::StatusCodeToString(resp.status().code()));
   }
   if (probe_.dispatch_error) probe_.dispatch_error("no_worker");
   span.SetError(absl::StrCat("no worker available (", last_error, ")"));
@@ -305,10 +319,10 @@ void Dispatcher::HandleLost(const scheduler::LeaderTerm& term, const std::string
   auto cur = store::Get(kv_, exec_key);
   if (!cur.ok()) return;
   store::TxnRequest txn;
-  txn.compare = {Compare::CreateRevision(term.leader_key, Compare::Result::kEqual, term.term),
-                 Compare::Version(keys_.Running(*id), Compare::Result::kEqual, 0),
-                 Compare::ModRevision(inflight_key, Compare::Result::kEqual,
-                                      (*inflight)->mod_revision)};
+  txn.compare = {
+      Compare::CreateRevision(term.leader_key, Compare::Result::kEqual, term.term),
+      Compare::Version(keys_.Running(*id), Compare::Result::kEqual, 0),
+      Compare::ModRevision(inflight_key, Compare::Result::kEqual, (*inflight)->mod_revision)};
   txn.success.push_back(store::DeleteRequest::Key(inflight_key));
   std::string outcome = "released";
   std::string lost_worker, trace_id;  // for the log line, before the record is rewritten

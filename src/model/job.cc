@@ -28,12 +28,12 @@ constexpr size_t kMaxLabelValue = 256;
 constexpr size_t kMaxHeaderValue = 8192;
 constexpr size_t kMaxEnvValue = 32 * 1024;
 constexpr size_t kMaxCwd = 4096;
-constexpr std::array<std::string_view, 7> kMethods = {"GET",    "HEAD",   "POST",   "PUT",
-                                                     "PATCH",  "DELETE", "OPTIONS"};
+constexpr std::array<std::string_view, 7> kMethods = {"GET",   "HEAD",   "POST",   "PUT",
+                                                      "PATCH", "DELETE", "OPTIONS"};
 
 // The read-only members our responses carry; accepted and ignored on input.
-constexpr std::array<std::string_view, 5> kReadOnly = {"id", "created_at", "updated_at",
-                                                      "next_run", "last_execution"};
+constexpr std::array<std::string_view, 5> kReadOnly = {"id", "created_at", "updated_at", "next_run",
+                                                       "last_execution"};
 
 bool IsAlnum(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); }
 bool HasControl(std::string_view s) {
@@ -66,9 +66,8 @@ bool IsHeaderNameChar(char c) {
 
 std::optional<std::string> UrlProblem(std::string_view url) {
   if (url.size() > kMaxUrl) return absl::StrCat("must be at most ", kMaxUrl, " characters");
-  if (std::any_of(url.begin(), url.end(), [](char c) {
-        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-      })) {
+  if (std::any_of(url.begin(), url.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
     return "must not contain spaces or control characters";
   }
   const size_t sep = url.find("://");
@@ -203,7 +202,8 @@ void Validate(const Job& job, Errors& errors) {
     if (!ex.body.empty()) only_for("body", ExecutorType::kHttp);
     if (!ex.expected_status.empty()) only_for("expected_status", ExecutorType::kHttp);
     if (!ex.secret_headers.empty()) only_for("secret_headers", ExecutorType::kHttp);
-    if (ex.command.empty()) errors.Add("executor.command", "is required for executor_type \"shell\"");
+    if (ex.command.empty())
+      errors.Add("executor.command", "is required for executor_type \"shell\"");
   }
   if (type_known && !shell) {
     if (!ex.command.empty()) only_for("command", ExecutorType::kShell);
@@ -219,10 +219,9 @@ void Validate(const Job& job, Errors& errors) {
   }
   CheckStringMap(ex.env, "executor.env", errors);
   for (const auto& [key, value] : ex.env) {
-    const bool good_key = !key.empty() && !absl::ascii_isdigit(static_cast<unsigned char>(key[0])) &&
-                          std::all_of(key.begin(), key.end(), [](char c) {
-                            return IsAlnum(c) || c == '_';
-                          });
+    const bool good_key =
+        !key.empty() && !absl::ascii_isdigit(static_cast<unsigned char>(key[0])) &&
+        std::all_of(key.begin(), key.end(), [](char c) { return IsAlnum(c) || c == '_'; });
     if (!good_key) {
       errors.Add(absl::StrCat("executor.env.", key),
                  "variable names must match [A-Za-z_][A-Za-z0-9_]*");
@@ -239,7 +238,9 @@ void Validate(const Job& job, Errors& errors) {
   }
   if (std::find(kMethods.begin(), kMethods.end(), ex.method) == kMethods.end()) {
     errors.Add("executor.method",
-               absl::StrCat("must be one of ", absl::StrJoin(std::vector<std::string>(kMethods.begin(), kMethods.end()), ", ")));
+               absl::StrCat("must be one of ",
+                            absl::StrJoin(
+                                std::vector<std::string>(kMethods.begin(), kMethods.end()), ", ")));
   }
   CheckStringMap(ex.headers, "executor.headers", errors);
   for (const auto& [name, value] : ex.headers) {
@@ -324,8 +325,7 @@ void ReadDuration(ObjectReader& r, std::string_view key, std::optional<GoDuratio
 }
 
 template <typename Enum, size_t N>
-void ReadEnum(ObjectReader& r, std::string_view key, const std::array<Enum, N>& values,
-              Enum* out) {
+void ReadEnum(ObjectReader& r, std::string_view key, const std::array<Enum, N>& values, Enum* out) {
   auto text = r.String(key);  // reports a wrong type itself
   if (!text) return;
   std::vector<std::string> names;
@@ -336,8 +336,8 @@ void ReadEnum(ObjectReader& r, std::string_view key, const std::array<Enum, N>& 
       return;
     }
   }
-  r.AddError(r.Path(key), absl::StrCat("must be one of ", absl::StrJoin(names, ", "), ", got \"",
-                                       *text, "\""));
+  r.AddError(r.Path(key),
+             absl::StrCat("must be one of ", absl::StrJoin(names, ", "), ", got \"", *text, "\""));
 }
 
 void DecodeExecutor(const Json& object, bool strict, Job& job, std::vector<FieldError>* errors) {
@@ -377,8 +377,7 @@ void DecodeExecutor(const Json& object, bool strict, Job& job, std::vector<Field
   if (strict) r.RejectUnknown();
 }
 
-void DecodeRetryPolicy(const Json& object, bool strict, Job& job,
-                       std::vector<FieldError>* errors) {
+void DecodeRetryPolicy(const Json& object, bool strict, Job& job, std::vector<FieldError>* errors) {
   ObjectReader r(object, "retry_policy", errors);
   RetryPolicy& rp = job.retry_policy;
   if (auto v = r.Int("max_retries")) {
@@ -408,8 +407,8 @@ void DecodeRetryPolicy(const Json& object, bool strict, Job& job,
 absl::StatusOr<Job> Decode(const Json& json, bool stored) {
   if (!json.is_object()) {
     return InvalidFieldsError(
-        "invalid job", {{"", absl::StrCat("the body must be a JSON object, got ",
-                                          Av(JsonTypeName(json)))}});
+        "invalid job",
+        {{"", absl::StrCat("the body must be a JSON object, got ", Av(JsonTypeName(json)))}});
   }
   std::vector<FieldError> errors;
   Job job;

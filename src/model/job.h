@@ -62,7 +62,7 @@ struct ExecutorSpec {
   // shell
   std::string command;
   std::map<std::string, std::string> env;
-  std::string cwd;  // absolute path, or "" for the worker's default
+  std::string cwd;                      // absolute path, or "" for the worker's default
   std::vector<std::string> secret_env;  // keys of `env` whose values are secret
   // http
   std::string url;
@@ -142,8 +142,8 @@ absl::StatusOr<Job> ParseStoredJob(std::string_view text);
 
 // What a response adds to the stored form.
 struct JobStatus {
-  std::optional<absl::Time> next_run;          // null when paused or never fires again
-  std::optional<Execution> last_execution;     // newest record, encoded as a summary
+  std::optional<absl::Time> next_run;       // null when paused or never fires again
+  std::optional<Execution> last_execution;  // newest record, encoded as a summary
 };
 // Response form: EncodeJob(job) + next_run + last_execution (both null when unknown).
 Json EncodeJobResponse(const Job& job, const JobStatus& status);

@@ -32,9 +32,9 @@ struct WorkerService::RunState {
   int64_t serial = 0;  // distinguishes two local runs of the same id over time
   model::ExecutionId id;
   model::Job job;
-  std::string traceparent;  // the execution span's context
+  std::string traceparent;   // the execution span's context
   model::Redactor redactor;  // the job's secret values
-  trace::Span span;         // the execution span, ended by Finish() or with the state
+  trace::Span span;          // the execution span, ended by Finish() or with the state
   store::LeaseId lease = 0;
   model::Execution record;          // the record as we last wrote it
   store::Revision mod = 0;          // its mod revision
@@ -44,7 +44,7 @@ struct WorkerService::RunState {
   // ---- guarded by WorkerService::mu_ ----
   bool kill_requested = false;
   std::string kill_reason;
-  std::optional<absl::Time> next_retry;  // while waiting out a retry backoff
+  std::optional<absl::Time> next_retry;         // while waiting out a retry backoff
   std::shared_ptr<executor::RunHandle> handle;  // current attempt
   std::optional<executor::ExecResult> result;   // current attempt's result
   std::thread thread;
@@ -83,9 +83,9 @@ std::string TraceIdOf(const std::string& traceparent) {
 // The response for a record that is no longer `scheduled`.
 RunResponse Acknowledge(const model::Execution& rec) {
   if (rec.status == ExecutionStatus::kRunning) {
-    return Outcome(RunResponse::ALREADY_CLAIMED,
-                   absl::StrCat("execution ", rec.id.str(), " already claimed by worker ",
-                                rec.worker_id));
+    return Outcome(
+        RunResponse::ALREADY_CLAIMED,
+        absl::StrCat("execution ", rec.id.str(), " already claimed by worker ", rec.worker_id));
   }
   return Outcome(RunResponse::FINISHED, absl::StrCat("execution ", rec.id.str(), " already ",
                                                      Av(model::ToString(rec.status))));
@@ -211,8 +211,8 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
   {
     absl::MutexLock lock(&mu_);
     if (request.term() < highest_term_) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "stale leader term ", request.term(), " (highest seen ", highest_term_, ")"));
+      return absl::FailedPreconditionError(absl::StrCat("stale leader term ", request.term(),
+                                                        " (highest seen ", highest_term_, ")"));
     }
     highest_term_ = request.term();
     if (!started_ || draining_) {
@@ -239,9 +239,8 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
                                   options_.worker_id));
     }
     if (static_cast<int>(runs_.size()) >= options_.capacity) {
-      return absl::ResourceExhaustedError(absl::StrCat("worker ", options_.worker_id,
-                                                       " is at capacity (", options_.capacity,
-                                                       " runs)"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "worker ", options_.worker_id, " is at capacity (", options_.capacity, " runs)"));
     }
     run->serial = next_serial_++;
     run->lease = lease_;
@@ -268,10 +267,10 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
     options_.probe.execution_finished(run->job.name.str(), "skipped", absl::ZeroDuration());
   }
   if (!result.ok() || result->outcome() != RunResponse::STARTED) {
-    run->span.SetAttribute(
-        "hourglass.outcome",
-        result.ok() ? RunResponse::Outcome_Name(result->outcome())
-                    : std::string(absl::StatusCodeToString(result.status().code())));
+    run->span.SetAttribute("hourglass.outcome",
+                           result.ok()
+                               ? RunResponse::Outcome_Name(result->outcome())
+                               : std::string(absl::StatusCodeToString(result.status().code())));
     run->span.End();
   }
   return result;
@@ -307,16 +306,16 @@ absl::StatusOr<RunResponse> WorkerService::ClaimAndStart(const RunPtr& run) {
         store::Compare::ModRevision(exec_key, store::Compare::Result::kEqual, kv->mod_revision));
     if (forbid) {
       // No key under locks/<job>/ at all (etcd compares an empty range as a zero revision).
-      store::Compare none = store::Compare::CreateRevision(
-          lock_prefix, store::Compare::Result::kEqual, 0);
+      store::Compare none =
+          store::Compare::CreateRevision(lock_prefix, store::Compare::Result::kEqual, 0);
       none.range_end = store::PrefixEnd(lock_prefix);
       txn.compare.push_back(std::move(none));
     }
     txn.success.push_back(
         store::PutRequest{.key = exec_key, .value = model::SerializeExecution(claimed)});
     txn.success.push_back(store::DeleteRequest::Key(keys_.Pending(run->id)));
-    txn.success.push_back(store::PutRequest{.key = keys_.Inflight(run->id),
-                                            .value = InflightValue(run->lease)});
+    txn.success.push_back(
+        store::PutRequest{.key = keys_.Inflight(run->id), .value = InflightValue(run->lease)});
     txn.success.push_back(store::PutRequest{
         .key = keys_.Running(run->id), .value = RunningValue(), .lease = run->lease});
     if (forbid) {
@@ -336,9 +335,8 @@ absl::StatusOr<RunResponse> WorkerService::ClaimAndStart(const RunPtr& run) {
     if (!resp.ok()) {
       if (resp.status().code() == absl::StatusCode::kFailedPrecondition) {
         // The lease is gone: this worker cannot hold runs any more.
-        return absl::UnavailableError(absl::StrCat("worker ", options_.worker_id,
-                                                   " session lease is gone: ",
-                                                   resp.status().message()));
+        return absl::UnavailableError(absl::StrCat(
+            "worker ", options_.worker_id, " session lease is gone: ", resp.status().message()));
       }
       // The claim may or may not have committed. Settle it in the background: if it did, the
       // record is ours and gets a final `failed` (never started) instead of hanging `running`.
@@ -367,8 +365,7 @@ absl::StatusOr<RunResponse> WorkerService::ClaimAndStart(const RunPtr& run) {
       // Assigned under mu_: the thread's last act (moving itself to done_threads_) takes mu_.
       run->thread = std::thread([this, run] { RunThread(run); });
       return Outcome(RunResponse::STARTED, absl::StrCat("execution ", run->id.str(),
-                                                         " started on worker ",
-                                                         options_.worker_id));
+                                                        " started on worker ", options_.worker_id));
     }
 
     // The compare failed: see why.
@@ -383,9 +380,8 @@ absl::StatusOr<RunResponse> WorkerService::ClaimAndStart(const RunPtr& run) {
     HG_ASSIGN_OR_RETURN(bool written, RecordSkipped(run, *now_rec, now_kv->mod_revision, holder));
     if (!written) continue;
     RunLog(*run).Info("skipped (Forbid)", {{"holder", holder}});
-    return Outcome(RunResponse::SKIPPED,
-                   absl::StrCat("Forbid: job ", job.name.str(),
-                                " is still running as execution ", holder));
+    return Outcome(RunResponse::SKIPPED, absl::StrCat("Forbid: job ", job.name.str(),
+                                                      " is still running as execution ", holder));
   }
   return absl::UnavailableError(
       absl::StrCat("execution ", run->id.str(), " kept changing while claiming it"));
@@ -438,10 +434,12 @@ void WorkerService::RunThread(const RunPtr& run) {
     }
     const absl::Time start_at = clock_.Now() + delay;
     if (run->next_instant && start_at >= *run->next_instant) {
-      result.error = absl::StrCat(
-          result.error.empty() ? "failed" : result.error, "; retry ", retry, " of ",
-          job.retry_policy.max_retries, " given up: it would start at or after the job's next "
-          "scheduled run (", model::FormatRfc3339(*run->next_instant), ") under the Forbid policy");
+      result.error =
+          absl::StrCat(result.error.empty() ? "failed" : result.error, "; retry ", retry, " of ",
+                       job.retry_policy.max_retries,
+                       " given up: it would start at or after the job's next "
+                       "scheduled run (",
+                       model::FormatRfc3339(*run->next_instant), ") under the Forbid policy");
       final = std::move(result);
       break;
     }
@@ -454,8 +452,8 @@ void WorkerService::RunThread(const RunPtr& run) {
       clock_.WaitUntil(mu_, start_at, [&] { return run->kill_requested; });
       run->next_retry.reset();
       if (run->kill_requested) {
-        executor::ExecResult killed = SyntheticResult(
-            executor::ExecStatus::kKilled, absl::StrCat("killed: ", run->kill_reason));
+        executor::ExecResult killed = SyntheticResult(executor::ExecStatus::kKilled,
+                                                      absl::StrCat("killed: ", run->kill_reason));
         final = std::move(killed);
         break;
       }
@@ -542,9 +540,8 @@ std::optional<executor::ExecResult> WorkerService::WaitForReplaced(const RunPtr&
     }
     absl::MutexLock lock(&mu_);
     const int64_t generation = finished_generation_;
-    clock_.WaitUntil(mu_, std::min(deadline, clock_.Now() + options_.replace_poll), [&] {
-      return run->kill_requested || finished_generation_ != generation;
-    });
+    clock_.WaitUntil(mu_, std::min(deadline, clock_.Now() + options_.replace_poll),
+                     [&] { return run->kill_requested || finished_generation_ != generation; });
   }
 }
 
@@ -732,9 +729,8 @@ absl::Status WorkerService::TryFinish(FinishEntry& entry, int64_t serial) {
 void WorkerService::ReleaseKeys(const FinishEntry& entry) {
   // Each delete only if the key is still ours; a re-claim by another worker overwrote them.
   std::vector<store::TxnRequest> txns;
-  txns.push_back({.compare = {store::Compare::Value(entry.inflight_key,
-                                                    store::Compare::Result::kEqual,
-                                                    entry.inflight_value)},
+  txns.push_back({.compare = {store::Compare::Value(
+                      entry.inflight_key, store::Compare::Result::kEqual, entry.inflight_value)},
                   .success = {store::DeleteRequest::Key(entry.inflight_key)}});
   txns.push_back({.compare = {store::Compare::Lease(entry.running_key,
                                                     store::Compare::Result::kEqual, entry.lease)},
@@ -832,8 +828,8 @@ void WorkerService::BackgroundLoop() {
     for (const std::string& key : kill_keys) {
       absl::StatusOr<store::DeleteResponse> del = kv_.Delete(store::DeleteRequest::Key(key));
       if (!del.ok()) {
-        log_.Warn("kill key not deleted", {{"key", key},
-                                           {"error", std::string(del.status().message())}});
+        log_.Warn("kill key not deleted",
+                  {{"key", key}, {"error", std::string(del.status().message())}});
       }
     }
     if (restart_watch) {

@@ -88,7 +88,7 @@ struct WorkerOptions {
   absl::Duration kill_grace = absl::Seconds(5);       // SIGTERM -> SIGKILL (shell)
   absl::Duration shutdown_grace = absl::Seconds(30);  // Stop(): how long runs may finish
   size_t output_cap = 64 * 1024;                      // bytes of output kept per attempt
-  std::string spool_path;  // results not yet in the store; empty = memory only
+  std::string spool_path;                     // results not yet in the store; empty = memory only
   std::map<std::string, std::string> labels;  // reported by the registry (lead wires)
   // Replace: how long to wait for the replaced runs to end before giving up (`failed`), and how
   // often to look again for runs on other workers.
@@ -248,7 +248,7 @@ class WorkerService {
   bool watch_failed_ ABSL_GUARDED_BY(mu_) = false;
   int64_t wake_background_ ABSL_GUARDED_BY(mu_) = 0;
 
-  std::unique_ptr<ResultSpool> spool_;  // set by Start(); thread-safe itself
+  std::unique_ptr<ResultSpool> spool_;        // set by Start(); thread-safe itself
   std::unique_ptr<store::Watch> kill_watch_;  // background thread + Start/Stop only
   std::thread background_;
   absl::Mutex stop_mu_;  // serializes Stop() callers
