@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "common/strings.h"
+#include "model/outcome_text.h"
 
 namespace hg::api {
 namespace {
@@ -16,12 +17,12 @@ bool IsScheduleRecord(const model::Execution& e) { return e.trigger != model::Tr
 // The scheduler's missed record after a run of unlisted missed instants says so in its error.
 bool CountsUnlistedMisses(const model::Execution& e) {
   return e.status == ExecutionStatus::kMissed &&
-         absl::StrContains(Av(e.error), "counted, not listed");
+         absl::StrContains(Av(e.error), Av(model::kMissedCountedNotListed));
 }
 
 std::string OutcomeOf(const model::Execution& e) {
   if (e.status == ExecutionStatus::kFailed &&
-      absl::StartsWith(Av(e.error), "no worker available")) {
+      absl::StartsWith(Av(e.error), Av(model::kNoWorkerAvailable))) {
     return "no_worker";
   }
   return std::string(model::ToString(e.status));

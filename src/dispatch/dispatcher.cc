@@ -4,9 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "common/strings.h"
 #include "model/execution.h"
 #include "model/job.h"
 #include "model/json.h"
+#include "model/outcome_text.h"
 #include "model/run_log.h"
 #include "telemetry/tracer.h"
 
@@ -287,7 +289,7 @@ bool Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
       probe_.dispatch_error(absl::StatusCodeToString(resp.status().code()));
   }
   if (probe_.dispatch_error) probe_.dispatch_error("no_worker");
-  span.SetError(absl::StrCat("no worker available (", last_error, ")"));
+  span.SetError(absl::StrCat(Av(model::kNoWorkerAvailable), " (", last_error, ")"));
   // Nobody could take it: record the failure (guarded: still scheduled, still our term).
   const std::string exec_key = keys_.Exec(*id);
   auto cur = store::Get(kv_, exec_key);
@@ -295,7 +297,7 @@ bool Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
   auto rec = model::ParseExecution((*cur)->value);
   if (!rec.ok() || rec->status != model::ExecutionStatus::kScheduled) return true;
   rec->status = model::ExecutionStatus::kFailed;
-  rec->error = absl::StrCat("no worker available (", last_error, ")");
+  rec->error = absl::StrCat(Av(model::kNoWorkerAvailable), " (", last_error, ")");
   rec->end_time = clock_.Now();
   store::TxnRequest txn;
   txn.compare = {Compare::CreateRevision(term.leader_key, Compare::Result::kEqual, term.term),

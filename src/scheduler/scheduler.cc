@@ -4,9 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "common/strings.h"
 #include "model/execution.h"
 #include "model/job.h"
 #include "model/json.h"
+#include "model/outcome_text.h"
 #include "telemetry/tracer.h"
 
 namespace hg::scheduler {
@@ -137,7 +139,8 @@ absl::Status Scheduler::CommitBatch(const LeaderTerm& term, std::vector<Unit>& b
         rec.error = absl::StrCat("missed: no leader could start it within its starting_deadline");
         if (i + 1 == u.fires.size() && u.missed_not_listed > 0) {
           absl::StrAppend(&rec.error, "; ", u.missed_not_listed,
-                          " earlier instants were missed too and are counted, not listed");
+                          " earlier instants were missed too and are ",
+                          Av(model::kMissedCountedNotListed));
         }
         ++missed;
       } else {
