@@ -236,18 +236,23 @@ bool Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
   span.SetAttribute("hourglass.term", term.term);
   req.set_traceparent(span.traceparent());
 
+  // The instant may still start until its starting deadline.
+  absl::Duration deadline = absl::Seconds(60);
+  if (auto it = job_json.find("starting_deadline"); it != job_json.end() && it->is_string()) {
+    if (auto d = model::GoDuration::Parse(it->get<std::string>()); d.ok()) deadline = d->value;
+  }
+  const absl::Time until = id->scheduled() + deadline;
+  const absl::Time started = clock_.Now();  // retries are timed from here, not from the answers
+
   // Candidates: matching selector, least in-flight first.
   std::vector<std::pair<int, WorkerInfo>> candidates;
+  bool none_registered = false;
   {
     absl::MutexLock lock(&mu_);
+    none_registered = workers_.empty();
     if (workers_.empty()) {
       // No worker registered at all: after a takeover or an etcd outage they come back within
       // their session TTL. Wait for one (ApplyWorker unparks) while the instant may still start.
-      absl::Duration deadline = absl::Seconds(60);
-      if (auto it = job_json.find("starting_deadline"); it != job_json.end() && it->is_string()) {
-        if (auto d = model::GoDuration::Parse(it->get<std::string>()); d.ok()) deadline = d->value;
-      }
-      const absl::Time until = id->scheduled() + deadline;
       if (clock_.Now() < until) {
         parked_.push_back({.until = until, .key = pending_key, .envelope = envelope});
         span.SetAttribute("hourglass.outcome", "waiting_for_worker");
@@ -265,7 +270,14 @@ bool Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
   }
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::string last_error = candidates.empty() ? "no live worker matches the job's selector" : "";
+  std::string last_error;
+  if (candidates.empty()) {
+    last_error = none_registered ? "no worker registered before the starting deadline"
+                                 : "no live worker matches the job's selector";
+  }
+  // Every refusal passing (a worker whose session is being renewed after an etcd outage, one
+  // at capacity): worth another try while the instant may start.
+  bool all_passing = !candidates.empty();
   for (const auto& [load, w] : candidates) {
     auto resp = client_.Run(w.address, req, options_.rpc_deadline);
     if (resp.ok()) {
@@ -285,8 +297,19 @@ bool Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::strin
       return true;
     }
     last_error = absl::StrCat(w.id, ": ", resp.status().ToString());
+    all_passing = all_passing &&
+                  (absl::IsUnavailable(resp.status()) || absl::IsResourceExhausted(resp.status()) ||
+                   absl::IsDeadlineExceeded(resp.status()));
     if (probe_.dispatch_error)
       probe_.dispatch_error(absl::StatusCodeToString(resp.status().code()));
+  }
+  if (all_passing && started < until) {
+    absl::MutexLock lock(&mu_);
+    parked_.push_back({.until = std::min(until, started + options_.busy_retry),
+                       .key = pending_key,
+                       .envelope = envelope});
+    span.SetAttribute("hourglass.outcome", "retrying");
+    return false;
   }
   if (probe_.dispatch_error) probe_.dispatch_error("no_worker");
   span.SetError(absl::StrCat(Av(model::kNoWorkerAvailable), " (", last_error, ")"));

@@ -6,7 +6,8 @@
 //    the job's selector, least in-flight first, trying the next worker on failure; when none can
 //    take it the record ends `failed` ("no worker available") — except while no worker at all
 //    is registered (right after a takeover or an etcd outage, workers re-register within their
-//    session TTL): then the entry is parked until a worker registers or the instant's
+//    session TTL), or while every matching worker refuses for a passing reason (no live session
+//    yet, at capacity, slow): then the entry is parked and tried again until the instant's
 //    starting_deadline has passed;
 //  - watches running/ and, when a worker's lease vanishes with a run still in flight, puts the
 //    execution back to `scheduled` for its next attempt or ends it `failed` ("worker lost").
@@ -60,6 +61,9 @@ class Dispatcher {
   struct Options {
     int dispatch_threads = 4;
     absl::Duration rpc_deadline = absl::Seconds(5);
+    // When every matching worker refused for a passing reason (UNAVAILABLE, RESOURCE_EXHAUSTED,
+    // DEADLINE_EXCEEDED), the entry is tried again after this, until its starting deadline.
+    absl::Duration busy_retry = absl::Milliseconds(500);
   };
 
   Dispatcher(store::Kv& kv, Clock& clock, model::Keys keys, WorkerClient& client, Options options,
@@ -73,7 +77,8 @@ class Dispatcher {
 
  private:
   void SenderLoop(const scheduler::LeaderTerm& term);
-  // False when the entry was parked (no worker registered yet) instead of dispatched or failed.
+  // False when the entry was parked (no worker registered yet, or every worker refused for a
+  // passing reason) instead of dispatched or failed.
   bool DispatchOne(const scheduler::LeaderTerm& term, const std::string& pending_key,
                    const std::string& envelope);
   // Moves parked entries back to the queue: all of them, or those whose wait is over.
@@ -100,10 +105,10 @@ class Dispatcher {
   std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> lost_ ABSL_GUARDED_BY(mu_);  // execution ids to check
   struct Parked {
-    absl::Time until;  // the instant's starting deadline
+    absl::Time until;  // when to look again: a worker registers, or this time passes
     std::string key, envelope;
   };
-  std::vector<Parked> parked_ ABSL_GUARDED_BY(mu_);  // waiting for a worker to register
+  std::vector<Parked> parked_ ABSL_GUARDED_BY(mu_);  // waiting for a worker to take them
 };
 
 }  // namespace hg::dispatch

@@ -136,17 +136,17 @@ TEST(EtcdFailures, MemberLossAndFullOutage) {
   EXPECT_FALSE(names.count("during-outage")) << "a write refused with 503 was applied";
 
   // A leader elected right after etcd returns may see no worker yet (they re-register within
-  // their session TTL): it must wait for one, not record the instants failed "no worker
-  // available" (it did before the dispatcher parked such entries).
+  // their session TTL), or a worker still renewing its session: a patient job's instants must
+  // wait for one, not be recorded failed "no worker available" (they were, before the
+  // dispatcher parked and retried such entries). A strict job's 3 s may legitimately run out
+  // while the workers come back: that is its outcome, accounted for, not asserted against.
   FleetResult p = SettleAndAccount(c, patient, from, to, /*allow_missed=*/false);
   FleetResult s = SettleAndAccount(c, strict, from, to, /*allow_missed=*/true,
                                    /*allow_other_outcomes=*/true);
   int no_worker = 0;
-  for (const FleetResult* r : {&p, &s}) {
-    for (const auto& [job, recs] : r->history) {
-      for (const auto& e : recs) {
-        no_worker += e.value("error", "").find("no worker available") != std::string::npos;
-      }
+  for (const auto& [job, recs] : p.history) {
+    for (const auto& e : recs) {
+      no_worker += e.value("error", "").find("no worker available") != std::string::npos;
     }
   }
   EXPECT_EQ(no_worker, 0);
