@@ -14,6 +14,7 @@
 #include "model/job.h"
 #include "model/json.h"
 #include "store/local/sqlite_kv.h"
+#include "tests/fixtures/temp_sqlite_kv.h"
 
 namespace hg::dispatch {
 namespace {
@@ -53,14 +54,9 @@ class ScriptedWorkers final : public WorkerClient {
 class DispatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hg-dispatch-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto kv = store::SqliteKv::Open((dir_ / "kv.db").string(), clock_);
-    ASSERT_TRUE(kv.ok()) << kv.status();
-    kv_ = *std::move(kv);
+    store_ = std::make_unique<testing::TempSqliteKv>(clock_, "dispatch");
+    ASSERT_TRUE(store_->ok());
+    kv_ = &store_->kv();
     auto put = kv_->Put({.key = "/hourglass/election/1", .value = "{}"});
     ASSERT_TRUE(put.ok());
     term_ = {.term = put->revision, .leader_key = "/hourglass/election/1"};
@@ -73,8 +69,6 @@ class DispatcherTest : public ::testing::Test {
     if (dispatcher_) dispatcher_->Stop();
     if (thread_.joinable()) thread_.join();
     dispatcher_.reset();
-    kv_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // A scheduled run of a job with `starting_deadline`, fired at the current (fake) instant.
@@ -120,8 +114,8 @@ class DispatcherTest : public ::testing::Test {
 
   FakeClock clock_{absl::FromUnixSeconds(kBase)};
   model::Keys keys_;
-  std::filesystem::path dir_;
-  std::unique_ptr<store::SqliteKv> kv_;
+  std::unique_ptr<testing::TempSqliteKv> store_;
+  store::SqliteKv* kv_ = nullptr;
   scheduler::LeaderTerm term_;
   model::Execution record_;
   std::unique_ptr<Dispatcher> dispatcher_;

@@ -13,6 +13,7 @@
 #include "model/execution.h"
 #include "model/job.h"
 #include "store/local/sqlite_kv.h"
+#include "tests/fixtures/temp_sqlite_kv.h"
 
 namespace hg::scheduler {
 namespace {
@@ -29,7 +30,9 @@ class RacingKv final : public store::Kv {
   absl::StatusOr<store::RangeResponse> Range(const store::RangeRequest& r) override {
     return inner_.Range(r);
   }
-  absl::StatusOr<store::PutResponse> Put(const store::PutRequest& r) override { return inner_.Put(r); }
+  absl::StatusOr<store::PutResponse> Put(const store::PutRequest& r) override {
+    return inner_.Put(r);
+  }
   absl::StatusOr<store::DeleteResponse> Delete(const store::DeleteRequest& r) override {
     return inner_.Delete(r);
   }
@@ -44,11 +47,12 @@ class RacingKv final : public store::Kv {
     return inner_.LeaseKeepAliveOnce(id);
   }
   absl::Status LeaseRevoke(store::LeaseId id) override { return inner_.LeaseRevoke(id); }
-  absl::StatusOr<store::LeaseTimeToLiveResponse> LeaseTimeToLive(store::LeaseId id, bool k) override {
+  absl::StatusOr<store::LeaseTimeToLiveResponse> LeaseTimeToLive(store::LeaseId id,
+                                                                 bool k) override {
     return inner_.LeaseTimeToLive(id, k);
   }
   absl::StatusOr<std::unique_ptr<store::Watch>> StartWatch(const store::WatchRequest& r,
-                                                          store::WatchHandler h) override {
+                                                           store::WatchHandler h) override {
     return inner_.StartWatch(r, std::move(h));
   }
 
@@ -59,18 +63,9 @@ class RacingKv final : public store::Kv {
 class HistoryRetentionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hg-retention-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto kv = store::SqliteKv::Open((dir_ / "kv.db").string(), clock_);
-    ASSERT_TRUE(kv.ok()) << kv.status();
-    kv_ = *std::move(kv);
-  }
-  void TearDown() override {
-    kv_.reset();
-    std::filesystem::remove_all(dir_);
+    store_ = std::make_unique<testing::TempSqliteKv>(clock_, "retention");
+    ASSERT_TRUE(store_->ok());
+    kv_ = &store_->kv();
   }
 
   model::JobName PutJob(const std::string& name, int history_limit) {
@@ -115,8 +110,8 @@ class HistoryRetentionTest : public ::testing::Test {
   FakeClock clock_{absl::FromUnixSeconds(kBase)};
   model::Keys keys_;
   std::mt19937_64 rng_{42};
-  std::filesystem::path dir_;
-  std::unique_ptr<store::SqliteKv> kv_;
+  std::unique_ptr<testing::TempSqliteKv> store_;
+  store::SqliteKv* kv_ = nullptr;
 };
 
 TEST_F(HistoryRetentionTest, KeepsTheNewestRecordsUpToTheLimit) {
@@ -164,8 +159,8 @@ TEST_F(HistoryRetentionTest, ARecordChangedMeanwhileIsNotDeletedBlindly) {
     auto oldest = kv_->Range(store::RangeRequest::Prefix(keys_.ExecPrefix(job)));
     auto rec = model::ParseExecution(oldest->kvs.front().value);
     rec->status = ExecutionStatus::kRunning;
-    ASSERT_TRUE(kv_->Put({.key = oldest->kvs.front().key,
-                          .value = model::SerializeExecution(*rec)}).ok());
+    ASSERT_TRUE(
+        kv_->Put({.key = oldest->kvs.front().key, .value = model::SerializeExecution(*rec)}).ok());
   };
   HistoryRetention retention(racing, clock_, keys_, {});
   auto deleted = retention.PruneJob(job, 2);
@@ -177,9 +172,9 @@ TEST_F(HistoryRetentionTest, ARecordChangedMeanwhileIsNotDeletedBlindly) {
 TEST_F(HistoryRetentionTest, LoopSweepsAllAtStartThenWhatTheSchedulerReports) {
   auto a = PutJob("a", 2);
   AddRecords(a, 0, 5, ExecutionStatus::kSuccess);
-  HistoryRetention retention(*kv_, clock_, keys_,
-                             {.sweep_interval = absl::Seconds(10),
-                              .full_sweep_interval = absl::Minutes(10)});
+  HistoryRetention retention(
+      *kv_, clock_, keys_,
+      {.sweep_interval = absl::Seconds(10), .full_sweep_interval = absl::Minutes(10)});
   std::thread loop([&] { retention.RunAsLeader(); });
   // The full sweep at the start of a term.
   ASSERT_TRUE(WaitFor([&] { return retention.sweeps() == 1; }));

@@ -12,6 +12,7 @@
 #include "model/job.h"
 #include "model/json.h"
 #include "store/local/sqlite_kv.h"
+#include "tests/fixtures/temp_sqlite_kv.h"
 
 namespace hg::scheduler {
 namespace {
@@ -21,20 +22,11 @@ constexpr int64_t kBase = 1'767'225'600;  // 2026-01-01T00:00:00Z
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hg-sched-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto kv = store::SqliteKv::Open((dir_ / "kv.db").string(), clock_);
-    ASSERT_TRUE(kv.ok()) << kv.status();
-    kv_ = *std::move(kv);
+    store_ = std::make_unique<testing::TempSqliteKv>(clock_, "sched");
+    ASSERT_TRUE(store_->ok());
+    kv_ = &store_->kv();
   }
-  void TearDown() override {
-    StopScheduler();
-    kv_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { StopScheduler(); }
 
   // A leader key of our own: its create revision is the term.
   LeaderTerm BecomeLeader(const std::string& key = "/hourglass/election/1") {
@@ -52,8 +44,8 @@ class SchedulerTest : public ::testing::Test {
   }
 
   void StartScheduler(const LeaderTerm& term, SchedulerProbe probe = {}) {
-    scheduler_ = std::make_unique<Scheduler>(*kv_, clock_, keys_, Scheduler::Options{},
-                                             std::move(probe));
+    scheduler_ =
+        std::make_unique<Scheduler>(*kv_, clock_, keys_, Scheduler::Options{}, std::move(probe));
     thread_ = std::thread([this, term] { result_ = scheduler_->RunAsLeader(term); });
     // Loaded before the test moves the clock: a job loaded after an Advance would start after
     // the new now, and the instant the test waits for would never come.
@@ -88,8 +80,8 @@ class SchedulerTest : public ::testing::Test {
 
   FakeClock clock_{absl::FromUnixSeconds(kBase)};
   model::Keys keys_;
-  std::filesystem::path dir_;
-  std::unique_ptr<store::SqliteKv> kv_;
+  std::unique_ptr<testing::TempSqliteKv> store_;
+  store::SqliteKv* kv_ = nullptr;
   std::unique_ptr<Scheduler> scheduler_;
   std::thread thread_;
   absl::Status result_;
@@ -123,9 +115,9 @@ TEST_F(SchedulerTest, ReportsEachJobThatGotRecordsForRetention) {
   absl::Mutex mu;
   std::vector<std::string> recorded;
   StartScheduler(BecomeLeader(), {.recorded = [&](const std::string& job) {
-                                    absl::MutexLock lock(&mu);
-                                    recorded.push_back(job);
-                                  }});
+                   absl::MutexLock lock(&mu);
+                   recorded.push_back(job);
+                 }});
   clock_.Advance(absl::Seconds(10));
   ASSERT_TRUE(WaitFor([&] { return History("a").size() == 1; }));
   StopScheduler();
@@ -151,7 +143,8 @@ TEST_F(SchedulerTest, NewLeaderCatchesUpFromTheCursor) {
   PutJob("a", "0 * * * * *", R"(,"starting_deadline":"90s","concurrency_policy":"Forbid")");
   // The previous leader fired up to kBase; we take over 5 minutes later.
   ASSERT_TRUE(kv_->Put({.key = keys_.CursorPrefix() + "a",
-                        .value = model::FormatRfc3339(absl::FromUnixSeconds(kBase))}).ok());
+                        .value = model::FormatRfc3339(absl::FromUnixSeconds(kBase))})
+                  .ok());
   clock_.Advance(absl::Seconds(330));
   StartScheduler(BecomeLeader());
   ASSERT_TRUE(WaitFor([&] { return History("a").size() == 5; }));
