@@ -36,6 +36,17 @@ const log::Logger& Log() {
   return *logger;
 }
 
+// The record stored at `kv`; nullopt (logged) when it does not parse — one bad record must not
+// hide the others from history, ledger or job listings.
+std::optional<Execution> ReadExecution(const store::KeyValue& kv) {
+  auto e = model::ParseExecution(kv.value);
+  if (!e.ok()) {
+    Log().Warn("unreadable execution record", {{"key", kv.key}, {"error", e.status().ToString()}});
+    return std::nullopt;
+  }
+  return *std::move(e);
+}
+
 absl::Time TruncateToMillis(absl::Time t) { return absl::FromUnixMillis(absl::ToUnixMillis(t)); }
 
 absl::Status JobNotFound(const JobName& name) {
@@ -131,13 +142,7 @@ absl::StatusOr<std::vector<model::JobStatus>> JobService::StatusOf(const std::ve
     for (size_t i = begin; i < end && i - begin < resp.responses.size(); ++i) {
       const auto* range = std::get_if<store::RangeResponse>(&resp.responses[i - begin]);
       if (range == nullptr || range->kvs.empty()) continue;
-      auto e = model::ParseExecution(range->kvs.front().value);
-      if (e.ok()) {
-        out[i].last_execution = *std::move(e);
-      } else {
-        Log().Warn("unreadable execution record",
-                   {{"key", range->kvs.front().key}, {"error", e.status().ToString()}});
-      }
+      if (auto e = ReadExecution(range->kvs.front())) out[i].last_execution = *std::move(e);
     }
   }
   return out;
@@ -324,13 +329,7 @@ absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const Histo
     }
     HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv_.Range(NewestFirst(prefix, upper, size)));
     for (const auto& kv : resp.kvs) {
-      auto e = model::ParseExecution(kv.value);
-      if (!e.ok()) {
-        Log().Warn("unreadable execution record",
-                   {{"key", kv.key}, {"error", e.status().ToString()}});
-        continue;
-      }
-      page.executions.push_back(*std::move(e));
+      if (auto e = ReadExecution(kv)) page.executions.push_back(*std::move(e));
     }
     if (resp.more && !resp.kvs.empty()) page.next_cursor = SuffixOf(resp.kvs.back().key, prefix);
     return page;
@@ -436,13 +435,7 @@ absl::StatusOr<Ledger> JobService::GetLedger(const JobName& name, const LedgerQu
     r.sort_target = store::SortTarget::kKey;
     HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv_.Range(r));
     for (const auto& kv : resp.kvs) {
-      auto e = model::ParseExecution(kv.value);
-      if (!e.ok()) {
-        Log().Warn("unreadable execution record",
-                   {{"key", kv.key}, {"error", e.status().ToString()}});
-        continue;
-      }
-      in.records.push_back(*std::move(e));
+      if (auto e = ReadExecution(kv)) in.records.push_back(*std::move(e));
     }
     if (!resp.more || resp.kvs.empty()) break;
     lower = resp.kvs.back().key + '\0';  // strictly after the last key read
