@@ -66,7 +66,7 @@ absl::StatusOr<int64_t> FaultyKv::LeaseKeepAliveOnce(store::LeaseId id) {
     mode = mode_;
   }
   if (mode == Mode::kFail) return absl::UnavailableError("faulty: keepalive dropped");
-  return inner_.LeaseKeepAliveOnce(id);
+  return inner().LeaseKeepAliveOnce(id);
 }
 
 absl::StatusOr<std::unique_ptr<store::Watch>> FaultyKv::StartWatch(const store::WatchRequest& r,
@@ -74,7 +74,7 @@ absl::StatusOr<std::unique_ptr<store::Watch>> FaultyKv::StartWatch(const store::
   auto tap = std::make_shared<Tap>();
   tap->handler = std::move(h);
   absl::StatusOr<std::unique_ptr<store::Watch>> watch =
-      inner_.StartWatch(r, [tap](const store::WatchResponse& resp) {
+      inner().StartWatch(r, [tap](const store::WatchResponse& resp) {
         absl::MutexLock lock(&tap->mu);
         if (!tap->broken) tap->handler(resp);
       });

@@ -20,6 +20,7 @@
 #include "coord/session.h"
 #include "gtest/gtest.h"
 #include "store/kv.h"
+#include "tests/fixtures/forwarding_kv.h"
 
 namespace hg::coord::testing {
 
@@ -47,36 +48,16 @@ inline void PrintTo(const CoordParam& p, std::ostream* os) { *os << p.name; }
 
 // A Kv decorator for session tests: forwards everything, but LeaseKeepAliveOnce can be made to
 // fail (kUnavailable) or to hang until released. Not a fake store.
-class FaultyKv final : public store::Kv {
+class FaultyKv final : public hg::testing::ForwardingKv {
  public:
   enum class Mode { kPass, kFail, kHang };
-  explicit FaultyKv(store::Kv& inner) : inner_(inner) {}
+  explicit FaultyKv(store::Kv& inner) : ForwardingKv(inner) {}
   ~FaultyKv() override { SetMode(Mode::kPass); }
 
   void SetMode(Mode mode);
   int keepalives() const { return keepalives_.load(); }
 
-  absl::StatusOr<store::RangeResponse> Range(const store::RangeRequest& r) override {
-    return inner_.Range(r);
-  }
-  absl::StatusOr<store::PutResponse> Put(const store::PutRequest& r) override {
-    return inner_.Put(r);
-  }
-  absl::StatusOr<store::DeleteResponse> Delete(const store::DeleteRequest& r) override {
-    return inner_.Delete(r);
-  }
-  absl::StatusOr<store::TxnResponse> Txn(const store::TxnRequest& r) override {
-    return inner_.Txn(r);
-  }
-  absl::StatusOr<store::LeaseGrantResponse> LeaseGrant(int64_t ttl) override {
-    return inner_.LeaseGrant(ttl);
-  }
   absl::StatusOr<int64_t> LeaseKeepAliveOnce(store::LeaseId id) override;
-  absl::Status LeaseRevoke(store::LeaseId id) override { return inner_.LeaseRevoke(id); }
-  absl::StatusOr<store::LeaseTimeToLiveResponse> LeaseTimeToLive(store::LeaseId id,
-                                                                 bool keys) override {
-    return inner_.LeaseTimeToLive(id, keys);
-  }
   // Watches are tapped so that BreakWatches() can end them.
   absl::StatusOr<std::unique_ptr<store::Watch>> StartWatch(const store::WatchRequest& r,
                                                            store::WatchHandler h) override;
@@ -90,7 +71,6 @@ class FaultyKv final : public store::Kv {
     bool broken ABSL_GUARDED_BY(mu) = false;
     store::WatchHandler handler;
   };
-  store::Kv& inner_;
   std::vector<std::weak_ptr<Tap>> taps_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> keepalives_{0};
   absl::Mutex mu_;

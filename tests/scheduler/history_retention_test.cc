@@ -13,6 +13,7 @@
 #include "model/execution.h"
 #include "model/job.h"
 #include "store/local/sqlite_kv.h"
+#include "tests/fixtures/forwarding_kv.h"
 #include "tests/fixtures/temp_sqlite_kv.h"
 
 namespace hg::scheduler {
@@ -22,42 +23,15 @@ constexpr int64_t kBase = 1'767'225'600;  // 2026-01-01T00:00:00Z
 using model::ExecutionStatus;
 
 // Forwards to a real store; before the first Txn it runs `before_txn` (a concurrent writer).
-class RacingKv final : public store::Kv {
+class RacingKv final : public hg::testing::ForwardingKv {
  public:
-  explicit RacingKv(store::Kv& inner) : inner_(inner) {}
+  using ForwardingKv::ForwardingKv;
   std::function<void()> before_txn;
 
-  absl::StatusOr<store::RangeResponse> Range(const store::RangeRequest& r) override {
-    return inner_.Range(r);
-  }
-  absl::StatusOr<store::PutResponse> Put(const store::PutRequest& r) override {
-    return inner_.Put(r);
-  }
-  absl::StatusOr<store::DeleteResponse> Delete(const store::DeleteRequest& r) override {
-    return inner_.Delete(r);
-  }
   absl::StatusOr<store::TxnResponse> Txn(const store::TxnRequest& r) override {
     if (before_txn) std::exchange(before_txn, nullptr)();
-    return inner_.Txn(r);
+    return ForwardingKv::Txn(r);
   }
-  absl::StatusOr<store::LeaseGrantResponse> LeaseGrant(int64_t ttl) override {
-    return inner_.LeaseGrant(ttl);
-  }
-  absl::StatusOr<int64_t> LeaseKeepAliveOnce(store::LeaseId id) override {
-    return inner_.LeaseKeepAliveOnce(id);
-  }
-  absl::Status LeaseRevoke(store::LeaseId id) override { return inner_.LeaseRevoke(id); }
-  absl::StatusOr<store::LeaseTimeToLiveResponse> LeaseTimeToLive(store::LeaseId id,
-                                                                 bool k) override {
-    return inner_.LeaseTimeToLive(id, k);
-  }
-  absl::StatusOr<std::unique_ptr<store::Watch>> StartWatch(const store::WatchRequest& r,
-                                                           store::WatchHandler h) override {
-    return inner_.StartWatch(r, std::move(h));
-  }
-
- private:
-  store::Kv& inner_;
 };
 
 class HistoryRetentionTest : public ::testing::Test {
