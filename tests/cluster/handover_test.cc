@@ -28,17 +28,17 @@ void SleepToFraction(double frac) {
 }
 
 TEST(Handover, SigtermLeaderStandbyFiresNextInstantOnTime) {
-  int first_leader = -1;
-  auto cluster = StartCluster({.etcd_members = 1, .masters = 2, .workers = 1,
-                               .election_ttl = "2s", .worker_session_ttl = "2s"},
-                              &first_leader);
-  ASSERT_TRUE(cluster != nullptr);
-  Cluster& c = *cluster;
-  std::optional<int> leader = first_leader;
-  Fleet fleet = CreateFleet(c, "tick", kJobs, c.dir() + "/runs.txt");
+  TickScenario s = StartTickScenario({.etcd_members = 1,
+                                      .masters = 2,
+                                      .workers = 1,
+                                      .election_ttl = "2s",
+                                      .worker_session_ttl = "2s"},
+                                     kJobs);
   ASSERT_FALSE(::testing::Test::HasFailure());
-  const absl::Time from = NextSecond(fleet.created) + absl::Seconds(1);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  Cluster& c = *s.cluster;
+  std::optional<int> leader = s.leader;
+  const Fleet& fleet = s.fleet;
+  const absl::Time from = s.from;
 
   struct Handover {
     absl::Time sigterm;

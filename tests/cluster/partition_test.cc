@@ -22,18 +22,18 @@ constexpr int kRounds = 2;
 constexpr absl::Duration kTtl = absl::Seconds(2);
 
 TEST(Partition, LeaderCutOffFromEtcdLosesLeadershipNothingRunsTwice) {
-  int first_leader = -1;
-  auto cluster = StartCluster({.etcd_members = 1, .masters = 2, .workers = 1,
-                               .election_ttl = "2s", .worker_session_ttl = "2s",
-                               .proxy_masters = true},
-                              &first_leader);
-  ASSERT_TRUE(cluster != nullptr);
-  Cluster& c = *cluster;
-  std::optional<int> leader = first_leader;
-  Fleet fleet = CreateFleet(c, "tick", kJobs, c.dir() + "/runs.txt");
+  TickScenario s = StartTickScenario({.etcd_members = 1,
+                                      .masters = 2,
+                                      .workers = 1,
+                                      .election_ttl = "2s",
+                                      .worker_session_ttl = "2s",
+                                      .proxy_masters = true},
+                                     kJobs);
   ASSERT_FALSE(::testing::Test::HasFailure());
-  const absl::Time from = NextSecond(fleet.created) + absl::Seconds(1);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  Cluster& c = *s.cluster;
+  std::optional<int> leader = s.leader;
+  const Fleet& fleet = s.fleet;
+  const absl::Time from = s.from;
 
   struct Round {
     int master;
@@ -55,8 +55,8 @@ TEST(Partition, LeaderCutOffFromEtcdLosesLeadershipNothingRunsTwice) {
           if (!t.ok() || *t == r.old_term) return false;
           auto view = c.Http(other, "GET", "/cluster");
           if (!view.ok()) return false;
-          next = view->Json()["leader"].value("id", "") == absl::StrCat("master", other) ? other
-                                                                                        : -1;
+          next =
+              view->Json()["leader"].value("id", "") == absl::StrCat("master", other) ? other : -1;
           return next >= 0;
         },
         absl::Seconds(20)))

@@ -189,11 +189,14 @@ Fleet CreateFleet(Cluster& c, const std::string& prefix, int n, const std::strin
   f.out_file = out_file;
   for (int i = 0; i < n; ++i) {
     const std::string name = absl::StrCat(prefix, "-", i);
-    const nlohmann::json job =
-        ShellJob({.name = name, .cron = "* * * * * *", .out_file = out_file,
-                  .tail = tail ? tail(i) : "",
-                  .concurrency = forbid && forbid(i) ? "Forbid" : "Allow", .max_retries = 0,
-                  .backoff = "1s", .starting_deadline = starting_deadline});
+    const nlohmann::json job = ShellJob({.name = name,
+                                         .cron = "* * * * * *",
+                                         .out_file = out_file,
+                                         .tail = tail ? tail(i) : "",
+                                         .concurrency = forbid && forbid(i) ? "Forbid" : "Allow",
+                                         .max_retries = 0,
+                                         .backoff = "1s",
+                                         .starting_deadline = starting_deadline});
     bool ok = WaitFor(
         [&] {
           auto r = c.Http(-1, "POST", "/jobs/", job.dump());
@@ -296,6 +299,17 @@ std::unique_ptr<Cluster> StartCluster(const Cluster::Options& options, int* lead
   return *std::move(cluster);
 }
 
+TickScenario StartTickScenario(const Cluster::Options& options, int jobs) {
+  TickScenario s;
+  s.cluster = StartCluster(options, &s.leader);
+  if (s.cluster == nullptr) return s;
+  s.fleet = CreateFleet(*s.cluster, "tick", jobs, s.cluster->dir() + "/runs.txt");
+  if (::testing::Test::HasFailure()) return s;
+  s.from = NextSecond(s.fleet.created) + absl::Seconds(1);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  return s;
+}
+
 void FleetFigures(const FleetResult& r) {
   Figure("instants", r.total.instants);
   Figure("duplicates", r.total.duplicates);
@@ -310,8 +324,8 @@ int StaleTermWrites(const FleetResult& r, int64_t term, absl::Time since) {
       if (e.value("term", int64_t{0}) == term &&
           ParseTimeOrDie(e.value("scheduled_time", "")) >= NextSecond(since)) {
         ++n;
-        ADD_FAILURE() << "term " << term << " (deposed at " << absl::FormatTime(since)
-                      << ") wrote " << e.dump();
+        ADD_FAILURE() << "term " << term << " (deposed at " << absl::FormatTime(since) << ") wrote "
+                      << e.dump();
       }
     }
   }

@@ -30,8 +30,8 @@ struct ShellJobSpec {
   std::string name;
   std::string cron = "* * * * * *";
   std::string out_file;
-  std::string tail;                    // e.g. "sleep 20"
-  std::string concurrency = "Allow";   // Allow | Forbid | Replace
+  std::string tail;                   // e.g. "sleep 20"
+  std::string concurrency = "Allow";  // Allow | Forbid | Replace
   int max_retries = 0;
   std::string backoff = "1s";
   std::string starting_deadline = "10s";
@@ -45,7 +45,7 @@ struct RunLine {
   std::string scheduled;  // RFC 3339 as the worker passed it
   std::string id;         // execution id
   int attempt = 0;
-  absl::Time started;     // wall clock when the shell started
+  absl::Time started;  // wall clock when the shell started
 };
 std::vector<RunLine> ReadRuns(const std::string& path);
 
@@ -65,12 +65,12 @@ std::string FormatSecond(absl::Time t);  // "2026-01-02T03:04:05Z"
 // each instant ran exactly once (append file) or has a `missed` record; no instant ran twice;
 // no two records for one instant.
 struct Accounting {
-  int instants = 0;     // instants in the window
-  int ran = 0;          // instants with exactly one run
-  int duplicates = 0;   // extra runs of an instant (all attempts with attempt 1 counted)
-  int missed = 0;       // instants recorded missed
+  int instants = 0;       // instants in the window
+  int ran = 0;            // instants with exactly one run
+  int duplicates = 0;     // extra runs of an instant (all attempts with attempt 1 counted)
+  int missed = 0;         // instants recorded missed
   int other_outcome = 0;  // no run, but a final record: failed/killed/timeout/skipped
-  int no_outcome = 0;   // instants with neither a run nor a missed record
+  int no_outcome = 0;     // instants with neither a run nor a missed record
   int duplicate_records = 0;
   std::vector<std::string> problems;  // human-readable, first few
 };
@@ -126,6 +126,18 @@ absl::Time FloorSecond(absl::Time t);
 // Starts a cluster and waits (30 s each) for a leader and every worker. On error adds a test
 // failure and returns nullptr; `leader` receives the leader's index.
 std::unique_ptr<Cluster> StartCluster(const Cluster::Options& options, int* leader);
+
+// The common start of the leadership scenarios (handover, zombie, partition): a cluster of
+// `options`, `jobs` Allow jobs "tick-<i>" every second appending to <dir>/runs.txt, left to run
+// for 3 s. `from` is the first instant the scenario accounts. On error the test has a failure
+// (check ::testing::Test::HasFailure()) and `cluster` may be null.
+struct TickScenario {
+  std::unique_ptr<Cluster> cluster;
+  int leader = -1;
+  Fleet fleet;
+  absl::Time from;
+};
+TickScenario StartTickScenario(const Cluster::Options& options, int jobs);
 
 // FIGURE lines for the accounting of a fleet: instants, duplicates, missed, no_outcome.
 void FleetFigures(const FleetResult& r);
