@@ -1,5 +1,8 @@
 #include "store/kv.h"
 
+#include <type_traits>
+#include <utility>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -17,6 +20,22 @@ std::string PrefixEnd(const std::string& prefix) {
   }
   // Every byte was 0xff (or the prefix was empty): the range runs to the end of the keyspace.
   return std::string(1, '\0');
+}
+
+// Vectors of ops move them when they grow, instead of deep-copying nested txns.
+static_assert(std::is_nothrow_move_constructible_v<NestedTxn>);
+static_assert(std::is_nothrow_move_constructible_v<NestedTxnResponse>);
+
+NestedTxn::NestedTxn(TxnRequest txn) : txn_(std::make_unique<TxnRequest>(std::move(txn))) {}
+
+NestedTxnResponse::NestedTxnResponse(TxnResponse response)
+    : response_(std::make_unique<TxnResponse>(std::move(response))) {}
+
+NestedTxn Nested(TxnRequest txn) { return NestedTxn(std::move(txn)); }
+
+const TxnResponse* NestedResponse(const TxnOpResponse& r) {
+  const auto* nested = std::get_if<NestedTxnResponse>(&r);
+  return nested == nullptr ? nullptr : &nested->response();
 }
 
 absl::StatusOr<std::optional<KeyValue>> Get(Kv& kv, const std::string& key) {

@@ -19,7 +19,9 @@
 //                       answers OK with ttl -1, as etcd does
 //   kOutOfRange         revision compacted (IsCompacted) or in the future
 //   kInvalidArgument    malformed request (empty key, bad range, a txn branch writing one key
-//                       twice: etcd's "duplicate key given in txn request")
+//                       twice: etcd's "duplicate key given in txn request"), a txn over etcd's
+//                       op-count limit ("too many operations in txn request") or a write over
+//                       its request size limit ("request is too large"): see TxnRequest
 //
 // Thread safety: every method may be called from any thread concurrently.
 #pragma once
@@ -139,9 +141,90 @@ struct Compare {
   }
 };
 
-using TxnOp = std::variant<RangeRequest, PutRequest, DeleteRequest>;
-using TxnOpResponse = std::variant<RangeResponse, PutResponse, DeleteResponse>;
+struct TxnRequest;
+struct TxnResponse;
 
+// A T held out of line with value semantics (copies are deep), as C++26's std::indirect: lets a
+// variant hold the still-incomplete TxnRequest / TxnResponse. Only assign to or destroy a
+// moved-from one.
+template <typename T>
+class Indirect {
+ public:
+  explicit Indirect(std::unique_ptr<T> value) : value_(std::move(value)) {}
+  Indirect(const Indirect& other) : value_(std::make_unique<T>(*other.value_)) {}
+  Indirect& operator=(const Indirect& other) {
+    if (this != &other) value_ = std::make_unique<T>(*other.value_);
+    return *this;
+  }
+  Indirect(Indirect&&) noexcept = default;
+  Indirect& operator=(Indirect&&) noexcept = default;
+  ~Indirect() = default;
+
+  const T& operator*() const { return *value_; }
+  T& operator*() { return *value_; }
+
+ private:
+  std::unique_ptr<T> value_;
+};
+
+// A txn inside a txn's branch (etcd >= 3.3, RequestOp.request_txn); build one with Nested().
+// Copies are deep; moves are cheap.
+class NestedTxn {
+ public:
+  explicit NestedTxn(TxnRequest txn);
+  const TxnRequest& txn() const { return *txn_; }
+  TxnRequest& txn() { return *txn_; }
+
+ private:
+  Indirect<TxnRequest> txn_;
+};
+
+// The answer to a NestedTxn: which branch it took and one response per op of that branch.
+// Read it with NestedResponse().
+class NestedTxnResponse {
+ public:
+  explicit NestedTxnResponse(TxnResponse response);
+  const TxnResponse& response() const { return *response_; }
+  TxnResponse& response() { return *response_; }
+
+ private:
+  Indirect<TxnResponse> response_;
+};
+
+using TxnOp = std::variant<RangeRequest, PutRequest, DeleteRequest, NestedTxn>;
+using TxnOpResponse = std::variant<RangeResponse, PutResponse, DeleteResponse, NestedTxnResponse>;
+
+// etcd's Txn: if every compare holds, the success ops run in order, else the failure ops.
+//
+// Nested txns (a NestedTxn op) follow etcd 3.4 exactly:
+//  - EVERY compare of the request, nested ones included, is evaluated against the store as it
+//    was BEFORE the outer txn: a nested compare does not see the writes of earlier ops in the
+//    same txn (etcd picks the whole path of branches before applying any op). Ops, nested ones
+//    included, then apply in order, and a Range op does see the earlier writes.
+//  - All writes of the outer txn, at any depth, are ONE revision: the revision advances by one
+//    if any op anywhere wrote something. Their watch events share that revision, in op order
+//    (depth first).
+//  - A nested response's `revision` is the outer txn's revision.
+//
+// Checks before anything runs, each failing the whole request with kInvalidArgument:
+//  - Op count (etcd's checkTxnRequest): a request's own count is max(compares, success ops,
+//    failure ops) and must be <= max_txn_ops (etcd's --max-txn-ops, default 128): "too many
+//    operations in txn request". Each NestedTxn in either branch is checked the same way
+//    against max_txn_ops minus its parent's count, recursively. The limit is not on the total:
+//    100 ops holding two nested txns of 28 ops each pass; one of 29 fails.
+//  - Duplicate keys (etcd's checkIntervals, run on the success and on the failure branch of the
+//    outer txn separately), "duplicate key given in txn request":
+//      * a key may be Put at most once on one branch, nested txns included, except that the
+//        success and failure branches of ONE nested txn may both Put it (only one runs);
+//      * a Put may not fall in a Delete's range on the same branch, nested txns included, in
+//        either order, except when the Put is in a nested txn and the Delete in a LATER
+//        nested txn (etcd's check is one-sided there: accepted, and applied in order), or the
+//        two are on the two branches of one nested txn;
+//      * a Delete whose range_end is "\0" (every key >= key) never conflicts (etcd's interval
+//        check reads "\0" as a literal end).
+//  - Size: a request with any Put/Delete/NestedTxn whose encoded size is over etcd's
+//    --max-request-bytes (default 1.5 MiB): "request is too large". etcd serves a txn of
+//    Ranges only without that check.
 struct TxnRequest {
   std::vector<Compare> compare;
   std::vector<TxnOp> success;
@@ -152,6 +235,24 @@ struct TxnResponse {
   bool succeeded = false;
   std::vector<TxnOpResponse> responses;  // one per op of the branch taken
   Revision revision = 0;
+};
+
+// Wraps `txn` as an op of another txn's branch:
+//   kv.Txn({.compare = {guard},
+//           .success = {store::Nested({.compare = {...}, .success = {...}, .failure = {...}}),
+//                       store::Nested(other_change)}});
+NestedTxn Nested(TxnRequest txn);
+
+// The nested TxnResponse in `r`, or nullptr when `r` answers a Range, Put or Delete.
+const TxnResponse* NestedResponse(const TxnOpResponse& r);
+
+// Kv::Status(): cheap facts about the store, for keeping its size bounded (Compact).
+struct StoreStatus {
+  Revision revision = 0;          // the current store revision
+  Revision compact_revision = 0;  // the newest compaction known (see Kv::Status), 0 = unknown
+  int64_t db_size = 0;            // bytes of the backend file (etcd dbSize)
+  int64_t db_size_in_use = 0;     // bytes of it holding data (etcd dbSizeInUse; the rest is
+                                  // free pages a defragmentation / VACUUM would return)
 };
 
 struct LeaseGrantResponse {
@@ -209,6 +310,9 @@ class Kv {
   virtual ~Kv() = default;
 
   virtual absl::StatusOr<RangeResponse> Range(const RangeRequest& req) = 0;
+  // Put, Delete and a Txn that writes are refused over etcd's request size limit (kInvalidArgument
+  // "request is too large"; default 1.5 MiB of encoded request, SqliteKv::Options). Txn: see
+  // TxnRequest for nested txns and etcd's op-count and duplicate-key checks.
   virtual absl::StatusOr<PutResponse> Put(const PutRequest& req) = 0;
   virtual absl::StatusOr<DeleteResponse> Delete(const DeleteRequest& req) = 0;
   virtual absl::StatusOr<TxnResponse> Txn(const TxnRequest& req) = 0;
@@ -225,6 +329,19 @@ class Kv {
   // either here or as the watch's one final response (IsCompacted either way).
   virtual absl::StatusOr<std::unique_ptr<Watch>> StartWatch(const WatchRequest& req,
                                                             WatchHandler handler) = 0;
+
+  // etcd's Compact (physical = false): drops the history before `revision`. When it returns,
+  // Range at a revision < `revision` and a Watch from one fail with IsCompacted; Range at
+  // `revision` or later works. Errors: IsCompacted if `revision` is not newer than an earlier
+  // compaction; kOutOfRange (not IsCompacted) if it is in the future. Keys and their current
+  // values are untouched; the space history used is reused by later writes (etcd's file only
+  // shrinks with a defragmentation).
+  virtual absl::Status Compact(Revision revision) = 0;
+
+  // Cheap facts about the store: one small RPC on etcd (Maintenance.Status of the member that
+  // answers), a few pragmas on SQLite. compact_revision is exact on SqliteKv; on etcd it is the
+  // newest revision this client compacted (etcd's Status does not report it), 0 if none.
+  virtual absl::StatusOr<StoreStatus> Status() = 0;
 };
 
 // Convenience wrappers.

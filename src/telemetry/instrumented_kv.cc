@@ -60,4 +60,12 @@ absl::StatusOr<std::unique_ptr<store::Watch>> InstrumentedKv::StartWatch(
   return Timed("watch", [&] { return inner_.StartWatch(req, std::move(handler)); });
 }
 
+absl::Status InstrumentedKv::Compact(store::Revision revision) {
+  return Timed("compact", [&] { return inner_.Compact(revision); });
+}
+
+absl::StatusOr<store::StoreStatus> InstrumentedKv::Status() {
+  return Timed("status", [&] { return inner_.Status(); });
+}
+
 }  // namespace hg::telemetry

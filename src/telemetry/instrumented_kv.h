@@ -33,6 +33,8 @@ class InstrumentedKv final : public store::Kv {
                                                                  bool keys) override;
   absl::StatusOr<std::unique_ptr<store::Watch>> StartWatch(const store::WatchRequest& req,
                                                            store::WatchHandler handler) override;
+  absl::Status Compact(store::Revision revision) override;
+  absl::StatusOr<store::StoreStatus> Status() override;
 
  private:
   template <typename F>

@@ -144,7 +144,8 @@ class WorkerProbe {
 class StoreProbe {
  public:
   explicit StoreProbe(Metrics& metrics);
-  // `op`: range|put|delete|txn|lease_grant|lease_keepalive|lease_revoke|lease_ttl|watch.
+  // `op`: range|put|delete|txn|lease_grant|lease_keepalive|lease_revoke|lease_ttl|watch|
+  // compact|status.
   void Request(std::string_view op, absl::Duration elapsed, bool ok);
 
  private:

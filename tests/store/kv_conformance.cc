@@ -7,8 +7,10 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
+#include "store/request_checks.h"
 
 namespace hg::store::testing {
 namespace {
@@ -116,6 +118,22 @@ class Collector {
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   int violations_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// Waits for one event per key; expects them in this order, at `rev`, in one delivery.
+std::vector<WatchEvent> ExpectOneBatch(Collector& c, const std::vector<std::string>& keys,
+                                       Revision rev) {
+  std::vector<WatchEvent> events = c.WaitEvents(keys.size());
+  std::vector<std::string> got;
+  for (const auto& e : events) {
+    got.push_back(e.kv.key);
+    EXPECT_EQ(e.kv.mod_revision, rev) << e.kv.key;
+  }
+  EXPECT_EQ(got, keys);
+  int batches_with_events = 0;
+  for (const auto& resp : c.Responses()) batches_with_events += resp.events.empty() ? 0 : 1;
+  EXPECT_EQ(batches_with_events, 1);
+  return events;
+}
 
 std::unique_ptr<Watch> MustWatch(Kv& kv, const WatchRequest& req, Collector& c) {
   auto w = kv.StartWatch(req, c.Handler());
@@ -651,6 +669,298 @@ TEST_P(KvConformanceTest, ConcurrentCasIncrementsAreExact) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Nested txns and etcd's request checks (each expectation verified against etcd 3.4.23)
+
+namespace {
+
+// The nested response at `i`, or a test failure.
+const TxnResponse& NestedAt(const TxnResponse& r, size_t i) {
+  static const TxnResponse kNone;
+  if (i >= r.responses.size()) {
+    ADD_FAILURE() << "no response " << i;
+    return kNone;
+  }
+  const TxnResponse* nested = NestedResponse(r.responses[i]);
+  if (nested == nullptr) ADD_FAILURE() << "response " << i << " is not a nested txn";
+  return nested != nullptr ? *nested : kNone;
+}
+
+// The response at `i` as a T, or a test failure.
+template <typename T>
+const T& OpAt(const TxnResponse& r, size_t i) {
+  static const T kNone{};
+  const T* op = i < r.responses.size() ? std::get_if<T>(&r.responses[i]) : nullptr;
+  if (op == nullptr) ADD_FAILURE() << "response " << i << " is missing or of another kind";
+  return op != nullptr ? *op : kNone;
+}
+
+std::vector<TxnOp> Puts(const std::string& prefix, int n) {
+  std::vector<TxnOp> ops;
+  for (int i = 0; i < n; ++i) ops.push_back(PutRequest{.key = prefix + std::to_string(i)});
+  return ops;
+}
+
+std::vector<TxnOp> Concat(std::vector<TxnOp> a, std::vector<TxnOp> b) {
+  a.insert(a.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
+  return a;
+}
+
+}  // namespace
+
+TEST_P(KvConformanceTest, NestedTxnsTakeTheirOwnBranches) {
+  Kv& kv = MakeKv();
+  using R = Compare::Result;
+  MustPut(kv, "n/a", "1");
+  MustPut(kv, "n/b", "1");
+  MustPut(kv, "n/c", "1");
+  Revision base = CurrentRevision(kv);
+  auto r = kv
+               .Txn(
+                   {
+                       .compare = {Compare::Value("n/a", R::kEqual, "1")},
+                       .success =
+                           {
+                               // Holds: its success branch runs.
+                               Nested({.compare = {Compare::Value("n/a", R::kEqual, "1")},
+                                       .success = {PutRequest{
+                                           .key = "n/a", .value = "2", .prev_kv = true}},
+                                       .failure = {PutRequest{.key = "n/a-failed", .value = "x"}}}),
+                               // Fails: its failure branch runs, next to the others' success
+                               // branches.
+                               Nested(
+                                   {.compare = {Compare::Value("n/b", R::kEqual, "stale")},
+                                    .success = {PutRequest{.key = "n/b", .value = "2"}},
+                                    .failure =
+                                        {RangeRequest::Key("n/b"),
+                                         PutRequest{.key = "n/b-conflict", .value = "x"}}}),
+                               // No compares: holds.
+                               Nested({.success = {DeleteRequest{.key = "n/c", .prev_kv = true}}}),
+                               RangeRequest::Prefix("n/"),
+                           },
+                   });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->succeeded);
+  EXPECT_EQ(r->revision, base + 1);
+  ASSERT_EQ(r->responses.size(), 4u);
+
+  const TxnResponse& first = NestedAt(*r, 0);
+  EXPECT_TRUE(first.succeeded);
+  EXPECT_EQ(first.revision, r->revision);
+  ASSERT_EQ(first.responses.size(), 1u);
+  EXPECT_THAT(OpAt<PutResponse>(first, 0).prev_kv, Optional(KvIs("n/a", "1")));
+
+  const TxnResponse& second = NestedAt(*r, 1);
+  EXPECT_FALSE(second.succeeded);
+  EXPECT_EQ(second.revision, r->revision);
+  ASSERT_EQ(second.responses.size(), 2u);
+  EXPECT_THAT(OpAt<RangeResponse>(second, 0).kvs, ElementsAre(KvIs("n/b", "1")));
+  OpAt<PutResponse>(second, 1);
+
+  const TxnResponse& third = NestedAt(*r, 2);
+  EXPECT_TRUE(third.succeeded);
+  ASSERT_EQ(third.responses.size(), 1u);
+  EXPECT_EQ(OpAt<DeleteResponse>(third, 0).deleted, 1);
+  EXPECT_THAT(OpAt<DeleteResponse>(third, 0).prev_kvs, ElementsAre(KvIs("n/c", "1")));
+
+  // The outer txn's last op sees every nested write.
+  EXPECT_THAT(OpAt<RangeResponse>(*r, 3).kvs,
+              ElementsAre(KvIs("n/a", "2"), KvIs("n/b", "1"), KvIs("n/b-conflict", "x")));
+  EXPECT_EQ(NestedResponse(r->responses[3]), nullptr);
+  EXPECT_EQ(MustGet(kv, "n/a-failed"), std::nullopt);
+}
+
+TEST_P(KvConformanceTest, NestedTxnWritesAreOneRevision) {
+  Kv& kv = MakeKv();
+  MustPut(kv, "o/gone", "x");
+  Revision base = CurrentRevision(kv);
+  auto r = kv.Txn({.success = {PutRequest{.key = "o/1", .value = "a"},
+                               Nested({.success = {PutRequest{.key = "o/2", .value = "b"},
+                                                   Nested({.success =
+                                                               {
+                                                                   PutRequest{.key = "o/3"},
+                                                                   DeleteRequest::Key("o/gone"),
+                                                               }})}}),
+                               PutRequest{.key = "o/4", .value = "d"}}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->revision, base + 1);
+  EXPECT_EQ(CurrentRevision(kv), base + 1);
+  EXPECT_EQ(NestedAt(NestedAt(*r, 1), 1).revision, base + 1);
+  RangeResponse written = MustRange(kv, RangeRequest::Prefix("o/"));
+  ASSERT_EQ(written.kvs.size(), 4u);
+  for (const auto& k : written.kvs) EXPECT_EQ(k.mod_revision, base + 1) << k.key;
+  EXPECT_EQ(MustGet(kv, "o/gone"), std::nullopt);
+
+  // Nested ops that change nothing (a delete of a missing key, a read) add no revision.
+  r = kv.Txn(
+      {.success = {RangeRequest::Key("o/1"), Nested({.success = {DeleteRequest::Key("o/none")}})}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->revision, base + 1);
+  EXPECT_EQ(CurrentRevision(kv), base + 1);
+}
+
+// etcd picks the branch of every txn, nested ones included, from the store as it was before the
+// outer txn; only then does it apply the ops in order. So a nested compare does NOT see an
+// earlier op's write, while a nested Range does.
+TEST_P(KvConformanceTest, NestedComparesSeeTheStoreBeforeTheTxn) {
+  Kv& kv = MakeKv();
+  using R = Compare::Result;
+  MustPut(kv, "x", "old");
+  auto r = kv.Txn({.success = {PutRequest{.key = "x", .value = "new"},
+                               Nested({.compare = {Compare::Value("x", R::kEqual, "new")},
+                                       .success = {PutRequest{.key = "y", .value = "saw-new"}},
+                                       .failure = {PutRequest{.key = "y", .value = "saw-old"},
+                                                   RangeRequest::Key("x")}})}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  const TxnResponse& nested = NestedAt(*r, 1);
+  EXPECT_FALSE(nested.succeeded);
+  ASSERT_EQ(nested.responses.size(), 2u);
+  const auto* range = std::get_if<RangeResponse>(&nested.responses[1]);
+  ASSERT_NE(range, nullptr);
+  EXPECT_THAT(range->kvs, ElementsAre(KvIs("x", "new")));
+  EXPECT_THAT(MustGet(kv, "y"), Optional(KvIs("y", "saw-old")));
+
+  // Two levels down, after a delete: the compare still sees the key.
+  r = kv.Txn(
+      {.success = {DeleteRequest::Key("x"),
+                   Nested({.success = {Nested(
+                               {.compare = {Compare::Version("x", R::kGreater, 0)},
+                                .success = {PutRequest{.key = "z", .value = "x-existed"}},
+                                .failure = {PutRequest{.key = "z", .value = "x-gone"}}})}})}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(NestedAt(NestedAt(*r, 1), 0).succeeded);
+  EXPECT_THAT(MustGet(kv, "z"), Optional(KvIs("z", "x-existed")));
+  EXPECT_EQ(MustGet(kv, "x"), std::nullopt);
+}
+
+TEST_P(KvConformanceTest, NestedTxnDuplicateKeyRules) {
+  Kv& kv = MakeKv();
+  using R = Compare::Result;
+  Revision base = CurrentRevision(kv);
+  auto rejected = [&](const TxnRequest& t) {
+    auto r = kv.Txn(t);
+    return Code(r.status()) == absl::StatusCode::kInvalidArgument &&
+           absl::StrContains(r.status().message(), "duplicate key given in txn request");
+  };
+  auto put = [](const std::string& k) { return PutRequest{.key = k, .value = "v"}; };
+  // Two nested txns of one branch put the same key.
+  EXPECT_TRUE(
+      rejected({.success = {Nested({.success = {put("k")}}), Nested({.success = {put("k")}})}}));
+  // ... also when one of them puts it only on its failure branch.
+  EXPECT_TRUE(
+      rejected({.success = {Nested({.success = {put("k")}}), Nested({.failure = {put("k")}})}}));
+  // The enclosing branch and a nested txn put the same key, in either order.
+  EXPECT_TRUE(rejected({.success = {put("k"), Nested({.success = {put("k")}})}}));
+  EXPECT_TRUE(rejected({.success = {Nested({.success = {put("k")}}), put("k")}}));
+  EXPECT_TRUE(rejected({.failure = {put("k"), Nested({.failure = {put("k")}})}}));
+  // A delete of the enclosing branch covers a nested put, wherever it is.
+  EXPECT_TRUE(
+      rejected({.success = {DeleteRequest::Prefix("d/"), Nested({.success = {put("d/1")}})}}));
+  EXPECT_TRUE(
+      rejected({.success = {Nested({.success = {put("d/1")}}), DeleteRequest::Key("d/1")}}));
+  // A nested delete covers a put of the enclosing branch, and of a LATER nested txn.
+  EXPECT_TRUE(rejected({.success = {Nested({.success = {DeleteRequest::Key("k")}}), put("k")}}));
+  EXPECT_TRUE(
+      rejected({.success = {Nested({.success = {DeleteRequest{.key = "a", .range_end = "c"}}}),
+                            Nested({.success = {put("b")}})}}));
+  EXPECT_EQ(CurrentRevision(kv), base);
+
+  auto accepted = [&](const TxnRequest& t) {
+    auto r = kv.Txn(t);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok();
+  };
+  // The two branches of ONE nested txn may put the same key (only one of them runs).
+  EXPECT_TRUE(accepted({.success = {Nested({.compare = {Compare::Version("k", R::kEqual, 0)},
+                                            .success = {put("k")},
+                                            .failure = {put("k")}})}}));
+  // ... and a delete on one branch and a put on the other.
+  EXPECT_TRUE(accepted(
+      {.success = {Nested({.success = {DeleteRequest::Key("k")}, .failure = {put("k")}})}}));
+  // The outer success and failure branches are checked apart.
+  EXPECT_TRUE(accepted({.success = {put("k")}, .failure = {Nested({.success = {put("k")}})}}));
+  // etcd's check is one-sided: a nested delete AFTER a nested put of the same key passes (and
+  // runs in order: the key ends up deleted).
+  EXPECT_TRUE(accepted({.success = {Nested({.success = {put("q")}}),
+                                    Nested({.success = {DeleteRequest::Key("q")}})}}));
+  EXPECT_EQ(MustGet(kv, "q"), std::nullopt);
+  // A delete with range_end "\0" (every key >= key) conflicts with nothing in etcd's check.
+  EXPECT_TRUE(accepted(
+      {.success = {DeleteRequest{.key = "r", .range_end = std::string(1, '\0')}, put("s")}}));
+  EXPECT_THAT(MustGet(kv, "s"), Optional(KvIs("s", "v")));
+}
+
+TEST_P(KvConformanceTest, TxnOpCountLimits) {
+  Kv& kv = MakeKv();
+  using R = Compare::Result;
+  auto too_many = [&](const TxnRequest& t) {
+    auto r = kv.Txn(t);
+    return Code(r.status()) == absl::StatusCode::kInvalidArgument &&
+           absl::StrContains(r.status().message(), "too many operations in txn request");
+  };
+  auto ok = [&](const TxnRequest& t) {
+    auto r = kv.Txn(t);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok();
+  };
+  std::vector<Compare> compares;
+  for (int i = 0; i < 129; ++i) {
+    compares.push_back(Compare::Version("c/" + std::to_string(i), R::kEqual, 0));
+  }
+  // max(compares, success ops, failure ops) <= 128 (etcd's default --max-txn-ops).
+  EXPECT_TRUE(ok({.success = Puts("a/", 128)}));
+  EXPECT_TRUE(too_many({.success = Puts("b/", 129)}));
+  EXPECT_TRUE(too_many({.failure = Puts("b/", 129)}));
+  EXPECT_TRUE(too_many({.compare = compares}));
+  compares.pop_back();
+  EXPECT_TRUE(ok({.compare = compares, .success = Puts("c/", 128)}));
+
+  // A nested txn may hold at most 128 minus its parent's count, recursively; siblings do not add
+  // up: 99 puts + one nested txn is 100, so the nested one may hold 28.
+  EXPECT_TRUE(ok({.success = Concat(Puts("d/", 99), {Nested({.success = Puts("e/", 28)})})}));
+  EXPECT_TRUE(too_many({.success = Concat(Puts("d/", 99), {Nested({.success = Puts("e/", 29)})})}));
+  EXPECT_TRUE(ok({.success = Concat(Puts("f/", 98), {Nested({.success = Puts("g/", 28)}),
+                                                     Nested({.success = Puts("h/", 28)})})}));
+  // The parent's count includes its compares and its other branch; so does the failure branch.
+  EXPECT_TRUE(
+      too_many({.success = Puts("i/", 100), .failure = {Nested({.success = Puts("j/", 29)})}}));
+  EXPECT_TRUE(ok({.success = Puts("k/", 100), .failure = {Nested({.success = Puts("l/", 28)})}}));
+  compares.pop_back();
+  EXPECT_TRUE(ok({.success = {Nested({.compare = compares})}}));  // 1 + 127
+  compares.push_back(Compare::Version("c/x", R::kEqual, 0));
+  EXPECT_TRUE(too_many({.success = {Nested({.compare = compares})}}));
+  // Deeper: 1, 1, then at most 126.
+  EXPECT_TRUE(ok({.success = {Nested({.success = {Nested({.success = Puts("m/", 126)})}})}}));
+  EXPECT_TRUE(too_many({.success = {Nested({.success = {Nested({.success = Puts("m/", 127)})}})}}));
+  EXPECT_EQ(MustRange(kv, RangeRequest::Prefix("b/")).count, 0);
+}
+
+TEST_P(KvConformanceTest, RequestSizeLimit) {
+  Kv& kv = MakeKv();
+  constexpr int64_t kLimit = 3 * 1024 * 512;  // etcd's default --max-request-bytes, 1.5 MiB
+  auto too_large = [](const absl::Status& st) {
+    return Code(st) == absl::StatusCode::kInvalidArgument &&
+           absl::StrContains(st.message(), "request is too large");
+  };
+  // RequestBytes may count one byte more than etcd (request_checks.h): stay 16 bytes clear.
+  PutRequest put{.key = "big", .value = std::string(kLimit - 100, 'x')};
+  put.value.resize(put.value.size() + (kLimit - 16 - RequestBytes(put)));
+  ASSERT_EQ(RequestBytes(put), kLimit - 16);
+  EXPECT_TRUE(kv.Put(put).ok());
+  put.value.resize(put.value.size() + 32);
+  Revision base = CurrentRevision(kv);
+  EXPECT_TRUE(too_large(kv.Put(put).status()));
+  // A txn of nested writes is one request: over the limit as a whole, it fails as a whole.
+  std::string half(kLimit / 2, 'y');
+  auto r = kv.Txn({.success = {Nested({.success = {PutRequest{.key = "h/1", .value = half}}}),
+                               Nested({.success = {PutRequest{.key = "h/2", .value = half}}})}});
+  EXPECT_TRUE(too_large(r.status())) << r.status();
+  EXPECT_EQ(CurrentRevision(kv), base);
+  // etcd serves a txn of Ranges only without the size check.
+  r = kv.Txn({.success = {RangeRequest::Key(std::string(kLimit + 1000, 'k'))}});
+  EXPECT_TRUE(r.ok()) << r.status();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Leases
 
 TEST_P(KvConformanceTest, LeaseGrantAttachAndTimeToLive) {
@@ -890,17 +1200,30 @@ TEST_P(KvConformanceTest, WatchTxnEventsShareOneBatch) {
       kv.Txn({.success = {PutRequest{.key = "b/2", .value = "x"},
                           PutRequest{.key = "b/1", .value = "y"}, DeleteRequest::Key("b/gone")}});
   ASSERT_TRUE(r.ok());
-  auto events = c.WaitEvents(3);
-  ASSERT_EQ(events.size(), 3u);
   // Events of one revision come in op order, in one batch.
-  EXPECT_EQ(events[0].kv.key, "b/2");
-  EXPECT_EQ(events[1].kv.key, "b/1");
-  EXPECT_EQ(events[2].kv.key, "b/gone");
+  auto events = ExpectOneBatch(c, {"b/2", "b/1", "b/gone"}, r->revision);
+  ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[2].type, EventType::kDelete);
-  for (const auto& e : events) EXPECT_EQ(e.kv.mod_revision, r->revision);
-  int batches_with_events = 0;
-  for (const auto& resp : c.Responses()) batches_with_events += resp.events.empty() ? 0 : 1;
-  EXPECT_EQ(batches_with_events, 1);
+}
+
+TEST_P(KvConformanceTest, WatchNestedTxnEventsShareTheRevisionInOpOrder) {
+  Kv& kv = MakeKv();
+  MustPut(kv, "w/gone", "x");
+  Collector c;
+  auto w = MustWatch(kv, WatchRequest::Prefix("w/"), c);
+  auto r = kv.Txn(
+      {.success = {PutRequest{.key = "w/3", .value = "a"},
+                   Nested({.success = {PutRequest{.key = "w/1", .value = "b"},
+                                       Nested({.success = {DeleteRequest::Key("w/gone")}})}}),
+                   Nested({.compare = {Compare::Version("w/gone", Compare::Result::kEqual, 0)},
+                           .success = {PutRequest{.key = "w/not", .value = "x"}},
+                           .failure = {PutRequest{.key = "w/2", .value = "c"}}}),
+                   PutRequest{.key = "w/0", .value = "d"}}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  // Depth first, in op order, all at the txn's one revision.
+  auto events = ExpectOneBatch(c, {"w/3", "w/1", "w/gone", "w/2", "w/0"}, r->revision);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[2].type, EventType::kDelete);
 }
 
 TEST_P(KvConformanceTest, WatchDeliversInRevisionOrderUnderConcurrentWrites) {
@@ -982,8 +1305,7 @@ TEST_P(KvConformanceTest, CompactedRangeAndWatch) {
   MustPut(kv, "cp", "2");
   Revision r3 = MustPut(kv, "cp", "3");
   Revision r4 = MustPut(kv, "cp", "4");
-  absl::Status st = factory().Compact(kv, r3);
-  if (absl::IsUnimplemented(st)) GTEST_SKIP() << "no compaction hook";
+  absl::Status st = kv.Compact(r3);
   ASSERT_TRUE(st.ok()) << st;
   RangeRequest old = RangeRequest::Key("cp");
   old.revision = r1;
@@ -1013,6 +1335,36 @@ TEST_P(KvConformanceTest, CompactedRangeAndWatch) {
   auto events = ok.WaitEvents(1);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].kv.value, "4");
+}
+
+TEST_P(KvConformanceTest, CompactErrors) {
+  Kv& kv = MakeKv();
+  MustPut(kv, "ce", "1");
+  Revision rev = MustPut(kv, "ce", "2");
+  absl::Status future = kv.Compact(rev + 100);
+  EXPECT_EQ(Code(future), absl::StatusCode::kOutOfRange) << future;
+  EXPECT_FALSE(IsCompacted(future)) << future;
+  ASSERT_TRUE(kv.Compact(rev).ok());
+  absl::Status again = kv.Compact(rev);
+  EXPECT_TRUE(IsCompacted(again)) << again;
+  // The current value is untouched.
+  EXPECT_THAT(MustGet(kv, "ce"), Optional(KvIs("ce", "2")));
+}
+
+TEST_P(KvConformanceTest, StatusReportsRevisionCompactionAndSize) {
+  Kv& kv = MakeKv();
+  Revision rev = MustPut(kv, "st", std::string(4096, 's'));
+  auto st = kv.Status();
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->revision, rev);
+  EXPECT_GT(st->db_size, 0);
+  EXPECT_GT(st->db_size_in_use, 0);
+  EXPECT_LE(st->db_size_in_use, st->db_size);
+  ASSERT_TRUE(kv.Compact(rev).ok());
+  st = kv.Status();
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->compact_revision, rev);
+  EXPECT_EQ(st->revision, rev);  // compaction is not a write
 }
 
 }  // namespace hg::store::testing

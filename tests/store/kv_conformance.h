@@ -49,16 +49,6 @@ class KvFactory {
   // complete asynchronously; the suite polls for its effects.
   virtual void AdvanceTime(absl::Duration d) = 0;
 
-  // Compacts history as etcd's Compact(rev): afterwards Range at a revision < `rev` and Watch
-  // from a revision < `rev` fail with IsCompacted; Range at `rev` or later still works.
-  // Implementations without a compaction hook return kUnimplemented and the compaction tests
-  // are skipped.
-  virtual absl::Status Compact(Kv& kv, Revision rev) {
-    (void)kv;
-    (void)rev;
-    return absl::UnimplementedError("no compaction hook");
-  }
-
   // True when Make() returns a store at revision 1 (a brand-new store). False for a reused
   // server whose keys were deleted; the suite then checks revisions relative to a base.
   virtual bool FreshRevisions() const { return true; }

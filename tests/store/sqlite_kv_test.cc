@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "store/request_checks.h"
 #include "tests/store/kv_conformance.h"
 #include "tests/store/sqlite_kv_test_util.h"
 
@@ -33,9 +34,6 @@ class SqliteKvFactory : public KvFactory {
     return kv.ok() ? std::move(*kv) : nullptr;
   }
   void AdvanceTime(absl::Duration d) override { clock_.Advance(d); }
-  absl::Status Compact(Kv& kv, Revision rev) override {
-    return static_cast<SqliteKv&>(kv).Compact(rev);
-  }
 
  private:
   bool on_disk_;
@@ -228,6 +226,73 @@ TEST(SqliteKvTest, HistoryIsBoundedAndOlderRevisionsAreCompacted) {
   EXPECT_EQ(sqlite3_column_int64(stmt, 1), current - kHistory + 1);
   sqlite3_finalize(stmt);
   sqlite3_close(db);
+}
+
+TEST(SqliteKvTest, EnforcesEtcdRequestLimitsFromOptions) {
+  // The defaults are a default etcd's.
+  EXPECT_EQ(SqliteKv::Options{}.max_txn_ops, 128);
+  EXPECT_EQ(SqliteKv::Options{}.max_request_bytes, 1536 * 1024);
+
+  FakeClock clock;
+  auto kv = MustOpen(":memory:", clock, {.max_txn_ops = 3, .max_request_bytes = 200});
+  ASSERT_NE(kv, nullptr);
+  auto too_large = [](const absl::Status& st) {
+    return st.code() == absl::StatusCode::kInvalidArgument &&
+           st.message() == "request is too large";
+  };
+  PutRequest put{.key = "k", .value = std::string(150, 'x')};
+  put.value.resize(put.value.size() + (200 - RequestBytes(put)));
+  ASSERT_EQ(RequestBytes(put), 200);
+  Revision rev = MustPut(*kv, put.key, put.value);
+  put.value += "x";
+  EXPECT_TRUE(too_large(kv->Put(put).status()));
+  EXPECT_TRUE(too_large(kv->Delete(DeleteRequest::Key(std::string(250, 'd'))).status()));
+  EXPECT_TRUE(too_large(kv->Txn({.success = {put}}).status()));
+  EXPECT_TRUE(too_large(kv->Txn({.success = {Nested({.success = {put}})}}).status()));
+  // A txn of Ranges only is not size-checked (etcd serves it without raft).
+  EXPECT_TRUE(kv->Txn({.success = {RangeRequest::Key(std::string(250, 'r'))}}).ok());
+
+  auto too_many = [](const absl::Status& st) {
+    return st.code() == absl::StatusCode::kInvalidArgument &&
+           st.message() == "too many operations in txn request";
+  };
+  EXPECT_TRUE(too_many(kv->Txn({.success = {PutRequest{.key = "a"}, PutRequest{.key = "b"},
+                                            PutRequest{.key = "c"}, PutRequest{.key = "d"}}})
+                           .status()));
+  // 2 ops + nested 1 fits 3; nested 2 does not.
+  EXPECT_TRUE(
+      kv->Txn({.success = {PutRequest{.key = "a"}, Nested({.success = {PutRequest{.key = "b"}}})}})
+          .ok());
+  EXPECT_TRUE(too_many(
+      kv->Txn({.success = {PutRequest{.key = "c"},
+                           Nested({.success = {PutRequest{.key = "d"}, PutRequest{.key = "e"}}})}})
+          .status()));
+  auto keys = kv->Range(RangeRequest::Prefix(""));
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->count, 3);  // k, a, b
+  EXPECT_EQ(keys->revision, rev + 1);
+}
+
+TEST(SqliteKvTest, StatusCountsPagesAndFreePages) {
+  TempDir dir;
+  FakeClock clock;
+  auto kv = MustOpen(dir.File("kv.db"), clock);
+  ASSERT_NE(kv, nullptr);
+  for (int i = 0; i < 50; ++i) MustPut(*kv, "big/" + std::to_string(i), std::string(8192, 'x'));
+  auto before = kv->Status();
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_GT(before->db_size, 50 * 8192);
+  EXPECT_EQ(before->db_size_in_use, before->db_size);  // nothing freed yet
+  // Deleting the keys and compacting their history frees pages the file keeps.
+  ASSERT_TRUE(kv->Delete(DeleteRequest::Prefix("big/")).ok());
+  auto deleted = kv->Status();
+  ASSERT_TRUE(deleted.ok());
+  ASSERT_TRUE(kv->Compact(deleted->revision).ok());
+  auto after = kv->Status();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->compact_revision, deleted->revision);
+  EXPECT_GE(after->db_size, before->db_size);  // the file does not shrink
+  EXPECT_LT(after->db_size_in_use, before->db_size_in_use / 2);
 }
 
 TEST(SqliteKvTest, ExplicitCompact) {

@@ -55,9 +55,6 @@ class EtcdKvFactory : public store::testing::KvFactory {
     return std::move(*kv);
   }
   void AdvanceTime(absl::Duration d) override { absl::SleepFor(d); }
-  absl::Status Compact(Kv& kv, Revision rev) override {
-    return dynamic_cast<EtcdKv&>(kv).Compact(rev);
-  }
   bool FreshRevisions() const override { return false; }
 };
 

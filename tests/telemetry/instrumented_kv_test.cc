@@ -35,10 +35,13 @@ TEST(InstrumentedKvTest, TimesEveryCallAndCountsErrors) {
   auto watch = kv.StartWatch(store::WatchRequest::Prefix("a"), [](const store::WatchResponse&) {});
   ASSERT_TRUE(watch.ok());
   (*watch)->Cancel();
+  auto status = kv.Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(kv.Compact(status->revision).ok());
 
   const std::string text = metrics.Serialize();
-  for (const char* op :
-       {"put", "txn", "delete", "lease_grant", "lease_ttl", "lease_revoke", "watch"}) {
+  for (const char* op : {"put", "txn", "delete", "lease_grant", "lease_ttl", "lease_revoke",
+                         "watch", "compact", "status"}) {
     EXPECT_THAT(text, HasSubstr(absl::StrCat("hourglass_store_request_duration_seconds_count{op=\"",
                                              op, "\"} 1")));
   }

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/logging.h"
 #include "etcd/rpc.grpc.pb.h"
+#include "store/request_checks.h"
 
 namespace hg::store {
 namespace {
@@ -201,6 +202,62 @@ DeleteResponse FromPb(const pb::DeleteRangeResponse& r) {
   return out;
 }
 
+// A TxnRequest, nested txns included. Notes the oldest revision a Range asks for (0 = none).
+pb::TxnRequest ToPb(const TxnRequest& t, Revision* oldest_read) {
+  pb::TxnRequest out;
+  for (const Compare& c : t.compare) *out.add_compare() = ToPb(c);
+  auto add_ops = [&](const std::vector<TxnOp>& ops,
+                     google::protobuf::RepeatedPtrField<pb::RequestOp>* dst) {
+    for (const TxnOp& op : ops) {
+      pb::RequestOp* o = dst->Add();
+      if (const auto* r = std::get_if<RangeRequest>(&op)) {
+        *o->mutable_request_range() = ToPb(*r);
+        if (r->revision > 0 && (*oldest_read == 0 || r->revision < *oldest_read)) {
+          *oldest_read = r->revision;
+        }
+      } else if (const auto* p = std::get_if<PutRequest>(&op)) {
+        *o->mutable_request_put() = ToPb(*p);
+      } else if (const auto* d = std::get_if<DeleteRequest>(&op)) {
+        *o->mutable_request_delete_range() = ToPb(*d);
+      } else {
+        *o->mutable_request_txn() = ToPb(std::get<NestedTxn>(op).txn(), oldest_read);
+      }
+    }
+  };
+  add_ops(t.success, out.mutable_success());
+  add_ops(t.failure, out.mutable_failure());
+  return out;
+}
+
+// etcd leaves a nested txn's header empty: every level gets the outer txn's `revision`.
+absl::StatusOr<TxnResponse> FromPb(const pb::TxnResponse& t, Revision revision) {
+  TxnResponse resp;
+  resp.succeeded = t.succeeded();
+  resp.revision = revision;
+  for (const pb::ResponseOp& r : t.responses()) {
+    switch (r.response_case()) {
+      case pb::ResponseOp::kResponseRange:
+        resp.responses.emplace_back(FromPb(r.response_range()));
+        break;
+      case pb::ResponseOp::kResponsePut:
+        resp.responses.emplace_back(FromPb(r.response_put()));
+        break;
+      case pb::ResponseOp::kResponseDeleteRange:
+        resp.responses.emplace_back(FromPb(r.response_delete_range()));
+        break;
+      case pb::ResponseOp::kResponseTxn: {
+        absl::StatusOr<TxnResponse> nested = FromPb(r.response_txn(), revision);
+        if (!nested.ok()) return nested.status();
+        resp.responses.emplace_back(NestedTxnResponse(std::move(*nested)));
+        break;
+      }
+      default:
+        return absl::InternalError("etcd: unexpected txn response op");
+    }
+  }
+  return resp;
+}
+
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
@@ -226,6 +283,7 @@ class EtcdKv::Core {
     std::unique_ptr<pb::Watch::Stub> watch;
     std::unique_ptr<pb::Lease::Stub> lease;
     std::unique_ptr<pb::Auth::Stub> auth;
+    std::unique_ptr<pb::Maintenance::Stub> maintenance;
   };
 
   // kRead calls are safe to send twice; kWrite calls are re-sent only if they never left.
@@ -271,11 +329,20 @@ class EtcdKv::Core {
   const EtcdKvOptions& options() const { return options_; }
   Clock& clock() { return clock_; }
 
+  // The newest compaction this client knows of (its own Compact calls, compacted watches).
+  void NoteCompacted(Revision rev) {
+    Revision known = compacted_.load();
+    while (rev > known && !compacted_.compare_exchange_weak(known, rev)) {
+    }
+  }
+  Revision compacted() const { return compacted_.load(); }
+
  private:
   EtcdKvOptions options_;
   Clock& clock_;
   std::vector<Endpoint> endpoints_;
   std::atomic<size_t> preferred_{0};
+  std::atomic<Revision> compacted_{0};
   absl::Mutex auth_mu_;
   std::string token_ ABSL_GUARDED_BY(auth_mu_);
 };
@@ -346,6 +413,7 @@ absl::Status EtcdKv::Core::Init() {
     ep.watch = pb::Watch::NewStub(ep.channel);
     ep.lease = pb::Lease::NewStub(ep.channel);
     ep.auth = pb::Auth::NewStub(ep.channel);
+    ep.maintenance = pb::Maintenance::NewStub(ep.channel);
     endpoints_.push_back(std::move(ep));
   }
   return absl::OkStatus();
@@ -518,53 +586,13 @@ absl::StatusOr<DeleteResponse> EtcdKv::Delete(const DeleteRequest& req) {
 }
 
 absl::StatusOr<TxnResponse> EtcdKv::Txn(const TxnRequest& req) {
-  pb::TxnRequest in;
-  bool writes = false;
   Revision oldest_read = 0;
-  auto add_ops = [&](const std::vector<TxnOp>& ops,
-                     google::protobuf::RepeatedPtrField<pb::RequestOp>* dst) {
-    for (const TxnOp& op : ops) {
-      pb::RequestOp* o = dst->Add();
-      if (const auto* r = std::get_if<RangeRequest>(&op)) {
-        *o->mutable_request_range() = ToPb(*r);
-        if (r->revision > 0 && (oldest_read == 0 || r->revision < oldest_read)) {
-          oldest_read = r->revision;
-        }
-      } else if (const auto* p = std::get_if<PutRequest>(&op)) {
-        *o->mutable_request_put() = ToPb(*p);
-        writes = true;
-      } else {
-        *o->mutable_request_delete_range() = ToPb(std::get<DeleteRequest>(op));
-        writes = true;
-      }
-    }
-  };
-  for (const Compare& c : req.compare) *in.add_compare() = ToPb(c);
-  add_ops(req.success, in.mutable_success());
-  add_ops(req.failure, in.mutable_failure());
+  const pb::TxnRequest in = ToPb(req, &oldest_read);
   pb::TxnResponse out;
-  grpc::Status s = core_->Unary(writes ? Core::Kind::kWrite : Core::Kind::kRead,
+  grpc::Status s = core_->Unary(TxnMayWrite(req) ? Core::Kind::kWrite : Core::Kind::kRead,
                                 &Core::Endpoint::kv, &pb::KV::Stub::Txn, in, &out);
   if (!s.ok()) return KvError(s, oldest_read);
-  TxnResponse resp;
-  resp.succeeded = out.succeeded();
-  resp.revision = out.header().revision();
-  for (const pb::ResponseOp& r : out.responses()) {
-    switch (r.response_case()) {
-      case pb::ResponseOp::kResponseRange:
-        resp.responses.emplace_back(FromPb(r.response_range()));
-        break;
-      case pb::ResponseOp::kResponsePut:
-        resp.responses.emplace_back(FromPb(r.response_put()));
-        break;
-      case pb::ResponseOp::kResponseDeleteRange:
-        resp.responses.emplace_back(FromPb(r.response_delete_range()));
-        break;
-      default:
-        return absl::InternalError("etcd: unexpected txn response op");
-    }
-  }
-  return resp;
+  return FromPb(out, out.header().revision());
 }
 
 absl::StatusOr<LeaseGrantResponse> EtcdKv::LeaseGrant(int64_t ttl_seconds) {
@@ -626,11 +654,25 @@ absl::StatusOr<LeaseTimeToLiveResponse> EtcdKv::LeaseTimeToLive(LeaseId id, bool
 absl::Status EtcdKv::Compact(Revision revision) {
   pb::CompactionRequest in;
   in.set_revision(revision);
-  in.set_physical(true);
+  in.set_physical(false);
   pb::CompactionResponse out;
+  // Safe to send twice: a repeat answers "compacted", which the contract allows anyway.
   grpc::Status s =
       core_->Unary(Core::Kind::kRead, &Core::Endpoint::kv, &pb::KV::Stub::Compact, in, &out);
+  if (s.ok()) core_->NoteCompacted(revision);
   return KvError(s, revision);
+}
+
+absl::StatusOr<StoreStatus> EtcdKv::Status() {
+  pb::StatusRequest in;
+  pb::StatusResponse out;
+  grpc::Status s = core_->Unary(Core::Kind::kRead, &Core::Endpoint::maintenance,
+                                &pb::Maintenance::Stub::Status, in, &out);
+  if (!s.ok()) return FromGrpc(s);
+  return StoreStatus{.revision = out.header().revision(),
+                     .compact_revision = core_->compacted(),
+                     .db_size = out.dbsize(),
+                     .db_size_in_use = out.dbsizeinuse()};
 }
 
 // ---- Watch ----
@@ -753,6 +795,7 @@ class EtcdWatch final : public Watch {
       while (stream->Read(&resp)) {
         healthy = true;
         if (resp.compact_revision() > 0) {
+          core_->NoteCompacted(resp.compact_revision());
           ctx.TryCancel();
           stream->Finish();
           Deliver(WatchResponse{.revision = resp.header().revision(),

@@ -8,10 +8,12 @@
 // with several, a call goes only to an endpoint that is connected and fails fast otherwise.
 //
 // Fail-over: calls go to a preferred endpoint; one that is not connected (or refuses) is skipped
-// for the next. Reads (Range, LeaseTimeToLive, LeaseKeepAliveOnce, LeaseRevoke) are retried on
-// another endpoint after any UNAVAILABLE. Writes (Put, Delete, Txn, LeaseGrant) are retried
-// elsewhere only when they were never sent; once sent, a transport failure returns kUnavailable
-// to the caller, because the write may have been applied (same rule as etcd's clientv3).
+// for the next. Reads (Range, a Txn of Ranges only, LeaseTimeToLive, LeaseKeepAliveOnce,
+// LeaseRevoke, Status, and Compact, whose repeat only answers "compacted") are retried on
+// another endpoint after any UNAVAILABLE. Writes (Put, Delete, a Txn with a Put, Delete or
+// nested txn, LeaseGrant) are retried elsewhere only when they were never sent; once sent, a
+// transport failure returns kUnavailable to the caller, because the write may have been applied
+// (same rule as etcd's clientv3).
 //
 // Auth: with a username, Authenticate runs on first use and its token goes in the "token"
 // metadata of every call; an "invalid auth token" answer (e.g. after an etcd restart) triggers
@@ -92,8 +94,14 @@ class EtcdKv final : public Kv {
   absl::StatusOr<std::unique_ptr<Watch>> StartWatch(const WatchRequest& req,
                                                     WatchHandler handler) override;
 
-  // etcd-only: compacts history up to `revision` (waits for the physical compaction).
-  absl::Status Compact(Revision revision);
+  // etcd's Compact with physical = false: returns once etcd has applied it (older revisions
+  // are unreadable from then on), not after the backend has freed the space.
+  absl::Status Compact(Revision revision) override;
+
+  // Maintenance.Status of the member that answers (the preferred endpoint): its revision, db
+  // size and db size in use (etcd >= 3.4). compact_revision: the newest compaction this client
+  // knows of (its own Compact calls, a watch that met a compaction), 0 if none.
+  absl::StatusOr<StoreStatus> Status() override;
 
   class Core;  // shared connection state (etcd_kv.cc)
 

@@ -6,11 +6,13 @@
 #include <atomic>
 #include <cmath>
 #include <random>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "store/request_checks.h"
 
 namespace hg::store {
 namespace {
@@ -48,48 +50,8 @@ const char* KeyClause(const std::string& range_end) {
   return "key >= :k AND key < :e";
 }
 
-// std::string compares as unsigned bytes (char_traits<char>::compare), like memcmp.
-bool InRange(const std::string& k, const std::string& key, const std::string& range_end) {
-  switch (MatchOf(range_end)) {
-    case KeyMatch::kSingle:
-      return k == key;
-    case KeyMatch::kFrom:
-      return k >= key;
-    case KeyMatch::kBetween:
-      break;
-  }
-  return k >= key && k < range_end;
-}
-
 absl::Status CheckRange(const std::string& key, const std::string& range_end) {
   if (key.empty() && range_end.empty()) return absl::InvalidArgumentError("empty key");
-  return absl::OkStatus();
-}
-
-// etcd's checkIntervals: within one branch, a key may be written at most once.
-absl::Status CheckBranch(const std::vector<TxnOp>& ops) {
-  std::set<std::string> puts;
-  std::vector<const DeleteRequest*> deletes;
-  for (const auto& op : ops) {
-    if (const auto* r = std::get_if<RangeRequest>(&op)) {
-      HG_RETURN_IF_ERROR(CheckRange(r->key, r->range_end));
-    } else if (const auto* p = std::get_if<PutRequest>(&op)) {
-      if (p->key.empty()) return absl::InvalidArgumentError("empty key");
-      if (!puts.insert(p->key).second) {
-        return absl::InvalidArgumentError("duplicate key given in txn request");
-      }
-    } else if (const auto* d = std::get_if<DeleteRequest>(&op)) {
-      HG_RETURN_IF_ERROR(CheckRange(d->key, d->range_end));
-      deletes.push_back(d);
-    }
-  }
-  for (const auto* d : deletes) {
-    for (const auto& k : puts) {
-      if (InRange(k, d->key, d->range_end)) {
-        return absl::InvalidArgumentError("duplicate key given in txn request");
-      }
-    }
-  }
   return absl::OkStatus();
 }
 
@@ -279,7 +241,10 @@ class SqliteWatch final : public Watch {
 };
 
 SqliteKv::SqliteKv(sqlite3* db, Clock& clock, Options options)
-    : clock_(clock), options_(options), db_(db) {}
+    : clock_(clock),
+      options_(options),
+      limits_{.max_txn_ops = options.max_txn_ops, .max_request_bytes = options.max_request_bytes},
+      db_(db) {}
 
 absl::StatusOr<std::unique_ptr<SqliteKv>> SqliteKv::Open(const std::string& path, Clock& clock,
                                                          Options options) {
@@ -726,7 +691,7 @@ absl::StatusOr<RangeResponse> SqliteKv::Range(const RangeRequest& req) {
 }
 
 absl::StatusOr<PutResponse> SqliteKv::Put(const PutRequest& req) {
-  if (req.key.empty()) return absl::InvalidArgumentError("empty key");
+  HG_RETURN_IF_ERROR(CheckPut(req, limits_));
   absl::MutexLock lock(&mu_);
   WriteCtx ctx;
   HG_RETURN_IF_ERROR(BeginWrite(ctx));
@@ -736,7 +701,7 @@ absl::StatusOr<PutResponse> SqliteKv::Put(const PutRequest& req) {
 }
 
 absl::StatusOr<DeleteResponse> SqliteKv::Delete(const DeleteRequest& req) {
-  HG_RETURN_IF_ERROR(CheckRange(req.key, req.range_end));
+  HG_RETURN_IF_ERROR(CheckDelete(req, limits_));
   absl::MutexLock lock(&mu_);
   WriteCtx ctx;
   HG_RETURN_IF_ERROR(BeginWrite(ctx));
@@ -746,43 +711,81 @@ absl::StatusOr<DeleteResponse> SqliteKv::Delete(const DeleteRequest& req) {
   return resp;
 }
 
+absl::Status SqliteKv::TxnPathLocked(const TxnRequest& req, std::vector<bool>* path) {
+  bool holds = true;
+  for (const auto& c : req.compare) {
+    HG_ASSIGN_OR_RETURN(holds, CompareLocked(c));
+    if (!holds) break;
+  }
+  path->push_back(holds);
+  for (const auto& op : holds ? req.success : req.failure) {
+    if (const auto* n = std::get_if<NestedTxn>(&op)) {
+      HG_RETURN_IF_ERROR(TxnPathLocked(n->txn(), path));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TxnResponse> SqliteKv::ApplyTxnLocked(const TxnRequest& req,
+                                                     const std::vector<bool>& path, size_t* next,
+                                                     WriteCtx& ctx) {
+  TxnResponse resp;
+  resp.succeeded = path[(*next)++];
+  for (const auto& op : resp.succeeded ? req.success : req.failure) {
+    if (const auto* r = std::get_if<RangeRequest>(&op)) {
+      HG_ASSIGN_OR_RETURN(RangeResponse rr, RangeLocked(*r, &ctx));
+      resp.responses.emplace_back(std::move(rr));
+    } else if (const auto* p = std::get_if<PutRequest>(&op)) {
+      HG_ASSIGN_OR_RETURN(PutResponse pr, PutLocked(*p, ctx));
+      resp.responses.emplace_back(std::move(pr));
+    } else if (const auto* d = std::get_if<DeleteRequest>(&op)) {
+      HG_ASSIGN_OR_RETURN(DeleteResponse dr, DeleteLocked(*d, ctx));
+      resp.responses.emplace_back(std::move(dr));
+    } else {
+      HG_ASSIGN_OR_RETURN(TxnResponse nested,
+                          ApplyTxnLocked(std::get<NestedTxn>(op).txn(), path, next, ctx));
+      resp.responses.emplace_back(NestedTxnResponse(std::move(nested)));
+    }
+  }
+  return resp;
+}
+
+namespace {
+
+// Every response of a txn, nested ones included, carries the txn's revision.
+void SetRevision(TxnResponse& resp, Revision rev) {
+  resp.revision = rev;
+  for (auto& r : resp.responses) {
+    std::visit(
+        [rev](auto& x) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(x)>, NestedTxnResponse>) {
+            SetRevision(x.response(), rev);
+          } else {
+            x.revision = rev;
+          }
+        },
+        r);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<TxnResponse> SqliteKv::Txn(const TxnRequest& req) {
-  HG_RETURN_IF_ERROR(CheckBranch(req.success));
-  HG_RETURN_IF_ERROR(CheckBranch(req.failure));
-  for (const auto& c : req.compare) HG_RETURN_IF_ERROR(CheckRange(c.key, c.range_end));
+  HG_RETURN_IF_ERROR(CheckTxn(req, limits_));
   absl::MutexLock lock(&mu_);
   WriteCtx ctx;
   HG_RETURN_IF_ERROR(BeginWrite(ctx));
   TxnResponse resp;
   absl::Status body = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
-    resp.succeeded = true;
-    for (const auto& c : req.compare) {
-      HG_ASSIGN_OR_RETURN(bool holds, CompareLocked(c));
-      if (!holds) {
-        resp.succeeded = false;
-        break;
-      }
-    }
-    for (const auto& op : resp.succeeded ? req.success : req.failure) {
-      if (const auto* r = std::get_if<RangeRequest>(&op)) {
-        HG_ASSIGN_OR_RETURN(RangeResponse rr, RangeLocked(*r, &ctx));
-        resp.responses.emplace_back(std::move(rr));
-      } else if (const auto* p = std::get_if<PutRequest>(&op)) {
-        HG_ASSIGN_OR_RETURN(PutResponse pr, PutLocked(*p, ctx));
-        resp.responses.emplace_back(std::move(pr));
-      } else if (const auto* d = std::get_if<DeleteRequest>(&op)) {
-        HG_ASSIGN_OR_RETURN(DeleteResponse dr, DeleteLocked(*d, ctx));
-        resp.responses.emplace_back(std::move(dr));
-      }
-    }
+    // As etcd: every compare on the path, nested ones included, sees the store before the txn.
+    std::vector<bool> path;
+    HG_RETURN_IF_ERROR(TxnPathLocked(req, &path));
+    size_t next = 0;
+    HG_ASSIGN_OR_RETURN(resp, ApplyTxnLocked(req, path, &next, ctx));
     return absl::OkStatus();
   }();
   HG_RETURN_IF_ERROR(FinishWrite(ctx, body));
-  resp.revision = rev_;
-  Revision rev = rev_;
-  for (auto& r : resp.responses) {
-    std::visit([rev](auto& x) { x.revision = rev; }, r);
-  }
+  SetRevision(resp, rev_);
   return resp;
 }
 
@@ -801,6 +804,22 @@ absl::Status SqliteKv::Compact(Revision rev) {
   }
   compact_rev_ = rev;
   return absl::OkStatus();
+}
+
+absl::StatusOr<StoreStatus> SqliteKv::Status() {
+  absl::MutexLock lock(&mu_);
+  int64_t pragma[3] = {0, 0, 0};
+  const char* names[3] = {"PRAGMA page_count", "PRAGMA page_size", "PRAGMA freelist_count"};
+  for (int i = 0; i < 3; ++i) {
+    HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw, Prepare(names[i]));
+    Stmt s(raw);
+    if (int rc = s.Step(); rc != SQLITE_ROW) return SqlError(rc, names[i]);
+    pragma[i] = s.Int(0);
+  }
+  return StoreStatus{.revision = rev_,
+                     .compact_revision = std::max<Revision>(0, CompactRevLocked()),
+                     .db_size = pragma[0] * pragma[1],
+                     .db_size_in_use = (pragma[0] - pragma[2]) * pragma[1]};
 }
 
 // --- leases ------------------------------------------------------------------------------------

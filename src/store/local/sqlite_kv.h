@@ -16,7 +16,16 @@
 //
 // History is bounded: revisions older than `history_revisions` behind the current one are
 // compacted (Range at such a revision, or Watch from it, fails with CompactedError), like etcd's
-// auto-compaction. Compact(rev) compacts explicitly (etcd's Compact).
+// auto-compaction. Compact(rev) compacts explicitly (etcd's Compact). Status() reports the
+// revision, the compaction point and the file's size from SQLite's page counts.
+//
+// Requests are checked as a default etcd checks them (store/request_checks.h), so `hourglass
+// dev` and tests refuse what production would: at most Options::max_txn_ops (128) ops per txn
+// level with etcd's nested rule, etcd's duplicate-key rules across nested txns, and at most
+// Options::max_request_bytes (1.5 MiB) per Put/Delete/writing Txn, measured as the request's
+// exact protobuf encoding inside etcd's raft entry. Nested txns run as etcd runs them: every
+// compare on the path is read before the first op writes, then the ops apply in order, all in
+// one SQLite transaction and one revision.
 //
 // Leases live in memory and expire by the injected Clock (FakeClock in tests). Expiry or revoke
 // deletes the lease's keys in one revision, emitting delete events, as etcd does. Because
@@ -45,6 +54,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "store/kv.h"
+#include "store/request_checks.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -59,6 +69,11 @@ class SqliteKv final : public Kv {
     // Revisions of history kept for Range at an old revision and Watch from a past revision.
     int64_t history_revisions = 10'000;
     Synchronous synchronous = Synchronous::kFull;
+    // etcd's request limits (--max-txn-ops, --max-request-bytes), enforced as a default etcd
+    // does so that a batch etcd would refuse is refused here too (store/request_checks.h: the
+    // size is the request's exact protobuf encoding in etcd's raft entry).
+    int max_txn_ops = 128;
+    int64_t max_request_bytes = 3 * 1024 * 512;  // 1.5 MiB
   };
 
   // Opens (creating if needed) the store at `path`; ":memory:" gives a private in-memory store
@@ -88,8 +103,14 @@ class SqliteKv final : public Kv {
                                                     WatchHandler handler) override;
 
   // etcd's Compact: afterwards Range below `rev` and Watch from `rev` or below fail with
-  // CompactedError; Range at `rev` still works. kOutOfRange if `rev` is in the future.
-  absl::Status Compact(Revision rev);
+  // CompactedError; Range at `rev` still works. kOutOfRange if `rev` is in the future. The
+  // history rows go at once; their pages are reused by later writes (the file does not shrink).
+  absl::Status Compact(Revision rev) override;
+
+  // revision; compact_revision = max(explicit Compact, revision - history_revisions), exact;
+  // db_size = page_count * page_size; db_size_in_use = (page_count - freelist_count) *
+  // page_size. For ":memory:" the sizes are of the in-memory database.
+  absl::StatusOr<StoreStatus> Status() override;
 
   // The oldest revision Range can still read (history before it is gone).
   Revision OldestRangeRevision() const;
@@ -126,6 +147,14 @@ class SqliteKv final : public Kv {
   absl::StatusOr<DeleteResponse> DeleteLocked(const DeleteRequest& req, WriteCtx& ctx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<bool> CompareLocked(const Compare& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // etcd's compareToPath: the branch every txn on the path takes (pre-order: the txn, then its
+  // nested txns in op order), with every compare read before anything is written.
+  absl::Status TxnPathLocked(const TxnRequest& req, std::vector<bool>* path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs the ops of the branches `path` chose, from path[*next] on, advancing *next.
+  absl::StatusOr<TxnResponse> ApplyTxnLocked(const TxnRequest& req, const std::vector<bool>& path,
+                                             size_t* next, WriteCtx& ctx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<KeyValue>> ScanLocked(const std::string& key,
                                                    const std::string& range_end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -147,6 +176,7 @@ class SqliteKv final : public Kv {
 
   Clock& clock_;
   const Options options_;
+  const RequestLimits limits_;
 
   mutable absl::Mutex mu_;
   sqlite3* db_ ABSL_GUARDED_BY(mu_);
