@@ -13,6 +13,8 @@
 #include "model/field_errors.h"
 #include "model/json.h"
 #include "model/run_log.h"
+#include "runs/entries.h"
+#include "runs/transitions.h"
 #include "telemetry/trace_context.h"
 #include "telemetry/tracer.h"
 
@@ -91,7 +93,11 @@ ClusterMember Member(const store::KeyValue& kv, const std::string& prefix) {
 }  // namespace
 
 JobService::JobService(store::Kv& kv, Clock& clock, Options options)
-    : kv_(kv), clock_(clock), options_(std::move(options)), keys_(options_.prefix) {}
+    : kv_(kv),
+      clock_(clock),
+      options_(std::move(options)),
+      keys_(options_.prefix),
+      commits_(kv, runs::GroupCommit::Options{}) {}
 
 model::ExecutionId JobService::NewExecutionId(const JobName& name, absl::Time scheduled) {
   absl::MutexLock lock(&rng_mu_);
@@ -150,11 +156,27 @@ absl::StatusOr<std::vector<model::JobStatus>> JobService::StatusOf(const std::ve
 
 absl::StatusOr<UpsertResult> JobService::Upsert(Job job, bool keep_paused) {
   const std::string key = keys_.Job(job.name);
+  const std::string cursor_key = keys_.Cursor(job.name);
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    HG_ASSIGN_OR_RETURN(auto existing, store::Get(kv_, key));
+    store::TxnRequest read;
+    read.success = {store::RangeRequest::Key(key), store::RangeRequest::Key(cursor_key)};
+    HG_ASSIGN_OR_RETURN(store::TxnResponse current, kv_.Txn(read));
+    auto first = [&](size_t i) -> std::optional<store::KeyValue> {
+      const auto* r = i < current.responses.size()
+                          ? std::get_if<store::RangeResponse>(&current.responses[i])
+                          : nullptr;
+      if (r == nullptr || r->kvs.empty()) return std::nullopt;
+      return r->kvs.front();
+    };
+    const std::optional<store::KeyValue> existing = first(0);
+    const std::optional<store::KeyValue> cursor = first(1);
     const absl::Time now = TruncateToMillis(clock_.Now());
     store::TxnRequest txn;
     bool created = !existing.has_value();
+    // The cursor goes with the definition (docs/design/execution.md "Cursor"): a new job starts
+    // from its creation, so a leader elected right after still accounts for the first instants;
+    // a schedule change starts after max(cursor, now), so no leader replays the old schedule.
+    bool move_cursor = created;
     if (existing) {
       txn.compare.push_back(
           store::Compare::ModRevision(key, store::Compare::Result::kEqual, existing->mod_revision));
@@ -163,7 +185,9 @@ absl::StatusOr<UpsertResult> JobService::Upsert(Job job, bool keep_paused) {
         job.id = old->id;
         job.created_at = old->created_at;
         if (keep_paused) job.paused = old->paused;
+        move_cursor = old->cron_expr != job.cron_expr || old->timezone != job.timezone;
       } else {
+        move_cursor = true;
         Log().Warn("replacing an unreadable job record",
                    {{"job", job.name.str()}, {"error", old.status().ToString()}});
       }
@@ -174,6 +198,18 @@ absl::StatusOr<UpsertResult> JobService::Upsert(Job job, bool keep_paused) {
     if (!job.created_at) job.created_at = now;
     job.updated_at = now;
     txn.success.push_back(store::PutRequest{.key = key, .value = model::SerializeJob(job)});
+    if (move_cursor) {
+      absl::Time at = now;
+      if (cursor) {
+        txn.compare.push_back(store::Compare::ModRevision(
+            cursor_key, store::Compare::Result::kEqual, cursor->mod_revision));
+        if (auto t = runs::DecodeCursor(cursor->value); t.ok() && !created) at = std::max(at, *t);
+      } else {
+        txn.compare.push_back(
+            store::Compare::Version(cursor_key, store::Compare::Result::kEqual, 0));
+      }
+      txn.success.push_back(runs::PutCursor(keys_, job.name, at));
+    }
     HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
     if (!resp.succeeded) continue;
     Log().Info(created ? "job created" : "job replaced", {{"job", job.name.str()}});
@@ -219,83 +255,73 @@ absl::StatusOr<JobPage> JobService::List(int limit, std::string_view cursor) {
   return page;
 }
 
-absl::StatusOr<std::vector<std::pair<Execution, store::KeyValue>>> JobService::Unfinished(
-    const JobName& name, int limit) {
-  std::vector<std::pair<Execution, store::KeyValue>> out;
-  const std::string prefix = keys_.ExecPrefix(name);
-  std::string upper = store::PrefixEnd(prefix);
-  int64_t scanned = 0;
-  while (scanned < limit) {
-    HG_ASSIGN_OR_RETURN(
-        store::RangeResponse resp,
-        kv_.Range(NewestFirst(prefix, upper, std::min(kScanChunk, limit - scanned))));
-    for (auto& kv : resp.kvs) {
-      ++scanned;
-      upper = kv.key;
-      auto e = model::ParseExecution(kv.value);
-      if (e.ok() && !model::IsFinal(e->status)) out.emplace_back(*std::move(e), std::move(kv));
-    }
-    if (!resp.more || resp.kvs.empty()) break;
-  }
+absl::StatusOr<JobService::Unfinished> JobService::UnfinishedOf(const JobName& name) {
+  // pending/ and inflight/ hold exactly the unfinished executions ("<name>@" matches no other
+  // job's ids), however many and however old.
+  store::TxnRequest read;
+  read.success = {store::RangeRequest::Prefix(keys_.PendingPrefix() + name.str() + "@"),
+                  store::RangeRequest::Prefix(keys_.InflightPrefix() + name.str() + "@")};
+  HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(read));
+  Unfinished out;
+  if (resp.responses.size() != 2) return absl::InternalError("short read response");
+  out.pending = std::get<store::RangeResponse>(resp.responses[0]).kvs;
+  out.inflight = std::get<store::RangeResponse>(resp.responses[1]).kvs;
   return out;
 }
 
-void JobService::KillOps(const Execution& execution, const store::KeyValue& kv,
-                         store::LeaseId lease, std::string_view reason,
-                         std::vector<store::Compare>* guards, std::vector<store::TxnOp>* ops) {
-  const absl::Time now = TruncateToMillis(clock_.Now());
-  if (execution.status == ExecutionStatus::kScheduled) {
-    Execution killed = execution;
-    killed.status = ExecutionStatus::kKilled;
-    killed.end_time = now;
-    killed.error = absl::StrCat("killed: ", Av(reason), " (before it started)");
-    guards->push_back(
-        store::Compare::ModRevision(kv.key, store::Compare::Result::kEqual, kv.mod_revision));
-    ops->push_back(store::PutRequest{.key = kv.key, .value = model::SerializeExecution(killed)});
-    ops->push_back(store::DeleteRequest::Key(keys_.Pending(execution.id)));  // nothing to dispatch
-    return;
-  }
-  // The worker holding the run kills it and records `killed: <value>` (docs/design/worker.md).
-  ops->push_back(store::PutRequest{
-      .key = keys_.Kill(execution.id), .value = std::string(reason), .lease = lease});
+absl::StatusOr<std::optional<store::TxnRequest>> JobService::EndQueued(
+    const store::KeyValue& pending_kv, ExecutionStatus status, model::EndReason reason,
+    std::string error) {
+  auto id = keys_.IdFromKey(pending_kv.key, keys_.PendingPrefix());
+  if (!id) return std::nullopt;
+  HG_ASSIGN_OR_RETURN(auto record_kv, store::Get(kv_, keys_.Exec(*id)));
+  if (!record_kv) return std::nullopt;
+  auto record = model::ParseExecution(record_kv->value);
+  if (!record.ok() || model::IsFinal(record->status)) return std::nullopt;
+  return runs::EndBeforeStart(keys_, *record_kv, *record, pending_kv, status, reason,
+                              std::move(error), TruncateToMillis(clock_.Now()))
+      .txn;
 }
 
 absl::Status JobService::Delete(const JobName& name, DeleteOptions options) {
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    store::TxnRequest txn;
-    if (options.kill) {
-      int limit = Job::kDefaultHistoryLimit;
-      auto loaded = Load(name);
-      if (loaded.ok()) {
-        limit = loaded->first.history_limit;
-      } else if (!absl::IsNotFound(loaded.status()) && !absl::IsInternal(loaded.status())) {
-        return loaded.status();
-      }
-      HG_ASSIGN_OR_RETURN(auto unfinished, Unfinished(name, limit));
-      store::LeaseId lease = 0;
-      for (const auto& [e, kv] : unfinished) {
-        if (e.status == ExecutionStatus::kScheduled && options.purge) continue;  // deleted anyway
-        if (e.status != ExecutionStatus::kScheduled && lease == 0) {
-          HG_ASSIGN_OR_RETURN(auto grant, kv_.LeaseGrant(options_.kill_request_ttl_seconds));
-          lease = grant.id;
-        }
-        KillOps(e, kv, lease, "job deleted", &txn.compare, &txn.success);
-      }
-    }
-    txn.success.push_back(store::DeleteRequest::Key(keys_.Job(name)));
-    txn.success.push_back(store::DeleteRequest::Key(keys_.Cursor(name)));
-    if (options.purge) {
-      txn.success.push_back(store::DeleteRequest::Prefix(keys_.ExecPrefix(name)));
-      // Pending dispatches of purged records ("<name>@" matches no other job's ids).
-      txn.success.push_back(store::DeleteRequest::Prefix(keys_.PendingPrefix() + name.str() + "@"));
-    }
-    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
-    if (!resp.succeeded) continue;
-    Log().Info("job deleted",
-               {{"job", name.str()}, {"purge", options.purge}, {"kill", options.kill}});
-    return absl::OkStatus();
+  HG_ASSIGN_OR_RETURN(Unfinished unfinished, UnfinishedOf(name));
+  // The definition and cursor (and with purge every trace of the job) in one transaction.
+  store::TxnRequest txn;
+  txn.success.push_back(store::DeleteRequest::Key(keys_.Job(name)));
+  txn.success.push_back(store::DeleteRequest::Key(keys_.Cursor(name)));
+  if (options.purge) {
+    txn.success.push_back(store::DeleteRequest::Prefix(keys_.ExecPrefix(name)));
+    txn.success.push_back(store::DeleteRequest::Prefix(keys_.PendingPrefix() + name.str() + "@"));
+    txn.success.push_back(store::DeleteRequest::Prefix(keys_.InflightPrefix() + name.str() + "@"));
   }
-  return Conflict(absl::StrCat("deleting job \"", name.str(), "\""));
+  HG_RETURN_IF_ERROR(kv_.Txn(txn).status());
+  // Work the job left queued never starts: recorded `killed` (reason job_deleted), so no
+  // record stays `scheduled` for ever. A worker that claims one first finds the job gone and
+  // records the same.
+  std::vector<store::TxnRequest> changes;
+  if (!options.purge) {
+    for (const store::KeyValue& pending : unfinished.pending) {
+      HG_ASSIGN_OR_RETURN(
+          auto change, EndQueued(pending, ExecutionStatus::kKilled, model::EndReason::kJobDeleted,
+                                 "killed: its job was deleted before it started"));
+      if (change) changes.push_back(*std::move(change));
+    }
+  }
+  if (options.kill && !unfinished.inflight.empty()) {
+    HG_ASSIGN_OR_RETURN(auto grant, kv_.LeaseGrant(options_.kill_request_ttl_seconds));
+    for (const store::KeyValue& inflight : unfinished.inflight) {
+      auto id = keys_.IdFromKey(inflight.key, keys_.InflightPrefix());
+      if (!id) continue;
+      changes.push_back(runs::RequestKill(keys_, *id, inflight, "job deleted", grant.id));
+    }
+  }
+  for (const auto& r : commits_.CommitAll(std::move(changes))) HG_RETURN_IF_ERROR(r.status);
+  Log().Info("job deleted", {{"job", name.str()},
+                             {"purge", options.purge},
+                             {"kill", options.kill},
+                             {"queued", unfinished.pending.size()},
+                             {"running", unfinished.inflight.size()}});
+  return absl::OkStatus();
 }
 
 absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const HistoryQuery& query) {
@@ -452,20 +478,11 @@ absl::StatusOr<Execution> JobService::Trigger(const JobName& name, std::string_v
     e.trigger = model::Trigger::kManual;
     e.term = 0;  // not created by a leader; the leader dispatches it from pending/
     e.trace_id = trace::TraceIdOf(traceparent);
-    // The record and its pending/ entry (with the job as it is now) in one transaction, guarded
-    // on the job not changing meanwhile (docs/design/execution.md).
     HG_ASSIGN_OR_RETURN(auto loaded, Load(name));
-    const store::KeyValue& job_kv = loaded.second;
-    store::TxnRequest txn;
-    txn.compare.push_back(store::Compare::ModRevision(
-        keys_.Job(name), store::Compare::Result::kEqual, job_kv.mod_revision));
-    txn.success.push_back(
-        store::PutRequest{.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)});
-    txn.success.push_back(
-        store::PutRequest{.key = keys_.Pending(e.id),
-                          .value = model::MakeDispatchEnvelope(job_kv.value, now, 1, traceparent)});
-    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
-    if (!resp.succeeded) continue;  // the job changed (or vanished: Load says which)
+    runs::GroupCommit::Result r =
+        commits_.Commit(runs::Trigger(keys_, e, loaded.second.mod_revision, traceparent));
+    HG_RETURN_IF_ERROR(r.status);
+    if (!r.succeeded) continue;  // the job changed (or vanished: Load says which)
     model::RunLogger(Log(), e.id, /*worker=*/"", traceparent, e.trace_id).Info("manual trigger");
     return e;
   }
@@ -506,28 +523,49 @@ absl::StatusOr<Execution> JobService::GetExecution(const model::ExecutionId& id)
 
 absl::StatusOr<Execution> JobService::KillExecution(const model::ExecutionId& id) {
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    HG_ASSIGN_OR_RETURN(auto kv, store::Get(kv_, keys_.Exec(id)));
-    if (!kv) return absl::NotFoundError(absl::StrCat("execution \"", id.str(), "\" not found"));
-    HG_ASSIGN_OR_RETURN(Execution e, model::ParseExecution(kv->value));
+    store::TxnRequest read;
+    read.success = {store::RangeRequest::Key(keys_.Exec(id)),
+                    store::RangeRequest::Key(keys_.Pending(id)),
+                    store::RangeRequest::Key(keys_.Inflight(id))};
+    HG_ASSIGN_OR_RETURN(store::TxnResponse state, kv_.Txn(read));
+    auto first = [&](size_t i) -> std::optional<store::KeyValue> {
+      const auto* r = std::get_if<store::RangeResponse>(&state.responses.at(i));
+      if (r == nullptr || r->kvs.empty()) return std::nullopt;
+      return r->kvs.front();
+    };
+    const std::optional<store::KeyValue> record_kv = first(0), pending = first(1),
+                                         inflight = first(2);
+    if (!record_kv)
+      return absl::NotFoundError(absl::StrCat("execution \"", id.str(), "\" not found"));
+    HG_ASSIGN_OR_RETURN(Execution e, model::ParseExecution(record_kv->value));
     if (model::IsFinal(e.status)) {
       return absl::FailedPreconditionError(absl::StrCat("execution \"", id.str(),
                                                         "\" already finished with status \"",
                                                         Av(model::ToString(e.status)), "\""));
     }
-    store::LeaseId lease = 0;
-    if (e.status != ExecutionStatus::kScheduled) {
+    store::TxnRequest change;
+    if (pending) {
+      // Not started: it ends here.
+      change = runs::EndBeforeStart(keys_, *record_kv, e, *pending, ExecutionStatus::kKilled,
+                                    model::EndReason::kNone,
+                                    "killed: kill requested (before it started)",
+                                    TruncateToMillis(clock_.Now()))
+                   .txn;
+    } else if (inflight) {
+      // Running: its worker kills it and records `killed: kill requested`. The request is
+      // leased (forgotten ones expire) and also stops a retry after a lost worker.
       HG_ASSIGN_OR_RETURN(auto grant, kv_.LeaseGrant(options_.kill_request_ttl_seconds));
-      lease = grant.id;
+      change = runs::RequestKill(keys_, id, *inflight, "kill requested", grant.id);
+    } else {
+      // Neither queued nor claimed: nothing will ever run or finish it.
+      change = runs::EndOrphan(keys_, *record_kv, e, ExecutionStatus::kKilled,
+                               "killed: kill requested (it was neither queued nor running)",
+                               TruncateToMillis(clock_.Now()))
+                   .txn;
     }
-    store::TxnRequest txn;
-    KillOps(e, *kv, lease, "kill requested", &txn.compare, &txn.success);
-    // A running execution must still be the one we read (not finished meanwhile).
-    if (txn.compare.empty()) {
-      txn.compare.push_back(
-          store::Compare::ModRevision(kv->key, store::Compare::Result::kEqual, kv->mod_revision));
-    }
-    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
-    if (!resp.succeeded) continue;
+    runs::GroupCommit::Result r = commits_.Commit(std::move(change));
+    HG_RETURN_IF_ERROR(r.status);
+    if (!r.succeeded) continue;
     // Written under the kill request's span (its trace, not necessarily the run's).
     model::RunLogger(Log(), id, e.worker_id, trace::CurrentTraceparent(), e.trace_id)
         .Info("kill requested", {{"status", std::string(model::ToString(e.status))}});

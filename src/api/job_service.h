@@ -31,6 +31,7 @@
 #include "model/ids.h"
 #include "model/job.h"
 #include "model/keys.h"
+#include "runs/group_commit.h"
 #include "store/kv.h"
 
 namespace hg::api {
@@ -120,7 +121,9 @@ class JobService {
     bool purge = false;  // also delete the execution history
     bool kill = false;   // kill its unfinished executions
   };
-  // Deletes definition and cursor in one transaction. Idempotent: deleting an absent job is OK
+  // Deletes definition and cursor in one transaction (with purge also its history and queued
+  // and claimed entries). Executions it left queued are recorded `killed` (reason job_deleted);
+  // with kill, every claimed one gets a kill request. Idempotent: deleting an absent job is OK
   // (its history is still purged when asked).
   absl::Status Delete(const model::JobName& name, DeleteOptions options);
 
@@ -169,14 +172,18 @@ class JobService {
   absl::StatusOr<std::pair<model::Job, store::KeyValue>> Load(const model::JobName& name);
   // next_run and last_execution of each job (one read transaction per chunk of jobs).
   absl::StatusOr<std::vector<model::JobStatus>> StatusOf(const std::vector<model::Job>& jobs);
-  // The unfinished executions among the newest `limit` of `name`, with their KeyValues.
-  absl::StatusOr<std::vector<std::pair<model::Execution, store::KeyValue>>> Unfinished(
-      const model::JobName& name, int limit);
-  // Ops that kill `execution` (read at `kv`): mark a scheduled one killed (guarded by `guards`)
-  // or put a kill request under `lease`.
-  void KillOps(const model::Execution& execution, const store::KeyValue& kv, store::LeaseId lease,
-               std::string_view reason, std::vector<store::Compare>* guards,
-               std::vector<store::TxnOp>* ops);
+  // Every unfinished execution of `name`: queued (pending/) and claimed (inflight/).
+  struct Unfinished {
+    std::vector<store::KeyValue> pending;
+    std::vector<store::KeyValue> inflight;
+  };
+  absl::StatusOr<Unfinished> UnfinishedOf(const model::JobName& name);
+  // The change that ends the queued execution of `pending_kv` before it starts (nullopt when it
+  // is no longer queued).
+  absl::StatusOr<std::optional<store::TxnRequest>> EndQueued(const store::KeyValue& pending_kv,
+                                                             model::ExecutionStatus status,
+                                                             model::EndReason reason,
+                                                             std::string error);
   model::ExecutionId NewExecutionId(const model::JobName& name, absl::Time scheduled);
   std::string NewJobId();
 
@@ -184,6 +191,7 @@ class JobService {
   Clock& clock_;
   Options options_;
   model::Keys keys_;
+  runs::GroupCommit commits_;  // execution writes of concurrent requests share transactions
   absl::Mutex rng_mu_;
   absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
 };

@@ -3,10 +3,6 @@
 #include <algorithm>
 #include <map>
 
-#include "absl/strings/match.h"
-#include "common/strings.h"
-#include "model/outcome_text.h"
-
 namespace hg::api {
 namespace {
 
@@ -14,15 +10,13 @@ using model::ExecutionStatus;
 
 bool IsScheduleRecord(const model::Execution& e) { return e.trigger != model::Trigger::kManual; }
 
-// The scheduler's missed record after a run of unlisted missed instants says so in its error.
+// The scheduler's missed record after a run of unlisted missed instants (typed reason).
 bool CountsUnlistedMisses(const model::Execution& e) {
-  return e.status == ExecutionStatus::kMissed &&
-         absl::StrContains(Av(e.error), Av(model::kMissedCountedNotListed));
+  return e.status == ExecutionStatus::kMissed && e.reason == model::EndReason::kMissedCounted;
 }
 
 std::string OutcomeOf(const model::Execution& e) {
-  if (e.status == ExecutionStatus::kFailed &&
-      absl::StartsWith(Av(e.error), Av(model::kNoWorkerAvailable))) {
+  if (e.status == ExecutionStatus::kFailed && e.reason == model::EndReason::kNoWorker) {
     return "no_worker";
   }
   return std::string(model::ToString(e.status));

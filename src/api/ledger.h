@@ -4,7 +4,7 @@
 //
 //   success | failed | timeout | killed | running | scheduled | skipped | missed
 //               the record of the instant (its status)
-//   no_worker   a `failed` record whose error is the dispatcher's "no worker available"
+//   no_worker   a `failed` record with reason no_worker (the dispatcher found no worker)
 //   missed      also an instant with no record inside a run of missed instants that the
 //               scheduler counted but did not list (the next record says so)
 //   paused      no record, accounted by the scheduler (at or before the cursor) while the job

@@ -7,30 +7,46 @@
 #include "common/strings.h"
 #include "model/execution.h"
 #include "model/job.h"
-#include "model/json.h"
-#include "model/outcome_text.h"
 #include "model/run_log.h"
+#include "runs/transitions.h"
 #include "telemetry/tracer.h"
 
 namespace hg::dispatch {
 namespace {
 
-using store::Compare;
+using hourglass::v1::RunRequest;
+using hourglass::v1::RunResponse;
 
-std::optional<WorkerInfo> ParseWorker(const std::string& id, const std::string& value) {
-  auto j = model::ParseJson(value);
-  if (!j.ok() || !j->is_object()) return std::nullopt;
-  WorkerInfo w;
-  w.id = j->value("id", id);
-  w.address = j->value("address", "");
-  w.capacity = j->value("capacity", 0);
-  if (auto it = j->find("labels"); it != j->end() && it->is_object()) {
-    for (auto& [k, v] : it->items()) {
-      if (v.is_string()) w.labels[k] = v.get<std::string>();
+// Refusals worth another try while the instant may still start.
+bool Passing(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted ||
+         code == absl::StatusCode::kDeadlineExceeded || code == absl::StatusCode::kAborted ||
+         code == absl::StatusCode::kInternal;
+}
+
+std::optional<store::KeyValue> First(const store::TxnOpResponse& r) {
+  const auto* range = std::get_if<store::RangeResponse>(&r);
+  if (range == nullptr || range->kvs.empty()) return std::nullopt;
+  return range->kvs.front();
+}
+
+// Reads `ranges_per` keys for each of `n` items in as few read transactions as etcd allows.
+// `ops(i)` gives item i's ranges; returns the responses flattened in order.
+absl::StatusOr<std::vector<store::TxnOpResponse>> ReadMany(
+    store::Kv& kv, size_t n, size_t ranges_per,
+    const std::function<std::vector<store::TxnOp>(size_t)>& ops) {
+  const size_t per_txn = std::max<size_t>(1, 128 / ranges_per);
+  std::vector<store::TxnOpResponse> out;
+  for (size_t begin = 0; begin < n; begin += per_txn) {
+    store::TxnRequest read;
+    for (size_t i = begin; i < std::min(n, begin + per_txn); ++i) {
+      for (store::TxnOp& op : ops(i)) read.success.push_back(std::move(op));
     }
+    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv.Txn(read));
+    for (auto& r : resp.responses) out.push_back(std::move(r));
   }
-  if (w.address.empty()) return std::nullopt;
-  return w;
+  if (out.size() != n * ranges_per) return absl::InternalError("short read response");
+  return out;
 }
 
 }  // namespace
@@ -51,6 +67,13 @@ void Dispatcher::Stop() {
   stop_ = true;
 }
 
+void Dispatcher::EndTerm() {
+  absl::MutexLock lock(&mu_);
+  if (!term_lost_) log_.Warn("term guard failed: leadership lost; stopping dispatch");
+  term_lost_ = true;
+  stop_ = true;
+}
+
 std::vector<WorkerInfo> Dispatcher::Workers() const {
   absl::MutexLock lock(&mu_);
   std::vector<WorkerInfo> out;
@@ -58,342 +81,569 @@ std::vector<WorkerInfo> Dispatcher::Workers() const {
   return out;
 }
 
-void Dispatcher::ApplyWorker(const store::WatchEvent& ev) {
-  const std::string id = ev.kv.key.substr(keys_.WorkersPrefix().size());
+// ---------------------------------------------------------------------------------------------
+// Watch handlers: state only.
+
+void Dispatcher::OnWorkers(const coord::PrefixWatch::State& state) {
   absl::MutexLock lock(&mu_);
-  if (ev.type == store::EventType::kDelete) {
-    workers_.erase(id);
-  } else if (auto w = ParseWorker(id, ev.kv.value)) {
-    workers_[id] = *w;
-    UnparkLocked(/*all=*/true);
+  workers_.clear();
+  live_leases_.clear();
+  for (const auto& [key, kv] : state) {
+    const std::string id = key.substr(keys_.WorkersPrefix().size());
+    auto entry = model::DecodeWorkerEntry(kv.value, id);
+    if (!entry.ok()) {
+      log_.Warn("unreadable worker entry", {{"key", key}});
+      continue;
+    }
+    entry->lease = kv.lease;
+    live_leases_.insert(kv.lease);
+    workers_[entry->id] = *std::move(entry);
+  }
+  if (!workers_.empty()) {
+    // Entries waiting for any worker (or a slot) look again now.
+    for (Queued& q : parked_) queue_.push_back(std::move(q));
+    parked_.clear();
   }
   if (probe_.workers) probe_.workers(workers_.size());
+  FindSuspectsLocked();
+  ++wake_;
 }
 
-void Dispatcher::ApplyRunning(const scheduler::LeaderTerm& term, const store::WatchEvent& ev) {
-  (void)term;
+void Dispatcher::OnPending(const std::vector<coord::PrefixWatch::Change>& changes) {
   absl::MutexLock lock(&mu_);
-  if (ev.type == store::EventType::kPut) {
-    auto j = model::ParseJson(ev.kv.value);
-    std::string worker = j.ok() && j->is_object() ? j->value("worker_id", "") : "";
-    if (running_.emplace(ev.kv.key, worker).second) ++in_flight_[worker];
-    return;
+  for (const auto& c : changes) {
+    if (!c.after) continue;
+    auto id = keys_.IdFromKey(c.key, keys_.PendingPrefix());
+    if (!id) continue;
+    auto pending = runs::DecodePending(c.after->value);
+    if (!pending.ok()) {
+      log_.Error("unreadable pending entry", {{"key", c.key}});
+      continue;
+    }
+    if (!queued_.insert(id->str()).second) continue;
+    queue_.push_back({.id = *id,
+                      .pending = *pending,
+                      .pending_revision = c.after->mod_revision,
+                      .not_before = absl::InfinitePast()});
   }
-  if (auto it = running_.find(ev.kv.key); it != running_.end()) {
-    --in_flight_[it->second];
-    running_.erase(it);
-  }
-  if (auto id = keys_.IdFromKey(ev.kv.key, keys_.RunningPrefix())) lost_.push_back(id->str());
+  ++wake_;
 }
 
-absl::Status Dispatcher::RunAsLeader(const scheduler::LeaderTerm& term) {
+void Dispatcher::OnInflight(const std::vector<coord::PrefixWatch::Change>& changes) {
+  absl::MutexLock lock(&mu_);
+  bool freed = false;
+  for (const auto& c : changes) {
+    auto id = keys_.IdFromKey(c.key, keys_.InflightPrefix());
+    if (!id) continue;
+    if (auto it = inflight_.find(id->str()); it != inflight_.end()) {
+      --load_[it->second.worker_id];
+      inflight_.erase(it);
+      freed = true;
+    }
+    if (!c.after) continue;
+    auto entry = runs::DecodeInflight(c.after->value);
+    if (!entry.ok()) {
+      log_.Error("unreadable inflight entry", {{"key", c.key}});
+      continue;
+    }
+    inflight_[id->str()] = {.worker_id = entry->worker_id, .lease = entry->lease};
+    ++load_[entry->worker_id];
+    if (unseen_.erase(id->str()) > 0) --unseen_load_[entry->worker_id];
+  }
+  if (freed) {
+    for (Queued& q : parked_) queue_.push_back(std::move(q));
+    parked_.clear();
+  }
+  FindSuspectsLocked();
+  ++wake_;
+}
+
+void Dispatcher::FindSuspectsLocked() {
+  const absl::Time now = clock_.Now();
+  for (const auto& [id, in] : inflight_) {
+    if (in.lease != 0 && !live_leases_.contains(in.lease) && !suspects_.contains(in.lease)) {
+      suspects_[in.lease] = now;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The term.
+
+absl::Status Dispatcher::RunAsLeader(const coord::LeaderTerm& term) {
   {
     absl::MutexLock lock(&mu_);
     if (stop_) return absl::OkStatus();
     workers_.clear();
-    in_flight_.clear();
-    running_.clear();
+    live_leases_.clear();
+    load_.clear();
+    inflight_.clear();
+    unseen_.clear();
+    unseen_load_.clear();
     queue_.clear();
     queued_.clear();
-    lost_.clear();
     parked_.clear();
+    suspects_.clear();
+    jobs_.clear();
+    term_lost_ = false;
   }
-  // One consistent snapshot of workers, running, inflight and pending, then watches after it.
-  HG_ASSIGN_OR_RETURN(auto workers, kv_.Range(store::RangeRequest::Prefix(keys_.WorkersPrefix())));
-  const store::Revision rev = workers.revision;
-  auto at = [rev](store::RangeRequest r) {
-    r.revision = rev;
-    return r;
-  };
-  HG_ASSIGN_OR_RETURN(auto running,
-                      kv_.Range(at(store::RangeRequest::Prefix(keys_.RunningPrefix()))));
-  HG_ASSIGN_OR_RETURN(auto inflight,
-                      kv_.Range(at(store::RangeRequest::Prefix(keys_.InflightPrefix()))));
-  HG_ASSIGN_OR_RETURN(auto pending,
-                      kv_.Range(at(store::RangeRequest::Prefix(keys_.PendingPrefix()))));
-  for (const auto& kv : workers.kvs) ApplyWorker({.type = store::EventType::kPut, .kv = kv});
-  std::set<std::string> running_ids;
-  for (const auto& kv : running.kvs) {
-    ApplyRunning(term, {.type = store::EventType::kPut, .kv = kv});
-    if (auto id = keys_.IdFromKey(kv.key, keys_.RunningPrefix())) running_ids.insert(id->str());
-  }
-  {
+  runs::GroupCommit commits(kv_, {.guard = {term.Guard()}});
+  // The three lists + watches (each re-lists by itself when its watch ends). A store error
+  // while starting them is retried within the term: a transient read error must not hand
+  // leadership away.
+  std::unique_ptr<coord::PrefixWatch> workers, inflight, pending;
+  for (absl::Duration backoff = absl::Milliseconds(200);;
+       backoff = std::min(backoff * 2, absl::Seconds(2))) {
+    workers = std::make_unique<coord::PrefixWatch>(
+        kv_, clock_, keys_.WorkersPrefix(),
+        [this](const auto& state, const auto&) { OnWorkers(state); });
+    inflight = std::make_unique<coord::PrefixWatch>(
+        kv_, clock_, keys_.InflightPrefix(),
+        [this](const auto&, const auto& changes) { OnInflight(changes); });
+    pending = std::make_unique<coord::PrefixWatch>(
+        kv_, clock_, keys_.PendingPrefix(),
+        [this](const auto&, const auto& changes) { OnPending(changes); });
+    absl::Status st = workers->Start();
+    if (st.ok()) st = inflight->Start();
+    if (st.ok()) st = pending->Start();
+    if (st.ok()) break;
+    log_.Warn("cannot list workers, inflight and pending entries; retrying",
+              {{"error", std::string(st.message())}});
+    pending.reset();
+    inflight.reset();
+    workers.reset();
     absl::MutexLock lock(&mu_);
-    // In flight without a live worker: lost while nobody was leader.
-    for (const auto& kv : inflight.kvs) {
-      auto id = keys_.IdFromKey(kv.key, keys_.InflightPrefix());
-      if (id && !running_ids.count(id->str())) lost_.push_back(id->str());
-    }
-    for (const auto& kv : pending.kvs) {
-      if (queued_.insert(kv.key).second) queue_.emplace_back(kv.key, kv.value);
-    }
+    clock_.WaitUntil(mu_, clock_.Now() + backoff,
+                     [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; });
+    if (stop_) return absl::OkStatus();
+    // Start over from an empty picture: the next lists deliver everything again.
+    workers_.clear();
+    live_leases_.clear();
+    load_.clear();
+    inflight_.clear();
+    queue_.clear();
+    queued_.clear();
+    suspects_.clear();
   }
-  auto on_workers = [this](const store::WatchResponse& r) {
-    for (const auto& ev : r.events) ApplyWorker(ev);
-  };
-  auto on_running = [this, term](const store::WatchResponse& r) {
-    for (const auto& ev : r.events) ApplyRunning(term, ev);
-  };
-  auto on_pending = [this](const store::WatchResponse& r) {
-    absl::MutexLock lock(&mu_);
-    for (const auto& ev : r.events) {
-      if (ev.type == store::EventType::kPut && queued_.insert(ev.kv.key).second) {
-        queue_.emplace_back(ev.kv.key, ev.kv.value);
-      }
-    }
-  };
-  HG_ASSIGN_OR_RETURN(
-      auto w1,
-      kv_.StartWatch(store::WatchRequest::Prefix(keys_.WorkersPrefix(), rev + 1), on_workers));
-  HG_ASSIGN_OR_RETURN(
-      auto w2,
-      kv_.StartWatch(store::WatchRequest::Prefix(keys_.RunningPrefix(), rev + 1), on_running));
-  HG_ASSIGN_OR_RETURN(
-      auto w3,
-      kv_.StartWatch(store::WatchRequest::Prefix(keys_.PendingPrefix(), rev + 1), on_pending));
 
   std::vector<std::thread> senders;
   for (int i = 0; i < std::max(1, options_.dispatch_threads); ++i) {
-    senders.emplace_back([this, term] { SenderLoop(term); });
+    senders.emplace_back([this, &term, &commits] { SenderLoop(term, commits); });
   }
   for (auto& t : senders) t.join();
-  w1->Cancel();
-  w2->Cancel();
-  w3->Cancel();
+  pending->Stop();
+  inflight->Stop();
+  workers->Stop();
+  absl::MutexLock lock(&mu_);
+  if (term_lost_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("leadership lost (term ", term.term, "): dispatch stopped"));
+  }
   return absl::OkStatus();
 }
 
-void Dispatcher::UnparkLocked(bool all) {
-  const absl::Time now = clock_.Now();
-  auto keep = std::remove_if(parked_.begin(), parked_.end(), [&](const Parked& p) {
-    if (!all && p.until > now) return false;
-    queue_.emplace_back(p.key, p.envelope);
-    return true;
-  });
-  parked_.erase(keep, parked_.end());
-}
-
-void Dispatcher::SenderLoop(const scheduler::LeaderTerm& term) {
+void Dispatcher::SenderLoop(const coord::LeaderTerm& term, runs::GroupCommit& commits) {
+  (void)term;
+  int64_t seen = -1;
   while (true) {
-    std::string key, envelope, lost;
+    std::vector<Queued> batch;
+    store::LeaseId suspect = 0;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || !queue_.empty() || !lost_.empty();
-      };
-      while (!ready()) {
+      while (true) {
+        if (stop_) return;
+        const absl::Time now = clock_.Now();
+        // Parked entries whose wait is over go back to the queue.
+        for (auto it = parked_.begin(); it != parked_.end();) {
+          if (it->not_before <= now) {
+            queue_.push_back(std::move(*it));
+            it = parked_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        for (auto& [lease, due] : suspects_) {
+          if (due <= now) {
+            suspect = lease;
+            due = absl::InfiniteFuture();  // one sender looks at it
+            break;
+          }
+        }
+        if (suspect != 0) break;
+        while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        if (!batch.empty()) break;
         absl::Time until = absl::InfiniteFuture();
-        for (const Parked& p : parked_) until = std::min(until, p.until);
-        clock_.WaitUntil(mu_, until, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return ready() || (!parked_.empty() && clock_.Now() >= until);
-        });
-        UnparkLocked(/*all=*/false);  // waited out: they fail now unless a worker came
+        for (const Queued& q : parked_) until = std::min(until, q.not_before);
+        for (const auto& [lease, due] : suspects_) until = std::min(until, due);
+        seen = wake_;
+        clock_.WaitUntil(mu_, until,
+                         [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || wake_ != seen; });
       }
-      if (stop_) return;
-      if (!lost_.empty()) {
-        lost = std::move(lost_.front());
-        lost_.pop_front();
+    }
+    if (suspect != 0) {
+      absl::StatusOr<store::LeaseTimeToLiveResponse> ttl = kv_.LeaseTimeToLive(suspect, false);
+      if (ttl.ok() && ttl->ttl < 0) {
+        HandleLostLease(commits, suspect);
+        absl::MutexLock lock(&mu_);
+        suspects_.erase(suspect);
+        FindSuspectsLocked();  // entries a failed compare left behind look again
       } else {
-        key = std::move(queue_.front().first);
-        envelope = std::move(queue_.front().second);
-        queue_.pop_front();
+        // Still alive (deregistered but not expired), or the store did not answer: later.
+        absl::MutexLock lock(&mu_);
+        suspects_[suspect] = clock_.Now() + options_.lease_recheck;
+        ++wake_;
       }
+      continue;
     }
-    if (!lost.empty()) {
-      HandleLost(term, lost);
-    } else if (DispatchOne(term, key, envelope)) {
-      absl::MutexLock lock(&mu_);
-      queued_.erase(key);
-    }
+    DispatchBatch(commits, std::move(batch));
   }
 }
 
-bool Dispatcher::DispatchOne(const scheduler::LeaderTerm& term, const std::string& pending_key,
-                             const std::string& envelope) {
-  auto id = keys_.IdFromKey(pending_key, keys_.PendingPrefix());
-  auto env = model::ParseJson(envelope);
-  if (!id || !env.ok() || !env->is_object() || !env->contains("job")) {
-    log_.Error("unreadable pending entry", {{"key", pending_key}});
-    return true;
-  }
-  const model::Json& job_json = (*env)["job"];
-  std::map<std::string, std::string> selector;
-  if (auto it = job_json.find("selector"); it != job_json.end() && it->is_object()) {
-    for (auto& [k, v] : it->items()) {
-      if (v.is_string()) selector[k] = v.get<std::string>();
-    }
-  }
-  hourglass::v1::RunRequest req;
-  req.set_execution_id(id->str());
-  req.set_job_json(model::DumpJson(job_json));
-  req.set_scheduled_time_unix_ms(absl::ToUnixMillis(id->scheduled()));
-  req.set_attempt(env->value("attempt", 1));
-  req.set_term(term.term);
-  trace::Span span = trace::StartSpan(probe_.tracer, "dispatch", trace::SpanKind::kClient,
-                                      env->value("traceparent", ""));
-  span.SetAttribute("hourglass.execution_id", id->str());
-  span.SetAttribute("hourglass.attempt", int64_t{req.attempt()});
-  span.SetAttribute("hourglass.term", term.term);
-  req.set_traceparent(span.traceparent());
+// ---------------------------------------------------------------------------------------------
+// Dispatch.
 
-  // The instant may still start until its starting deadline.
-  absl::Duration deadline = absl::Seconds(60);
-  if (auto it = job_json.find("starting_deadline"); it != job_json.end() && it->is_string()) {
-    if (auto d = model::GoDuration::Parse(it->get<std::string>()); d.ok()) deadline = d->value;
-  }
-  const absl::Time until = id->scheduled() + deadline;
-  const absl::Time started = clock_.Now();  // retries are timed from here, not from the answers
-
-  // Candidates: matching selector, least in-flight first.
-  std::vector<std::pair<int, WorkerInfo>> candidates;
-  bool none_registered = false;
+absl::StatusOr<std::vector<Dispatcher::JobInfo>> Dispatcher::JobsOf(
+    const std::vector<Queued>& batch) {
+  std::vector<std::string> missing;
   {
     absl::MutexLock lock(&mu_);
-    none_registered = workers_.empty();
-    if (workers_.empty()) {
-      // No worker registered at all: after a takeover or an etcd outage they come back within
-      // their session TTL. Wait for one (ApplyWorker unparks) while the instant may still start.
-      if (clock_.Now() < until) {
-        parked_.push_back({.until = until, .key = pending_key, .envelope = envelope});
-        span.SetAttribute("hourglass.outcome", "waiting_for_worker");
-        return false;
+    for (const Queued& q : batch) {
+      auto it = jobs_.find(q.id.job().str());
+      if (it == jobs_.end() ||
+          (it->second.exists && it->second.revision < q.pending.job_revision)) {
+        missing.push_back(q.id.job().str());
       }
     }
-    for (const auto& entry : workers_) {
-      const WorkerInfo& w = entry.second;
-      bool match = std::all_of(selector.begin(), selector.end(), [&](const auto& kv) {
-        auto it = w.labels.find(kv.first);
-        return it != w.labels.end() && it->second == kv.second;
-      });
-      if (match) candidates.emplace_back(in_flight_[entry.first], w);
-    }
   }
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::string last_error;
-  if (candidates.empty()) {
-    last_error = none_registered ? "no worker registered before the starting deadline"
-                                 : "no live worker matches the job's selector";
-  }
-  // Every refusal passing (a worker whose session is being renewed after an etcd outage, one
-  // at capacity): worth another try while the instant may start.
-  bool all_passing = !candidates.empty();
-  for (const auto& [load, w] : candidates) {
-    auto resp = client_.Run(w.address, req, options_.rpc_deadline);
-    if (resp.ok()) {
-      span.SetAttribute("hourglass.worker", w.id);
-      span.SetAttribute("hourglass.outcome",
-                        hourglass::v1::RunResponse::Outcome_Name(resp->outcome()));
-      model::RunLogger(log_, *id, w.id, span.traceparent())
-          .Debug("dispatched",
-                 {{"outcome", hourglass::v1::RunResponse::Outcome_Name(resp->outcome())}});
-      return true;
-    }
-    if (absl::IsFailedPrecondition(resp.status()) &&
-        resp.status().message().find("stale leader term") != absl::string_view::npos) {
-      model::RunLogger(log_, *id, w.id, span.traceparent())
-          .Warn("worker saw a newer term; stopping dispatch", {{"term", term.term}});
-      Stop();
-      return true;
-    }
-    last_error = absl::StrCat(w.id, ": ", resp.status().ToString());
-    all_passing = all_passing &&
-                  (absl::IsUnavailable(resp.status()) || absl::IsResourceExhausted(resp.status()) ||
-                   absl::IsDeadlineExceeded(resp.status()));
-    if (probe_.dispatch_error)
-      probe_.dispatch_error(absl::StatusCodeToString(resp.status().code()));
-  }
-  if (all_passing && started < until) {
+  std::sort(missing.begin(), missing.end());
+  missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+  if (!missing.empty()) {
+    HG_ASSIGN_OR_RETURN(auto responses, ReadMany(kv_, missing.size(), 1, [&](size_t i) {
+                          return std::vector<store::TxnOp>{
+                              store::RangeRequest::Key(keys_.JobsPrefix() + missing[i])};
+                        }));
     absl::MutexLock lock(&mu_);
-    parked_.push_back({.until = std::min(until, started + options_.busy_retry),
-                       .key = pending_key,
-                       .envelope = envelope});
-    span.SetAttribute("hourglass.outcome", "retrying");
-    return false;
+    for (size_t i = 0; i < missing.size(); ++i) {
+      JobInfo info;
+      std::optional<store::KeyValue> kv = First(responses[i]);
+      if (!kv) {
+        info.exists = false;
+      } else if (auto job = model::ParseStoredJob(kv->value); job.ok()) {
+        info.revision = kv->mod_revision;
+        info.selector = job->selector;
+        info.starting_deadline = job->starting_deadline.value;
+        info.forbid = job->concurrency_policy == model::ConcurrencyPolicy::kForbid;
+      } else {
+        info.revision = kv->mod_revision;  // unreadable: the worker reports it
+      }
+      jobs_[missing[i]] = std::move(info);
+    }
   }
-  if (probe_.dispatch_error) probe_.dispatch_error("no_worker");
-  span.SetError(absl::StrCat(Av(model::kNoWorkerAvailable), " (", last_error, ")"));
-  // Nobody could take it: record the failure (guarded: still scheduled, still our term).
-  const std::string exec_key = keys_.Exec(*id);
-  auto cur = store::Get(kv_, exec_key);
-  if (!cur.ok() || !cur->has_value()) return true;
-  auto rec = model::ParseExecution((*cur)->value);
-  if (!rec.ok() || rec->status != model::ExecutionStatus::kScheduled) return true;
-  rec->status = model::ExecutionStatus::kFailed;
-  rec->error = absl::StrCat(Av(model::kNoWorkerAvailable), " (", last_error, ")");
-  rec->end_time = clock_.Now();
-  store::TxnRequest txn;
-  txn.compare = {Compare::CreateRevision(term.leader_key, Compare::Result::kEqual, term.term),
-                 Compare::ModRevision(exec_key, Compare::Result::kEqual, (*cur)->mod_revision)};
-  txn.success = {store::PutRequest{.key = exec_key, .value = model::SerializeExecution(*rec)},
-                 store::DeleteRequest::Key(pending_key)};
-  auto resp = kv_.Txn(txn);
-  model::RunLogger(log_, *id, /*worker=*/"", span.traceparent())
-      .Warn("no worker available",
-            {{"error", last_error}, {"recorded", resp.ok() && resp->succeeded}});
-  return true;
+  std::vector<JobInfo> out;
+  absl::MutexLock lock(&mu_);
+  for (const Queued& q : batch) out.push_back(jobs_[q.id.job().str()]);
+  return out;
 }
 
-void Dispatcher::HandleLost(const scheduler::LeaderTerm& term, const std::string& id_text) {
-  auto id = model::ExecutionId::Parse(id_text);
-  if (!id.ok()) return;
-  const std::string exec_key = keys_.Exec(*id);
-  const std::string inflight_key = keys_.Inflight(*id);
-  auto inflight = store::Get(kv_, inflight_key);
-  if (!inflight.ok() || !inflight->has_value()) return;  // finished normally
-  auto cur = store::Get(kv_, exec_key);
-  if (!cur.ok()) return;
-  store::TxnRequest txn;
-  txn.compare = {
-      Compare::CreateRevision(term.leader_key, Compare::Result::kEqual, term.term),
-      Compare::Version(keys_.Running(*id), Compare::Result::kEqual, 0),
-      Compare::ModRevision(inflight_key, Compare::Result::kEqual, (*inflight)->mod_revision)};
-  txn.success.push_back(store::DeleteRequest::Key(inflight_key));
-  std::string outcome = "released";
-  std::string lost_worker, trace_id;  // for the log line, before the record is rewritten
-  if (cur->has_value()) {
-    txn.compare.push_back(
-        Compare::ModRevision(exec_key, Compare::Result::kEqual, (*cur)->mod_revision));
-    auto rec = model::ParseExecution((*cur)->value);
-    auto job = store::Get(kv_, keys_.Job(id->job()));
-    if (rec.ok()) {
-      lost_worker = rec->worker_id;
-      trace_id = rec->trace_id;
+void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> batch) {
+  absl::StatusOr<std::vector<JobInfo>> jobs = JobsOf(batch);
+  if (!jobs.ok()) {
+    log_.Warn("cannot read job definitions; retrying",
+              {{"error", std::string(jobs.status().message())}});
+    absl::MutexLock lock(&mu_);
+    for (Queued& q : batch) {
+      q.not_before = clock_.Now() + options_.busy_retry;
+      parked_.push_back(std::move(q));
     }
-    if (rec.ok() && !model::IsFinal(rec->status)) {
-      int max_retries = 0;
-      std::string job_json;
-      if (job.ok() && job->has_value()) {
-        job_json = (*job)->value;
-        if (auto parsed = model::ParseStoredJob(job_json); parsed.ok()) {
-          max_retries = parsed->retry_policy.max_retries;
+    return;
+  }
+  const absl::Time now = clock_.Now();
+  struct Item {
+    Queued q;
+    JobInfo job;
+    absl::Time deadline;
+    std::vector<std::string> candidates;  // worker ids, best first
+    size_t next = 0;                      // next candidate to try
+    std::string last_error;
+    bool passing = true;    // every refusal so far was a passing one
+    bool only_full = true;  // every refusal so far was a worker at capacity
+    trace::Span span;
+  };
+  std::vector<Item> items;
+  items.reserve(batch.size());
+  std::vector<Queued> no_worker;
+  std::string no_worker_why;
+  {
+    absl::MutexLock lock(&mu_);
+    // Least loaded first: what a worker runs (inflight/), what it started for us that the watch
+    // has not shown yet, and what this batch gives it. Capacity itself is the worker's to
+    // enforce (it declines what it cannot start; those wait for a slot below).
+    absl::flat_hash_map<std::string, int> taken;
+    for (auto it = unseen_.begin(); it != unseen_.end();) {
+      if (now - it->second.since > absl::Seconds(2)) {
+        --unseen_load_[it->second.worker_id];
+        unseen_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const absl::Time deadline = batch[i].id.scheduled() + (*jobs)[i].starting_deadline;
+      Item item{.q = std::move(batch[i]), .job = (*jobs)[i], .deadline = deadline};
+      std::vector<std::pair<int, std::string>> ranked;
+      for (const auto& [wid, w] : workers_) {
+        // A deleted job's entries go to any worker, which records them killed.
+        if ((*jobs)[i].exists && !model::Matches(w, (*jobs)[i].selector)) continue;
+        ranked.emplace_back(load_[wid] + unseen_load_[wid] + taken[wid], wid);
+      }
+      std::stable_sort(ranked.begin(), ranked.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (auto& [load, wid] : ranked) item.candidates.push_back(wid);
+      if (!item.candidates.empty()) ++taken[item.candidates.front()];
+      if (item.candidates.empty()) {
+        if (workers_.empty() && now < item.deadline) {
+          // No worker registered at all: after a takeover or an etcd outage they come back
+          // within their session TTL. Wait while the instant may still start.
+          item.q.not_before = item.deadline;
+          parked_.push_back(std::move(item.q));
+        } else {
+          no_worker_why = workers_.empty() ? "no worker registered before the starting deadline"
+                                           : "no live worker matches the job's selector";
+          no_worker.push_back(std::move(item.q));
+        }
+        continue;
+      }
+      items.push_back(std::move(item));
+    }
+  }
+  if (!no_worker.empty()) NoWorker(commits, no_worker, no_worker_why);
+  for (Item& item : items) {
+    item.span = trace::StartSpan(probe_.tracer, "dispatch", trace::SpanKind::kClient,
+                                 item.q.pending.traceparent);
+    item.span.SetAttribute("hourglass.execution_id", item.q.id.str());
+    item.span.SetAttribute("hourglass.attempt", int64_t{item.q.pending.attempt});
+  }
+
+  std::vector<size_t> open(items.size());
+  for (size_t i = 0; i < open.size(); ++i) open[i] = i;
+  std::vector<size_t> done, park;
+  while (!open.empty()) {
+    // Assign each open item to its next candidate; one call per worker.
+    std::map<std::string, std::vector<size_t>> by_worker;
+    std::vector<size_t> still;
+    for (size_t i : open) {
+      Item& item = items[i];
+      if (item.next >= item.candidates.size()) {
+        park.push_back(i);
+        continue;
+      }
+      by_worker[item.candidates[item.next++]].push_back(i);
+    }
+    for (auto& [wid, members] : by_worker) {
+      std::string address;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = workers_.find(wid);
+        if (it != workers_.end()) address = it->second.address;
+      }
+      if (address.empty()) {
+        for (size_t i : members) still.push_back(i);
+        continue;
+      }
+      RunRequest req;
+      for (size_t i : members) {
+        RunRequest::Item* r = req.add_items();
+        const Item& item = items[i];
+        r->set_execution_id(item.q.id.str());
+        r->set_traceparent(item.span.traceparent());
+        // The claim hint: one round trip for the worker's claim when it is still true.
+        if (item.job.exists && item.job.revision > 0) {
+          r->set_pending_revision(item.q.pending_revision);
+          r->set_job_revision(item.job.revision);
+          r->set_attempt(item.q.pending.attempt);
+          r->set_forbid(item.job.forbid);
         }
       }
-      if (!job_json.empty() && rec->attempt <= max_retries) {
-        rec->status = model::ExecutionStatus::kScheduled;
-        rec->retries_attempted = rec->attempt;
-        rec->attempt += 1;
-        rec->error = "worker lost; retrying on another worker";
-        rec->worker_id.clear();
-        txn.success.push_back(store::PutRequest{
-            .key = keys_.Pending(*id),
-            .value = model::MakeDispatchEnvelope(job_json, id->scheduled(), rec->attempt, "")});
-        outcome = "retried";
-      } else {
-        rec->status = model::ExecutionStatus::kFailed;
-        rec->error = "worker lost";
-        rec->end_time = clock_.Now();
-        outcome = "failed";
+      absl::StatusOr<RunResponse> resp = client_.Run(address, req, options_.rpc_deadline);
+      if (!resp.ok() || resp->items_size() != req.items_size()) {
+        const absl::Status st =
+            resp.ok() ? absl::InternalError("worker answered a different number of items")
+                      : resp.status();
+        if (probe_.dispatch_error) probe_.dispatch_error(absl::StatusCodeToString(st.code()));
+        for (size_t i : members) {
+          items[i].last_error = absl::StrCat(wid, ": ", st.ToString());
+          items[i].passing = items[i].passing && Passing(st.code());
+          items[i].only_full = false;
+          still.push_back(i);
+        }
+        continue;
       }
-      txn.success.push_back(
-          store::PutRequest{.key = exec_key, .value = model::SerializeExecution(*rec)});
+      for (int k = 0; k < resp->items_size(); ++k) {
+        const RunResponse::Item& answer = resp->items(k);
+        Item& item = items[members[static_cast<size_t>(k)]];
+        if (answer.outcome() == RunResponse::DECLINED) {
+          const auto code = static_cast<absl::StatusCode>(answer.code());
+          item.last_error = absl::StrCat(wid, ": ", answer.message());
+          item.passing = item.passing && Passing(code);
+          item.only_full = item.only_full && code == absl::StatusCode::kResourceExhausted;
+          if (probe_.dispatch_error) probe_.dispatch_error(absl::StatusCodeToString(code));
+          still.push_back(members[static_cast<size_t>(k)]);
+          continue;
+        }
+        if (answer.outcome() == RunResponse::STARTED) {
+          absl::MutexLock lock(&mu_);
+          // Counted against the worker until its inflight entry shows up in the watch.
+          if (!inflight_.contains(item.q.id.str()) &&
+              unseen_.try_emplace(item.q.id.str(), Unseen{wid, now}).second) {
+            ++unseen_load_[wid];
+          }
+        }
+        item.span.SetAttribute("hourglass.worker", wid);
+        item.span.SetAttribute("hourglass.outcome", RunResponse::Outcome_Name(answer.outcome()));
+        model::RunLogger(log_, item.q.id, wid, item.span.traceparent())
+            .Debug("dispatched", {{"outcome", RunResponse::Outcome_Name(answer.outcome())}});
+        done.push_back(members[static_cast<size_t>(k)]);
+      }
+    }
+    open = std::move(still);
+  }
+
+  std::vector<Queued> failed;
+  std::string failed_why;
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i : done) queued_.erase(items[i].q.id.str());
+    // Retries are timed from when this batch started, not from the answers.
+    for (size_t i : park) {
+      Item& item = items[i];
+      if (item.passing && now < item.deadline) {
+        item.span.SetAttribute("hourglass.outcome", "retrying");
+        // Full workers free slots within milliseconds (a finishing run also wakes it).
+        const absl::Duration wait = item.only_full ? options_.capacity_retry : options_.busy_retry;
+        item.q.not_before = std::min(item.deadline, now + wait);
+        parked_.push_back(std::move(item.q));
+      } else {
+        item.span.SetError(item.last_error);
+        failed_why = item.last_error;
+        failed.push_back(std::move(item.q));
+      }
+    }
+    ++wake_;
+  }
+  if (!failed.empty()) NoWorker(commits, failed, failed_why);
+}
+
+void Dispatcher::NoWorker(runs::GroupCommit& commits, const std::vector<Queued>& entries,
+                          const std::string& why) {
+  if (probe_.dispatch_error) probe_.dispatch_error("no_worker");
+  auto reads = ReadMany(kv_, entries.size(), 2, [&](size_t i) {
+    return std::vector<store::TxnOp>{store::RangeRequest::Key(keys_.Exec(entries[i].id)),
+                                     store::RangeRequest::Key(keys_.Pending(entries[i].id))};
+  });
+  std::vector<store::TxnRequest> changes;
+  std::vector<size_t> change_of;
+  if (reads.ok()) {
+    const absl::Time now = clock_.Now();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      std::optional<store::KeyValue> record_kv = First((*reads)[2 * i]);
+      std::optional<store::KeyValue> pending_kv = First((*reads)[2 * i + 1]);
+      if (!record_kv || !pending_kv) continue;  // claimed or ended meanwhile
+      auto record = model::ParseExecution(record_kv->value);
+      if (!record.ok() || record->status != model::ExecutionStatus::kScheduled) continue;
+      runs::Ended ended = runs::EndBeforeStart(
+          keys_, *record_kv, *record, *pending_kv, model::ExecutionStatus::kFailed,
+          model::EndReason::kNoWorker, absl::StrCat("no worker available (", why, ")"), now);
+      changes.push_back(std::move(ended.txn));
+      change_of.push_back(i);
     }
   }
-  auto resp = kv_.Txn(txn);
-  if (resp.ok() && resp->succeeded) {
-    model::RunLogger(log_, *id, lost_worker, /*traceparent=*/"", trace_id)
-        .Warn("worker lost during run", {{"outcome", outcome}});
+  std::vector<runs::GroupCommit::Result> results = commits.CommitAll(std::move(changes));
+  bool guard_failed = false;
+  for (size_t j = 0; j < results.size(); ++j) {
+    guard_failed = guard_failed || results[j].guard_failed;
+    model::RunLogger(log_, entries[change_of[j]].id, /*worker=*/"", "")
+        .Warn("no worker available",
+              {{"error", why}, {"recorded", results[j].answered() && results[j].succeeded}});
   }
+  if (guard_failed) EndTerm();
+  absl::MutexLock lock(&mu_);
+  if (!reads.ok() ||
+      std::any_of(results.begin(), results.end(), [](const auto& r) { return !r.status.ok(); })) {
+    // The store did not take it: look again shortly (the entry is still pending).
+    for (Queued q : entries) {
+      q.not_before = clock_.Now() + options_.busy_retry;
+      parked_.push_back(std::move(q));
+    }
+    return;
+  }
+  for (const Queued& q : entries) queued_.erase(q.id.str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lost runs.
+
+void Dispatcher::HandleLostLease(runs::GroupCommit& commits, store::LeaseId lease) {
+  std::vector<model::ExecutionId> ids;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, in] : inflight_) {
+      if (in.lease != lease) continue;
+      if (auto parsed = model::ExecutionId::Parse(id); parsed.ok()) ids.push_back(*parsed);
+    }
+  }
+  if (ids.empty()) return;
+  auto reads = ReadMany(kv_, ids.size(), 4, [&](size_t i) {
+    return std::vector<store::TxnOp>{store::RangeRequest::Key(keys_.Inflight(ids[i])),
+                                     store::RangeRequest::Key(keys_.Exec(ids[i])),
+                                     store::RangeRequest::Key(keys_.Kill(ids[i])),
+                                     store::RangeRequest::Key(keys_.Job(ids[i].job()))};
+  });
+  if (!reads.ok()) {
+    log_.Warn("cannot read lost runs; retrying",
+              {{"error", std::string(reads.status().message())}});
+    absl::MutexLock lock(&mu_);
+    suspects_[lease] = clock_.Now() + options_.lease_recheck;
+    return;
+  }
+  const absl::Time now = clock_.Now();
+  std::vector<store::TxnRequest> changes;
+  std::vector<runs::Loss> losses;
+  std::vector<size_t> change_of;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::optional<store::KeyValue> inflight_kv = First((*reads)[4 * i]);
+    if (!inflight_kv) continue;  // finished meanwhile
+    auto inflight = runs::DecodeInflight(inflight_kv->value);
+    if (!inflight.ok() || inflight->lease != lease) continue;
+    std::optional<store::KeyValue> kill_kv = First((*reads)[4 * i + 2]);
+    std::optional<store::KeyValue> job_kv = First((*reads)[4 * i + 3]);
+    std::optional<model::Job> job;
+    if (job_kv) {
+      if (auto parsed = model::ParseStoredJob(job_kv->value); parsed.ok()) job = *parsed;
+    }
+    std::optional<std::string> kill_reason;
+    if (kill_kv) kill_reason = kill_kv->value.empty() ? "kill requested" : kill_kv->value;
+    runs::Loss loss =
+        runs::Lose(keys_, ids[i], *inflight_kv, *inflight, First((*reads)[4 * i + 1]),
+                   job ? &*job : nullptr, job_kv ? job_kv->mod_revision : 0, kill_reason, now);
+    changes.push_back(loss.txn);
+    losses.push_back(std::move(loss));
+    change_of.push_back(i);
+  }
+  std::vector<runs::GroupCommit::Result> results = commits.CommitAll(std::move(changes));
+  bool guard_failed = false;
+  for (size_t j = 0; j < results.size(); ++j) {
+    guard_failed = guard_failed || results[j].guard_failed;
+    if (results[j].answered() && results[j].succeeded) {
+      const runs::Loss& loss = losses[j];
+      model::RunLogger(log_, ids[change_of[j]], loss.record.worker_id, "", loss.record.trace_id)
+          .Warn("worker lost during run",
+                {{"outcome", std::string(runs::ToString(loss.decision))}});
+    }
+  }
+  if (guard_failed) EndTerm();
 }
 
 }  // namespace hg::dispatch

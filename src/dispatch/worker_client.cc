@@ -31,7 +31,6 @@ absl::StatusOr<hourglass::v1::RunResponse> GrpcWorkerClient::Run(
     const std::string& address, const hourglass::v1::RunRequest& req, absl::Duration deadline) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  if (!req.traceparent().empty()) ctx.AddMetadata("traceparent", req.traceparent());
   hourglass::v1::RunResponse resp;
   grpc::Status st = StubFor(address).Run(&ctx, req, &resp);
   if (!st.ok()) return FromGrpc(st);

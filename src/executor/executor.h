@@ -116,11 +116,17 @@ struct ExecResult {
 
 using DoneCallback = std::function<void(ExecResult)>;
 
+// kGraceful: a shell run gets SIGTERM, then SIGKILL after the request's kill_grace.
+// kImmediate: SIGKILL at once — for a worker that can no longer prove its session alive, where
+// a job that traps SIGTERM must not outlive the lease (DESIGN.md guard 3).
+enum class KillMode { kGraceful, kImmediate };
+
 // A started run. See the header comment for Kill() semantics. Thread-safe.
 class RunHandle {
  public:
   virtual ~RunHandle() = default;
-  virtual void Kill(std::string reason) = 0;
+  virtual void Kill(std::string reason, KillMode mode) = 0;
+  void Kill(std::string reason) { Kill(std::move(reason), KillMode::kGraceful); }
 };
 
 class Executor {

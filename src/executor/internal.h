@@ -25,6 +25,7 @@ class Mailbox {
   struct Kill {
     uint64_t run_id;
     std::string reason;
+    KillMode mode = KillMode::kGraceful;
   };
   struct Finished {  // a result known at Start() (refused run), delivered on the thread
     DoneCallback on_done;
@@ -64,11 +65,11 @@ class Mailbox {
     batch_.finished.push_back({std::move(on_done), std::move(result)});
     return true;
   }
-  void PostKill(uint64_t run_id, std::string reason) {
+  void PostKill(uint64_t run_id, std::string reason, KillMode mode) {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     WakeIfIdle();
-    batch_.kills.push_back({run_id, std::move(reason)});
+    batch_.kills.push_back({run_id, std::move(reason), mode});
   }
   void RequestStop() {
     absl::MutexLock lock(&mu_);
@@ -110,7 +111,9 @@ class MailboxRunHandle final : public RunHandle {
  public:
   MailboxRunHandle(std::shared_ptr<Mailbox<Run>> box, uint64_t id)
       : box_(std::move(box)), id_(id) {}
-  void Kill(std::string reason) override { box_->PostKill(id_, std::move(reason)); }
+  void Kill(std::string reason, KillMode mode) override {
+    box_->PostKill(id_, std::move(reason), mode);
+  }
 
  private:
   std::shared_ptr<Mailbox<Run>> box_;
@@ -120,7 +123,7 @@ class MailboxRunHandle final : public RunHandle {
 // A handle for a run whose result is already decided (Kill does nothing).
 class FinishedRunHandle final : public RunHandle {
  public:
-  void Kill(std::string) override {}
+  void Kill(std::string, KillMode) override {}
 };
 
 // The executor thread: runs `loop` (which returns once a Take() reported `stopping` and its

@@ -613,7 +613,15 @@ void ShellExecutor::Impl::Loop() {
     for (auto& kill : batch.kills) {
       auto it = runs.find(kill.run_id);
       if (it != runs.end()) {
-        Terminate(it->second, ExecStatus::kKilled, absl::StrCat("killed: ", kill.reason), now);
+        ShellRun& run = it->second;
+        if (kill.mode == KillMode::kImmediate) {
+          run.grace = absl::ZeroDuration();
+          if (run.terminating && !run.sigkill_sent && !run.exited) {
+            ::kill(-run.pid, SIGKILL);  // already in its SIGTERM grace: cut it short
+            run.sigkill_sent = true;
+          }
+        }
+        Terminate(run, ExecStatus::kKilled, absl::StrCat("killed: ", kill.reason), now);
       }
     }
     if (batch.stopping && !stopping) {

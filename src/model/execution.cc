@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -11,6 +12,10 @@
 
 namespace hg::model {
 namespace {
+
+// How records written before `reason` existed said it (read only, for those records).
+constexpr std::string_view kLegacyNoWorkerText = "no worker available";
+constexpr std::string_view kLegacyMissedCountedText = "counted, not listed";
 
 constexpr std::array<std::pair<ExecutionStatus, std::string_view>, 8> kStatuses = {{
     {ExecutionStatus::kScheduled, "scheduled"},
@@ -21,6 +26,15 @@ constexpr std::array<std::pair<ExecutionStatus, std::string_view>, 8> kStatuses 
     {ExecutionStatus::kKilled, "killed"},
     {ExecutionStatus::kMissed, "missed"},
     {ExecutionStatus::kSkipped, "skipped"},
+}};
+
+constexpr std::array<std::pair<EndReason, std::string_view>, 6> kReasons = {{
+    {EndReason::kNone, ""},
+    {EndReason::kNoWorker, "no_worker"},
+    {EndReason::kWorkerLost, "worker_lost"},
+    {EndReason::kMissedCounted, "missed_counted"},
+    {EndReason::kJobDeleted, "job_deleted"},
+    {EndReason::kSessionLost, "session_lost"},
 }};
 
 constexpr std::array<std::pair<Trigger, std::string_view>, 3> kTriggers = {{
@@ -68,6 +82,20 @@ bool IsFinal(ExecutionStatus status) {
   return status != ExecutionStatus::kScheduled && status != ExecutionStatus::kRunning;
 }
 
+std::string_view ToString(EndReason reason) {
+  for (const auto& [r, name] : kReasons) {
+    if (r == reason) return name;
+  }
+  return "";
+}
+
+std::optional<EndReason> ParseEndReason(std::string_view text) {
+  for (const auto& [r, name] : kReasons) {
+    if (name == text) return r;
+  }
+  return std::nullopt;
+}
+
 std::string_view ToString(Trigger trigger) {
   for (const auto& [t, name] : kTriggers) {
     if (t == trigger) return name;
@@ -111,6 +139,24 @@ Json EncodeExecution(const Execution& e) {
   out["trigger"] = ToString(e.trigger);
   out["term"] = e.term;
   out["duration_ms"] = OptionalNumber(e.duration_ms);
+  if (!e.attempts.empty()) {
+    Json list = Json::array();
+    for (const AttemptSummary& a : e.attempts) {
+      Json item = Json::object();
+      item["attempt"] = a.attempt;
+      item["worker_id"] = a.worker_id;
+      item["status"] = ToString(a.status);
+      item["start_time"] = OptionalTime(a.start_time);
+      item["end_time"] = OptionalTime(a.end_time);
+      item["exit_code"] = OptionalNumber(a.exit_code);
+      item["http_status"] = OptionalNumber(a.http_status);
+      item["error"] = a.error;
+      if (a.reason != EndReason::kNone) item["reason"] = ToString(a.reason);
+      list.push_back(std::move(item));
+    }
+    out["attempts"] = std::move(list);
+  }
+  if (e.reason != EndReason::kNone) out["reason"] = ToString(e.reason);
   return out;
 }
 
@@ -180,6 +226,47 @@ absl::StatusOr<Execution> DecodeExecution(const Json& json) {
   }
   if (auto v = r.Int("term")) e.term = *v;
   e.duration_ms = r.Int("duration_ms");
+  if (const Json* list = r.Array("attempts")) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      const Json& item = (*list)[i];
+      const std::string path = Index("attempts", i);
+      if (!item.is_object()) {
+        r.AddError(path, "must be a JSON object");
+        continue;
+      }
+      ObjectReader a(item, path, &errors);
+      AttemptSummary s;
+      if (auto v = IntIn(a, "attempt", 1, 1'000'000)) s.attempt = *v;
+      if (auto v = a.String("worker_id")) s.worker_id = *v;
+      if (auto v = a.String("status")) {
+        if (auto status = ParseExecutionStatus(*v)) {
+          s.status = *status;
+        } else {
+          a.AddError(a.Path("status"), absl::StrCat("unknown status \"", *v, "\""));
+        }
+      }
+      s.start_time = a.Time("start_time");
+      s.end_time = a.Time("end_time");
+      s.exit_code = IntIn(a, "exit_code", -1'000'000, 1'000'000);
+      s.http_status = IntIn(a, "http_status", 0, 999);
+      if (auto v = a.String("error")) s.error = *v;
+      if (auto v = a.String("reason")) {
+        if (auto reason = ParseEndReason(*v)) s.reason = *reason;
+      }
+      e.attempts.push_back(std::move(s));
+    }
+  }
+  if (auto v = r.String("reason")) {
+    // An unknown reason (a newer writer's) reads as none rather than failing the record.
+    if (auto reason = ParseEndReason(*v)) e.reason = *reason;
+  } else if (e.status == ExecutionStatus::kFailed &&
+             absl::StartsWith(e.error, Av(kLegacyNoWorkerText))) {
+    // Records written before `reason` existed said it only in the error text.
+    e.reason = EndReason::kNoWorker;
+  } else if (e.status == ExecutionStatus::kMissed &&
+             absl::StrContains(e.error, Av(kLegacyMissedCountedText))) {
+    e.reason = EndReason::kMissedCounted;
+  }
   // Unknown members are tolerated: a newer writer may add fields.
   if (!errors.empty()) return InvalidFieldsError("invalid execution record", errors);
   return e;

@@ -2,7 +2,8 @@
 // returned by the API. Record JSON (field order as encoded):
 //   v1:  id, job_name, start_time, end_time (RFC 3339 or null), status, output, error,
 //        retries_attempted, worker_id
-//   new: scheduled_time, attempt, exit_code, http_status, trace_id, trigger, term, duration_ms
+//   new: scheduled_time, attempt, exit_code, http_status, trace_id, trigger, term, duration_ms,
+//        attempts (earlier attempts, only when there were some), reason (EndReason, when set)
 // Pure value type; thread-compatible. See docs/design/storage.md.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -33,9 +35,37 @@ std::optional<ExecutionStatus> ParseExecutionStatus(std::string_view text);
 // True for every status after which the record no longer changes.
 bool IsFinal(ExecutionStatus status);
 
+// Why an execution ended as it did, where the status alone does not say. Code acts on this
+// (the schedule ledger, the late-result merge), never on the text of `error`.
+enum class EndReason {
+  kNone,
+  kNoWorker,       // failed: no worker could take it
+  kWorkerLost,     // failed: its worker's session expired mid-run, no retry
+  kMissedCounted,  // missed, standing also for earlier missed instants counted, not listed
+  kJobDeleted,     // killed before it started: its job was deleted
+  kSessionLost,    // killed: the worker could no longer prove its session alive
+};
+std::string_view ToString(EndReason reason);
+std::optional<EndReason> ParseEndReason(std::string_view text);
+
 enum class Trigger { kSchedule, kManual, kCatchup };
 std::string_view ToString(Trigger trigger);
 std::optional<Trigger> ParseTrigger(std::string_view text);
+
+// An earlier attempt of an execution (the record's top-level fields describe the latest one):
+// a retry after a failure, or an attempt whose worker was lost. Output is not kept.
+struct AttemptSummary {
+  int attempt = 1;
+  std::string worker_id;
+  ExecutionStatus status = ExecutionStatus::kFailed;
+  std::optional<absl::Time> start_time;
+  std::optional<absl::Time> end_time;
+  std::optional<int> exit_code;
+  std::optional<int> http_status;
+  std::string error;
+  EndReason reason = EndReason::kNone;
+  friend bool operator==(const AttemptSummary&, const AttemptSummary&) = default;
+};
 
 struct Execution {
   ExecutionId id;  // carries job name and scheduled time (ms)
@@ -54,6 +84,8 @@ struct Execution {
   std::string trace_id;
   int64_t term = 0;  // leader term (election key create_revision) that created the record
   std::optional<int64_t> duration_ms;
+  std::vector<AttemptSummary> attempts;  // earlier attempts, oldest first
+  EndReason reason = EndReason::kNone;   // encoded as "reason" when not kNone
 
   const JobName& job_name() const { return id.job(); }
   friend bool operator==(const Execution&, const Execution&) = default;

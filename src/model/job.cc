@@ -441,6 +441,7 @@ absl::StatusOr<Job> Decode(const Json& json, bool stored) {
   ReadDuration(r, "starting_deadline", &deadline);
   if (deadline) job.starting_deadline = *deadline;
   if (auto v = r.Bool("paused")) job.paused = *v;
+  if (auto v = r.Bool("retry_on_worker_loss")) job.retry_on_worker_loss = *v;
   if (auto v = r.StringMap("labels")) job.labels = *v;
   if (auto v = r.StringMap("selector")) job.selector = *v;
   if (auto v = r.Int("history_limit")) {
@@ -592,6 +593,7 @@ Json EncodeJob(const Job& job) {
   out["timeout"] = job.timeout ? Json(job.timeout->text) : Json(nullptr);
   out["starting_deadline"] = job.starting_deadline.text;
   out["paused"] = job.paused;
+  out["retry_on_worker_loss"] = job.retry_on_worker_loss;
   out["labels"] = EncodeMap(job.labels);
   out["selector"] = EncodeMap(job.selector);
   out["history_limit"] = job.history_limit;

@@ -14,6 +14,9 @@
 //   retry_policy      {max_retries 0..10 (0), backoff "1s", kind "fixed"|"exponential" ("fixed"),
 //                      max_backoff null (no cap), jitter (true for exponential, else false)}
 //   timezone "UTC", timeout null (none), starting_deadline "60s", paused false,
+//   retry_on_worker_loss true (a run whose worker died mid-run is retried elsewhere while
+//                     max_retries allows: the run body is then at-least-once; false = it ends
+//                     `failed` with reason worker_lost: at-most-once),
 //   description "", labels {}, selector {}, history_limit 1..10000 (100)
 // Durations are Go-style strings ("5s", "1h30m") and are echoed back exactly as sent.
 // Read-only members of our responses (id, created_at, updated_at, next_run, last_execution) are
@@ -104,6 +107,7 @@ struct Job {
   std::optional<GoDuration> timeout;  // none = no timeout
   GoDuration starting_deadline = {"60s", absl::Seconds(60)};
   bool paused = false;
+  bool retry_on_worker_loss = true;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> selector;  // worker labels that must all be equal
   int history_limit = kDefaultHistoryLimit;

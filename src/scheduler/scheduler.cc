@@ -8,13 +8,12 @@
 #include "model/execution.h"
 #include "model/job.h"
 #include "model/json.h"
-#include "model/outcome_text.h"
+#include "runs/entries.h"
+#include "runs/transitions.h"
 #include "telemetry/tracer.h"
 
 namespace hg::scheduler {
 namespace {
-
-using store::Compare;
 
 std::optional<PlannedJob> ToPlanned(const model::Job& job) {
   auto schedule = cron::Schedule::Parse(job.cron_expr, job.Zone());
@@ -56,7 +55,7 @@ absl::Status Scheduler::Load(const LeaderTerm& term, store::Revision* revision) 
   std::map<std::string, std::pair<store::Revision, absl::Time>> cursor_of;
   for (const auto& kv : cursors.kvs) {
     auto name = keys_.CursorFromKey(kv.key);
-    auto t = model::ParseRfc3339(kv.value);
+    auto t = runs::DecodeCursor(kv.value);
     if (name && t.ok()) cursor_of[name->str()] = {kv.mod_revision, *t};
   }
   const absl::Time now = clock_.Now();
@@ -70,7 +69,7 @@ absl::Status Scheduler::Load(const LeaderTerm& term, store::Revision* revision) 
     auto planned = ToPlanned(*job);
     if (!planned) continue;
     JobState& st = jobs_[planned->name];
-    st.stored_json = kv.value;
+    st.job_revision = kv.mod_revision;
     if (auto it = cursor_of.find(planned->name); it != cursor_of.end()) {
       st.cursor_mod = it->second.first;
       st.cursor = it->second.second;
@@ -83,6 +82,19 @@ absl::Status Scheduler::Load(const LeaderTerm& term, store::Revision* revision) 
   absl::MutexLock lock(&mu_);
   job_count_ = jobs_.size();
   return absl::OkStatus();
+}
+
+void Scheduler::Refresh(const std::string& job, const std::optional<store::KeyValue>& job_kv,
+                        const std::optional<store::KeyValue>& cursor_kv) {
+  auto it = jobs_.find(job);
+  if (it == jobs_.end()) return;
+  JobState& st = it->second;
+  if (job_kv) st.job_revision = job_kv->mod_revision;
+  st.cursor_mod = cursor_kv ? cursor_kv->mod_revision : 0;
+  st.cursor.reset();
+  if (cursor_kv) {
+    if (auto t = runs::DecodeCursor(cursor_kv->value); t.ok()) st.cursor = *t;
+  }
 }
 
 void Scheduler::ApplyJobEvent(const store::WatchEvent& ev, absl::Time now) {
@@ -98,130 +110,34 @@ void Scheduler::ApplyJobEvent(const store::WatchEvent& ev, absl::Time now) {
   auto planned = ToPlanned(*job);
   if (!planned) return;
   JobState& st = jobs_[name->str()];
-  st.stored_json = ev.kv.value;
-  if (!planner_.Contains(name->str())) {
-    // Created (or re-created after a delete): it starts after now, never in the past.
-    st.cursor_mod = 0;
+  st.job_revision = ev.kv.mod_revision;
+  // The API writes the cursor with the definition (create: the creation instant; schedule
+  // change: no earlier than the edit), so read it back: instants between the write and this
+  // event are not lost, and an edited schedule never replays the old one.
+  if (auto cursor = store::Get(kv_, keys_.Cursor(*name)); cursor.ok()) {
+    Refresh(name->str(), std::nullopt, *cursor);
+  } else if (!planner_.Contains(name->str())) {
+    st.cursor_mod = 0;  // unknown: the fire's compare will fail and read it
     st.cursor.reset();
   }
   planned->cursor = st.cursor;
   planner_.Upsert(*std::move(planned), now);
 }
 
-bool Scheduler::StillLeader(const LeaderTerm& term) {
-  auto leader = store::Get(kv_, term.leader_key);
-  // Unknown (store down) counts as not leader: the caller stops rather than risk anything.
-  return leader.ok() && leader->has_value() && (*leader)->create_revision == term.term;
-}
-
-absl::Status Scheduler::CommitBatch(const LeaderTerm& term, std::vector<Unit>& batch) {
-  store::TxnRequest txn;
-  txn.compare.push_back(
-      Compare::CreateRevision(term.leader_key, Compare::Result::kEqual, term.term));
-  int64_t dispatched = 0, missed = 0;
-  std::vector<trace::Span> spans;  // one per fire; ended once the transaction's fate is known
-  for (const Unit& u : batch) {
-    const JobState& st = jobs_.at(u.job);
-    const std::string cursor_key = keys_.CursorPrefix() + u.job;
-    txn.compare.push_back(Compare::ModRevision(cursor_key, Compare::Result::kEqual, st.cursor_mod));
-    txn.success.push_back(
-        store::PutRequest{.key = cursor_key, .value = model::FormatRfc3339(u.cursor)});
-    auto job_name = model::JobName::Parse(u.job);
-    if (!job_name.ok()) continue;
-    for (size_t i = 0; i < u.fires.size(); ++i) {
-      const PlannedFire& f = u.fires[i];
-      const bool fire = f.kind == PlannedFire::Kind::kFire;
-      model::Execution rec = model::NewExecution(
-          *job_name, f.instant, f.late ? model::Trigger::kCatchup : model::Trigger::kSchedule,
-          term.term, rng_);
-      if (!fire) {
-        rec.status = model::ExecutionStatus::kMissed;
-        rec.error = absl::StrCat("missed: no leader could start it within its starting_deadline");
-        if (i + 1 == u.fires.size() && u.missed_not_listed > 0) {
-          absl::StrAppend(&rec.error, "; ", u.missed_not_listed,
-                          " earlier instants were missed too and are ",
-                          Av(model::kMissedCountedNotListed));
-        }
-        ++missed;
-      } else {
-        ++dispatched;
-        trace::Span& span = spans.emplace_back(trace::StartSpan(
-            probe_.tracer, "fire", trace::SpanKind::kProducer, /*parent_traceparent=*/""));
-        span.SetAttribute("hourglass.job", u.job);
-        span.SetAttribute("hourglass.execution_id", rec.id.str());
-        span.SetAttribute("hourglass.scheduled_time", model::FormatRfc3339(f.instant));
-        span.SetAttribute("hourglass.term", term.term);
-        rec.trace_id = span.trace_id();
-      }
-      txn.success.push_back(
-          store::PutRequest{.key = keys_.Exec(rec.id), .value = model::SerializeExecution(rec)});
-      if (fire) {
-        txn.success.push_back(
-            store::PutRequest{.key = keys_.Pending(rec.id),
-                              .value = model::MakeDispatchEnvelope(st.stored_json, f.instant, 1,
-                                                                   spans.back().traceparent())});
-      }
-    }
-  }
-  auto resp = kv_.Txn(txn);
-  if (!resp.ok() || !resp->succeeded) {
-    for (trace::Span& span : spans) span.SetError("fire transaction not committed");
-  }
-  if (!resp.ok()) return resp.status();
-  if (resp->succeeded) {
-    for (const Unit& u : batch) {
-      JobState& st = jobs_.at(u.job);
-      st.cursor_mod = resp->revision;
-      st.cursor = u.cursor;
-      if (probe_.recorded && !u.fires.empty()) probe_.recorded(u.job);
-    }
-    if (probe_.fires) {
-      if (dispatched) probe_.fires("dispatched", dispatched);
-      if (missed)
-        probe_.fires(
-            "missed", missed + [&] {
-              int64_t n = 0;
-              for (const Unit& u : batch) n += u.missed_not_listed;
-              return n;
-            }());
-    }
-    return absl::OkStatus();
-  }
-  if (!StillLeader(term)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("leadership lost (term ", term.term, "): fire transaction refused"));
-  }
-  // A cursor moved under us (a job deleted and re-created, or a resume that reset it):
-  // re-read those cursors; the caller rolls the batch back so it is decided again.
-  for (const Unit& u : batch) {
-    auto cur = store::Get(kv_, keys_.CursorPrefix() + u.job);
-    if (!cur.ok()) return cur.status();
-    JobState& st = jobs_.at(u.job);
-    st.cursor_mod = cur->has_value() ? (*cur)->mod_revision : 0;
-    if (cur->has_value()) {
-      auto t = model::ParseRfc3339((*cur)->value);
-      if (t.ok()) st.cursor = *t;
-    }
-  }
-  return absl::AbortedError("cursor changed; batch will be decided again");
-}
-
-absl::Status Scheduler::Commit(const LeaderTerm& term, std::vector<JobDecision> decisions,
-                               absl::Time now) {
-  // Split each decision into transaction-sized units; a job's units commit in order, one per
-  // transaction, each moving its cursor only up to the instants it records.
-  const size_t per_unit = static_cast<size_t>(std::max(1, options_.max_txn_ops / 2 - 2));
+absl::Status Scheduler::Commit(runs::GroupCommit& commits, const LeaderTerm& term,
+                               std::vector<JobDecision> decisions) {
+  // Split each decision into change-sized units; a job's units commit in order (round by
+  // round), each moving its cursor only up to the instants it records.
+  const size_t per_unit = static_cast<size_t>(std::max(1, options_.max_fires_per_change));
   std::map<std::string, std::deque<Unit>> queues;
   for (JobDecision& d : decisions) {
     auto& q = queues[d.job];
-    const std::optional<absl::Time> previous =
-        jobs_.count(d.job) ? jobs_[d.job].cursor : std::nullopt;
     if (d.fires.empty()) {
-      q.push_back(Unit{.job = d.job, .fires = {}, .cursor = d.cursor, .previous_cursor = previous});
+      q.push_back(Unit{.job = d.job, .fires = {}, .cursor = d.cursor});
       continue;
     }
     for (size_t i = 0; i < d.fires.size(); i += per_unit) {
-      Unit u{.job = d.job, .previous_cursor = previous};
+      Unit u{.job = d.job};
       const size_t end = std::min(d.fires.size(), i + per_unit);
       u.fires.assign(d.fires.begin() + static_cast<long>(i),
                      d.fires.begin() + static_cast<long>(end));
@@ -231,41 +147,118 @@ absl::Status Scheduler::Commit(const LeaderTerm& term, std::vector<JobDecision> 
       q.push_back(std::move(u));
     }
   }
+  absl::Status result = absl::OkStatus();
+  // Rolls back every unit not yet written: they are decided again from the persisted cursor.
+  auto rollback = [&](const std::string& job, const Unit& first) {
+    const absl::Time at = first.fires.empty() ? first.cursor : first.fires.front().instant;
+    auto it = jobs_.find(job);
+    if (it != jobs_.end()) planner_.Rollback(job, it->second.cursor, at);
+  };
   while (!queues.empty()) {
-    std::vector<Unit> batch;
-    int ops = 1;
+    std::vector<Unit> round;
     for (auto it = queues.begin(); it != queues.end();) {
-      Unit& u = it->second.front();
-      const int cost = 2 + 2 * static_cast<int>(u.fires.size());
-      if (!batch.empty() && ops + cost > options_.max_txn_ops) {
-        ++it;
+      if (!jobs_.count(it->first)) {  // deleted while deciding: its state is gone
+        it = queues.erase(it);
         continue;
       }
-      ops += cost;
-      batch.push_back(std::move(u));
+      round.push_back(std::move(it->second.front()));
       it->second.pop_front();
       it = it->second.empty() ? queues.erase(it) : std::next(it);
     }
-    // Jobs deleted while deciding are dropped (their state is gone).
-    std::erase_if(batch, [&](const Unit& u) { return !jobs_.count(u.job); });
-    if (batch.empty()) continue;
-    absl::Status st = CommitBatch(term, batch);
-    if (st.ok()) continue;
-    if (absl::IsFailedPrecondition(st)) return st;
-    // Not written: decide these jobs again from what is persisted.
-    for (const Unit& u : batch) {
-      const absl::Time first = u.fires.empty() ? u.cursor : u.fires.front().instant;
-      const JobState& js = jobs_.at(u.job);
-      planner_.Rollback(u.job, js.cursor, first);
-      queues.erase(u.job);
+    if (round.empty()) break;
+    std::vector<store::TxnRequest> changes;
+    std::vector<std::vector<trace::Span>> spans(round.size());
+    int64_t dispatched = 0, missed = 0;
+    for (size_t k = 0; k < round.size(); ++k) {
+      const Unit& u = round[k];
+      const JobState& st = jobs_.at(u.job);
+      // Names here came from validated keys or records (JobFromKey, ParseStoredJob).
+      const model::JobName job_name = model::JobName::Parse(u.job).value();
+      std::vector<runs::FireRecord> records;
+      for (size_t i = 0; i < u.fires.size(); ++i) {
+        const PlannedFire& f = u.fires[i];
+        runs::FireRecord r;
+        r.record = model::NewExecution(
+            job_name, f.instant, f.late ? model::Trigger::kCatchup : model::Trigger::kSchedule,
+            term.term, rng_);
+        if (f.kind == PlannedFire::Kind::kMissed) {
+          r.record.status = model::ExecutionStatus::kMissed;
+          r.record.error = "missed: no leader could start it within its starting_deadline";
+          if (i + 1 == u.fires.size() && u.missed_not_listed > 0) {
+            r.record.reason = model::EndReason::kMissedCounted;
+            absl::StrAppend(&r.record.error, "; ", u.missed_not_listed,
+                            " earlier instants were missed too and are counted, not listed");
+          }
+          ++missed;
+        } else {
+          ++dispatched;
+          trace::Span& span = spans[k].emplace_back(trace::StartSpan(
+              probe_.tracer, "fire", trace::SpanKind::kProducer, /*parent_traceparent=*/""));
+          span.SetAttribute("hourglass.job", u.job);
+          span.SetAttribute("hourglass.execution_id", r.record.id.str());
+          span.SetAttribute("hourglass.scheduled_time", model::FormatRfc3339(f.instant));
+          span.SetAttribute("hourglass.term", term.term);
+          r.record.trace_id = span.trace_id();
+          r.traceparent = span.traceparent();
+        }
+        records.push_back(std::move(r));
+      }
+      changes.push_back(
+          runs::FireJob(keys_, job_name, st.job_revision, st.cursor_mod, u.cursor, records));
     }
-    if (!absl::IsAborted(st)) {
-      log_.Warn("fire transaction failed; will retry", {{"error", std::string(st.message())}});
-      return st;
+    std::vector<runs::GroupCommit::Result> results = commits.CommitAll(std::move(changes));
+    int64_t missed_counted = 0;
+    for (size_t k = 0; k < round.size() && k < results.size(); ++k) {
+      const Unit& u = round[k];
+      const runs::GroupCommit::Result& r = results[k];
+      const bool written = r.answered() && r.succeeded;
+      for (trace::Span& span : spans[k]) {
+        if (!written) span.SetError("fire transaction not committed");
+      }
+      if (r.guard_failed) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("leadership lost (term ", term.term, "): fire transaction refused"));
+      }
+      if (!r.status.ok()) {
+        result = r.status;
+        rollback(u.job, u);
+        queues.erase(u.job);
+        continue;
+      }
+      if (!r.succeeded) {
+        // The job or its cursor moved under us (edited, deleted and re-created, a cursor
+        // written by an edit): decide it again from what the store holds now.
+        runs::FireConflict c = runs::ReadFireConflict(r.responses);
+        if (!c.job) {
+          planner_.Remove(u.job);
+          jobs_.erase(u.job);
+        } else if (c.job->mod_revision != jobs_.at(u.job).job_revision) {
+          // Edited: decide with the definition as it is now (its watch event may lag).
+          Refresh(u.job, c.job, c.cursor);
+          rollback(u.job, u);
+          ApplyJobEvent({.type = store::EventType::kPut, .kv = *c.job}, clock_.Now());
+        } else {
+          Refresh(u.job, c.job, c.cursor);
+          rollback(u.job, u);
+        }
+        queues.erase(u.job);
+        continue;
+      }
+      JobState& st = jobs_.at(u.job);
+      st.cursor_mod = r.revision;
+      st.cursor = u.cursor;
+      missed_counted += u.missed_not_listed;
+      if (probe_.recorded && !u.fires.empty()) probe_.recorded(u.job);
+    }
+    if (probe_.fires) {
+      if (dispatched) probe_.fires("dispatched", dispatched);
+      if (missed) probe_.fires("missed", missed + missed_counted);
     }
   }
-  (void)now;
-  return absl::OkStatus();
+  if (!result.ok()) {
+    log_.Warn("fire transaction failed; will retry", {{"error", std::string(result.message())}});
+  }
+  return result;
 }
 
 absl::Status Scheduler::RunAsLeader(const LeaderTerm& term) {
@@ -274,14 +267,39 @@ absl::Status Scheduler::RunAsLeader(const LeaderTerm& term) {
     if (stop_) return absl::OkStatus();
     events_.clear();
   }
-  store::Revision revision = 0;
-  HG_RETURN_IF_ERROR(Load(term, &revision));
-  auto watch = kv_.StartWatch(store::WatchRequest::Prefix(keys_.JobsPrefix(), revision + 1),
-                              [this](const store::WatchResponse& resp) {
-                                absl::MutexLock lock(&mu_);
-                                events_.push_back(resp);
-                              });
-  if (!watch.ok()) return watch.status();
+  runs::GroupCommit commits(kv_, {.guard = {term.Guard()}});
+  std::unique_ptr<store::Watch> watch;
+  // Loads jobs and cursors and watches jobs/ after them. A store error is retried within the
+  // term (a transient read error must not hand leadership away): only Stop() — the session
+  // lost, or the master stopping — or a failed guard ends the term.
+  auto resync = [&]() -> bool {
+    for (absl::Duration backoff = options_.retry_delay;;
+         backoff = std::min(backoff * 2, absl::Seconds(2))) {
+      if (watch) watch->Cancel();
+      watch.reset();
+      store::Revision revision = 0;
+      absl::Status st = Load(term, &revision);
+      if (st.ok()) {
+        auto started = kv_.StartWatch(store::WatchRequest::Prefix(keys_.JobsPrefix(), revision + 1),
+                                      [this](const store::WatchResponse& resp) {
+                                        absl::MutexLock lock(&mu_);
+                                        events_.push_back(resp);
+                                      });
+        if (started.ok()) {
+          watch = *std::move(started);
+          return true;
+        }
+        st = started.status();
+      }
+      log_.Warn("cannot load jobs; retrying", {{"error", std::string(st.message())}});
+      absl::MutexLock lock(&mu_);
+      clock_.WaitUntil(mu_, clock_.Now() + backoff,
+                       [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; });
+      if (stop_) return false;
+      events_.clear();
+    }
+  };
+  if (!resync()) return absl::OkStatus();
 
   while (true) {
     std::deque<store::WatchResponse> events;
@@ -300,14 +318,7 @@ absl::Status Scheduler::RunAsLeader(const LeaderTerm& term) {
       if (!resp.status.ok()) {
         // Compacted or broken watch: reload everything from the store (a re-list).
         log_.Warn("jobs watch ended; reloading", {{"error", std::string(resp.status.message())}});
-        (*watch)->Cancel();
-        HG_RETURN_IF_ERROR(Load(term, &revision));
-        watch = kv_.StartWatch(store::WatchRequest::Prefix(keys_.JobsPrefix(), revision + 1),
-                               [this](const store::WatchResponse& r) {
-                                 absl::MutexLock lock(&mu_);
-                                 events_.push_back(r);
-                               });
-        if (!watch.ok()) return watch.status();
+        if (!resync()) return absl::OkStatus();
         break;
       }
       for (const auto& ev : resp.events) ApplyJobEvent(ev, now);
@@ -318,7 +329,7 @@ absl::Status Scheduler::RunAsLeader(const LeaderTerm& term) {
     }
     std::vector<JobDecision> decisions = planner_.TakeDue(now);
     if (decisions.empty()) continue;
-    absl::Status st = Commit(term, std::move(decisions), now);
+    absl::Status st = Commit(commits, term, std::move(decisions));
     if (absl::IsFailedPrecondition(st)) {
       log_.Warn("stopping: leadership lost", {{"term", term.term}});
       return st;

@@ -1,13 +1,14 @@
 // Scheduler: the leader-only loop that turns due instants into execution records
 // (DESIGN.md steps 2-3 and 7; protocol in docs/design/execution.md "Fire").
 //
-// RunAsLeader() loads jobs and cursors, watches jobs/ for changes, and on every due instant
-// commits one guarded "fire" transaction per batch of jobs:
-//   If(election key create_revision == term, cursor/<j> mod_revision == as read)
-//   Then(Put cursor/<j>, Put exec/... {scheduled|missed}, Put pending/<id>)
-// Dispatch happens elsewhere (dispatch::Dispatcher watches pending/), only after the commit.
-// A failed term compare means leadership is gone: RunAsLeader returns at once, having written
-// nothing more. Pure decisions live in FirePlanner; this class only does the I/O.
+// RunAsLeader() loads jobs and cursors, watches jobs/ for changes, and at every due instant
+// writes each job's fires with runs::FireJob — one change per job, guarded by the job's
+// definition and cursor as known here — group-committed (runs::GroupCommit) under the term
+// guard, so the fires of one instant share a few transactions. Dispatch happens elsewhere
+// (dispatch::Dispatcher watches pending/), only after the commit. A failed term guard means
+// leadership is gone: RunAsLeader returns at once, having written nothing more. A job whose
+// own guard failed (edited, deleted, its cursor rewritten by an edit) is decided again from
+// what the store holds. Pure decisions live in FirePlanner; this class only does the I/O.
 //
 // Threading: RunAsLeader() runs on the caller's thread (the scheduler thread); Stop() and
 // JobCount() may be called from any thread. The store watch handler only queues events.
@@ -26,7 +27,9 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "coord/leader_term.h"
 #include "model/keys.h"
+#include "runs/group_commit.h"
 #include "scheduler/fire_planner.h"
 #include "store/kv.h"
 
@@ -36,10 +39,7 @@ class Tracer;
 
 namespace hg::scheduler {
 
-struct LeaderTerm {
-  int64_t term = 0;        // create revision of our election key
-  std::string leader_key;  // our election key (the fencing compare's subject)
-};
+using LeaderTerm = coord::LeaderTerm;
 
 // Hooks for metrics (telemetry wires them); all optional.
 struct SchedulerProbe {
@@ -55,8 +55,8 @@ struct SchedulerProbe {
 class Scheduler {
  public:
   struct Options {
-    // Max operations in one transaction (etcd's default --max-txn-ops is 128).
-    int max_txn_ops = 120;
+    // Max records of one job in one change (a long catch-up is written in several).
+    int max_fires_per_change = 40;
     // How long to wait before retrying after the store was unavailable.
     absl::Duration retry_delay = absl::Milliseconds(200);
   };
@@ -74,25 +74,27 @@ class Scheduler {
 
  private:
   struct JobState {
-    std::string stored_json;           // jobs/<name> value, embedded in dispatch envelopes
+    store::Revision job_revision = 0;  // mod revision of jobs/<name> as known here
     store::Revision cursor_mod = 0;    // mod revision of cursor/<name> (0: absent)
     std::optional<absl::Time> cursor;  // as persisted
   };
-  // One transaction's worth of a job's decision.
+  // One change's worth of a job's decision.
   struct Unit {
     std::string job;
     std::vector<PlannedFire> fires;
     absl::Time cursor;
     int64_t missed_not_listed = 0;
-    std::optional<absl::Time> previous_cursor;
   };
 
   absl::Status Load(const LeaderTerm& term, store::Revision* revision);
   void ApplyJobEvent(const store::WatchEvent& ev, absl::Time now);
-  absl::Status Commit(const LeaderTerm& term, std::vector<JobDecision> decisions, absl::Time now);
-  // Commits one batch; on a failed compare tells whether leadership is gone.
-  absl::Status CommitBatch(const LeaderTerm& term, std::vector<Unit>& batch);
-  bool StillLeader(const LeaderTerm& term);
+  // Writes the decisions. FailedPrecondition: leadership lost. Another error: the store did not
+  // take some of them (those are rolled back in the planner and decided again).
+  absl::Status Commit(runs::GroupCommit& commits, const LeaderTerm& term,
+                      std::vector<JobDecision> decisions);
+  // Sets a job's known definition revision and cursor from what the store returned.
+  void Refresh(const std::string& job, const std::optional<store::KeyValue>& job_kv,
+               const std::optional<store::KeyValue>& cursor_kv);
 
   store::Kv& kv_;
   Clock& clock_;

@@ -41,16 +41,13 @@ absl::StatusOr<std::string> ReadAll(int fd, const std::string& path) {
 std::string ResultSpool::EncodeEntry(const FinishEntry& e) {
   nlohmann::json j = {{"op", "result"},
                       {"id", e.id},
-                      {"exec_key", e.exec_key},
-                      {"mod_revision", e.mod_revision},
+                      {"record_revision", e.record_revision},
+                      {"inflight_revision", e.inflight_revision},
                       {"lease", e.lease},
-                      {"inflight_key", e.inflight_key},
-                      {"inflight_value", e.inflight_value},
-                      {"running_key", e.running_key},
                       {"lock_key", e.lock_key},
-                      {"lock_value", e.lock_value},
                       {"worker_id", e.worker_id},
                       {"attempt", e.attempt},
+                      {"claim_unknown", e.claim_unknown},
                       {"record", e.record}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -61,16 +58,13 @@ absl::StatusOr<FinishEntry> ResultSpool::DecodeEntry(std::string_view line) {
   FinishEntry e;
   try {
     e.id = j.at("id").get<std::string>();
-    e.exec_key = j.at("exec_key").get<std::string>();
-    e.mod_revision = j.at("mod_revision").get<int64_t>();
+    e.record_revision = j.at("record_revision").get<int64_t>();
+    e.inflight_revision = j.at("inflight_revision").get<int64_t>();
     e.lease = j.at("lease").get<int64_t>();
-    e.inflight_key = j.at("inflight_key").get<std::string>();
-    e.inflight_value = j.at("inflight_value").get<std::string>();
-    e.running_key = j.at("running_key").get<std::string>();
     e.lock_key = j.at("lock_key").get<std::string>();
-    e.lock_value = j.at("lock_value").get<std::string>();
     e.worker_id = j.at("worker_id").get<std::string>();
     e.attempt = j.at("attempt").get<int>();
+    e.claim_unknown = j.value("claim_unknown", false);
     e.record = j.at("record").get<std::string>();
   } catch (const nlohmann::json::exception& ex) {
     return absl::InvalidArgumentError(absl::StrCat("bad spool line: ", ex.what()));

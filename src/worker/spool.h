@@ -2,8 +2,8 @@
 // (DESIGN.md "Results are never lost"; docs/design/worker.md "Spool").
 //
 // Format: JSON lines. A result line is
-//   {"op":"result","id":…,"exec_key":…,"mod_revision":…,"lease":…,"inflight_key":…,
-//    "inflight_value":…,"running_key":…,"lock_key":…,"lock_value":…,"record":"<Execution JSON>"}
+//   {"op":"result","id":…,"record_revision":…,"inflight_revision":…,"lease":…,"lock_key":…,
+//    "worker_id":…,"attempt":…,"claim_unknown":…,"record":"<Execution JSON>"}
 // and {"op":"done","id":…} marks that result written (or settled). Every append is fsync()ed
 // before Append() returns, so an acknowledged result survives a crash of the worker or the host.
 // When no result is outstanding the file is truncated to zero length. On Open() a torn last
@@ -30,24 +30,23 @@
 
 namespace hg::worker {
 
-// Everything needed to write one final record with the Finish transaction, also after a restart
-// (keys are absolute, so a later change of the key prefix does not misdirect them).
+// Everything needed to write one final record with the Finish transaction (runs::Finish), also
+// after a restart. Keys are derived from the id with the worker's key prefix.
 struct FinishEntry {
-  std::string id;        // execution id
-  std::string exec_key;  // exec/<job>/<suffix>
-  // Mod revision of the record as we last wrote it; the Finish txn compares it. 0 = unknown
-  // (a write whose answer was lost): the txn then fails its compare and the record is adopted
-  // only if it is still visibly ours (see WorkerService).
-  store::Revision mod_revision = 0;
-  store::LeaseId lease = 0;  // lease the run's running/ and lock keys were put under
-  std::string inflight_key;
-  std::string inflight_value;
-  std::string running_key;
-  std::string lock_key;    // empty unless Forbid
-  std::string lock_value;  // the execution id stored in the lock key
-  std::string record;      // final Execution JSON
-  std::string worker_id;   // who wrote it (adoption check)
-  int attempt = 1;         // attempt of the final record (adoption check)
+  std::string id;      // execution id
+  std::string record;  // final Execution JSON
+  // Mod revisions of exec/<id> and inflight/<id> as this worker last wrote them; the Finish
+  // compares both. 0 = unknown (a claim whose answer was lost): the entry is then settled by
+  // what the store shows (ResultWriter).
+  store::Revision record_revision = 0;
+  store::Revision inflight_revision = 0;
+  store::LeaseId lease = 0;  // the session lease the run was claimed under
+  std::string lock_key;      // Forbid: the lock it holds ("" otherwise)
+  std::string worker_id;     // who ran it
+  int attempt = 1;           // attempt of the final record
+  // A claim whose answer was lost: the record is written only if the claim turns out to have
+  // committed (the inflight entry is this worker's); otherwise nothing ran and nothing is due.
+  bool claim_unknown = false;
 };
 
 class ResultSpool {

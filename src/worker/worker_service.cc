@@ -13,7 +13,6 @@
 #include "cron/schedule.h"
 #include "model/json.h"
 #include "model/run_log.h"
-#include "nlohmann/json.hpp"
 #include "telemetry/tracer.h"
 
 namespace hg::worker {
@@ -29,21 +28,28 @@ using model::ExecutionStatus;
 // Fields above the line are written before the run thread starts (by Run()), then only by the
 // run thread. Fields below it are guarded by WorkerService::mu_.
 struct WorkerService::RunState {
-  int64_t serial = 0;  // distinguishes two local runs of the same id over time
   model::ExecutionId id;
   model::Job job;
   std::string traceparent;   // the execution span's context
   model::Redactor redactor;  // the job's secret values
   trace::Span span;          // the execution span, ended by Finish() or with the state
   store::LeaseId lease = 0;
-  model::Execution record;          // the record as we last wrote it
-  store::Revision mod = 0;          // its mod revision
-  store::Revision running_rev = 0;  // create revision of our running/<id> key (Replace order)
-  std::string lock_key;             // Forbid only
+  model::Execution record;                 // the record as we last wrote it
+  store::Revision record_rev = 0;          // its mod revision
+  runs::InflightEntry inflight;            // inflight/<id> as we last wrote it
+  store::Revision inflight_rev = 0;        // its mod revision
+  store::Revision claim_rev = 0;           // the claim's revision (inflight create revision)
+  std::string lock_key;                    // Forbid only
   std::optional<absl::Time> next_instant;  // Forbid: retries must start before it
   // ---- guarded by WorkerService::mu_ ----
+  bool admitted = false;        // counts against the admission limit (2 x capacity): until its last
+                                // attempt ends
+  bool executing = false;       // holds one of `capacity` execution slots
+  bool marked_running = false;  // the record says `running` (MarkRunning or an attempt update)
+  std::string problem;          // claimed but not runnable as stored: ends `failed` saying this
   bool kill_requested = false;
   std::string kill_reason;
+  model::EndReason kill_end_reason = model::EndReason::kNone;
   std::optional<absl::Time> next_retry;         // while waiting out a retry backoff
   std::shared_ptr<executor::RunHandle> handle;  // current attempt
   std::optional<executor::ExecResult> result;   // current attempt's result
@@ -51,13 +57,6 @@ struct WorkerService::RunState {
 };
 
 namespace {
-
-RunResponse Outcome(RunResponse::Outcome outcome, std::string message) {
-  RunResponse r;
-  r.set_outcome(outcome);
-  r.set_message(std::move(message));
-  return r;
-}
 
 ExecutionStatus ToRecordStatus(executor::ExecStatus s) {
   switch (s) {
@@ -80,45 +79,30 @@ std::string TraceIdOf(const std::string& traceparent) {
   return parts[1];
 }
 
-// The response for a record that is no longer `scheduled`.
-RunResponse Acknowledge(const model::Execution& rec) {
-  if (rec.status == ExecutionStatus::kRunning) {
-    return Outcome(
-        RunResponse::ALREADY_CLAIMED,
-        absl::StrCat("execution ", rec.id.str(), " already claimed by worker ", rec.worker_id));
+RunResponse::Outcome ToProto(Claimer::Outcome outcome) {
+  switch (outcome) {
+    case Claimer::Outcome::kStarted:
+      return RunResponse::STARTED;
+    case Claimer::Outcome::kAlreadyClaimed:
+      return RunResponse::ALREADY_CLAIMED;
+    case Claimer::Outcome::kSkipped:
+      return RunResponse::SKIPPED;
+    case Claimer::Outcome::kFinished:
+      return RunResponse::FINISHED;
+    case Claimer::Outcome::kKilled:
+      return RunResponse::KILLED;
+    case Claimer::Outcome::kNotQueued:
+      return RunResponse::NOT_QUEUED;
+    case Claimer::Outcome::kRefused:
+      return RunResponse::DECLINED;
   }
-  return Outcome(RunResponse::FINISHED, absl::StrCat("execution ", rec.id.str(), " already ",
-                                                     Av(model::ToString(rec.status))));
+  return RunResponse::DECLINED;
 }
 
-const store::RangeResponse* RangeAt(const store::TxnResponse& resp, size_t i) {
-  if (i >= resp.responses.size()) return nullptr;
-  return std::get_if<store::RangeResponse>(&resp.responses[i]);
-}
-
-// `locks/<job>/<lease in lowercase hex>`: the key etcd's concurrency.Mutex would use for this
-// lease (fmt "%s%x"), so `etcdctl lock` and Hourglass agree on who holds a job's lock.
-std::string LockKey(const model::Keys& keys, const model::JobName& job, store::LeaseId lease) {
-  return absl::StrCat(keys.LockPrefix(job), absl::Hex(static_cast<uint64_t>(lease)));
-}
-
-// The record in `kv`; NotFound when there is none, Internal when it does not decode.
-absl::StatusOr<model::Execution> DecodeRecord(const model::ExecutionId& id,
-                                              const std::string& exec_key,
-                                              const store::KeyValue* kv) {
-  if (kv == nullptr) {
-    return absl::NotFoundError(absl::StrCat("execution ", id.str(), " has no record"));
-  }
-  auto rec = model::ParseExecution(kv->value);
-  if (!rec.ok()) {
-    return absl::InternalError(
-        absl::StrCat("execution record ", exec_key, " unreadable: ", rec.status().message()));
-  }
-  return rec;
-}
-
-const store::KeyValue* FirstKv(const store::RangeResponse* r) {
-  return (r == nullptr || r->kvs.empty()) ? nullptr : &r->kvs.front();
+void Refuse(RunResponse::Item* item, const absl::Status& status) {
+  item->set_outcome(RunResponse::DECLINED);
+  item->set_code(static_cast<int32_t>(status.code()));
+  item->set_message(std::string(status.message()));
 }
 
 }  // namespace
@@ -130,6 +114,12 @@ WorkerService::WorkerService(store::Kv& kv, const Clock& clock, const model::Key
       keys_(keys),
       executors_(executors),
       options_(std::move(options)),
+      commits_(kv, runs::GroupCommit::Options{}),
+      claimer_(kv, clock, keys, commits_, options_.worker_id),
+      results_(kv, clock, keys, commits_,
+               ResultWriter::Options{.spool_path = options_.spool_path,
+                                     .retry_initial = options_.finish_retry_initial,
+                                     .retry_max = options_.finish_retry_max}),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {}
 
 WorkerService::~WorkerService() { Stop(); }
@@ -139,18 +129,10 @@ absl::Status WorkerService::Start() {
     absl::MutexLock lock(&mu_);
     if (started_ || stopped_) return absl::FailedPreconditionError("worker started twice");
   }
-  HG_ASSIGN_OR_RETURN(spool_, ResultSpool::Open(options_.spool_path));
+  HG_RETURN_IF_ERROR(results_.Start());
   {
     absl::MutexLock lock(&mu_);
-    const absl::Time now = clock_.Now();
-    for (const FinishEntry& e : spool_->loaded()) {
-      // serial 0: no local run will ever have it, so adoption is decided by the store alone.
-      pending_.push_back({e, 0, now, options_.finish_retry_initial});
-    }
     started_ = true;
-  }
-  if (!spool_->loaded().empty()) {
-    log_.Info("flushing spooled results", {{"count", spool_->loaded().size()}});
   }
   if (absl::Status st = StartKillWatch(); !st.ok()) {
     log_.Warn("kill watch not started; retrying", {{"error", std::string(st.message())}});
@@ -173,48 +155,37 @@ void WorkerService::SessionLost(const std::string& reason) {
   {
     absl::MutexLock lock(&mu_);
     session_lost_ = true;
-    for (auto& [id, run] : runs_) KillLocked(run, "session lost", signal);
+    for (auto& [id, run] : runs_) {
+      KillLocked(run, "session lost", executor::KillMode::kImmediate, signal);
+      run->kill_end_reason = model::EndReason::kSessionLost;
+    }
   }
   log_.Warn("session lost: killing every run", {{"reason", reason}, {"runs", signal.size()}});
   Signal(signal);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Run: validate, fence, reserve a slot, claim.
+// Run: validate, reserve slots, claim, start.
 
 absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
-  auto id = model::ExecutionId::Parse(request.execution_id());
-  if (!id.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("execution_id: ", id.status().message()));
+  std::vector<model::ExecutionId> ids;
+  ids.reserve(static_cast<size_t>(request.items_size()));
+  for (const RunRequest::Item& item : request.items()) {
+    auto id = model::ExecutionId::Parse(item.execution_id());
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("execution_id \"", Av(item.execution_id()), "\": ", id.status().message()));
+    }
+    ids.push_back(*std::move(id));
   }
-  auto job = model::ParseStoredJob(request.job_json());
-  if (!job.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("job_json: ", job.status().message()));
-  }
-  if (job->name != id->job()) {
-    return absl::InvalidArgumentError(absl::StrCat("job_json: job \"", job->name.str(),
-                                                   "\" does not match execution ", id->str()));
-  }
-
-  auto run = std::make_shared<RunState>();
-  run->id = *id;
-  run->job = *std::move(job);
-  run->redactor = model::Redactor::ForJob(run->job, options_.secret_headers);
-  run->span = trace::StartSpan(options_.probe.tracer, "execution", trace::SpanKind::kServer,
-                               request.traceparent(), request.tracestate());
-  run->span.SetAttribute("hourglass.job", run->job.name.str());
-  run->span.SetAttribute("hourglass.execution_id", id->str());
-  run->span.SetAttribute("hourglass.worker", options_.worker_id);
-  run->traceparent = run->span.traceparent();
+  RunResponse response;
+  for (const auto& item : request.items())
+    response.add_items()->set_execution_id(item.execution_id());
 
   std::function<bool()> alive;
+  store::LeaseId lease = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (request.term() < highest_term_) {
-      return absl::FailedPreconditionError(absl::StrCat("stale leader term ", request.term(),
-                                                        " (highest seen ", highest_term_, ")"));
-    }
-    highest_term_ = request.term();
     if (!started_ || draining_) {
       return absl::UnavailableError(
           absl::StrCat("worker ", options_.worker_id, " is not taking runs (draining)"));
@@ -224,188 +195,169 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
           absl::StrCat("worker ", options_.worker_id, " has no live session"));
     }
     alive = alive_;
+    lease = lease_;
   }
   // Asked outside mu_: the session's own locks are never taken under ours.
   if (alive && !alive()) {
     return absl::UnavailableError(
         absl::StrCat("worker ", options_.worker_id, " cannot prove its session is alive"));
   }
+
+  // Reserve a slot per item: it holds capacity, dedupes concurrent calls for the same id, and a
+  // kill/ or SessionLost() arriving meanwhile reaches it.
+  std::vector<RunPtr> reserved(ids.size());
+  std::vector<Claimer::Request> claims;
+  std::vector<size_t> claim_item;
   size_t running = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (runs_.contains(id->str())) {
-      return Outcome(RunResponse::ALREADY_CLAIMED,
-                     absl::StrCat("execution ", id->str(), " is already running on worker ",
-                                  options_.worker_id));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      RunResponse::Item* item = response.mutable_items(static_cast<int>(i));
+      if (runs_.contains(ids[i].str())) {
+        item->set_outcome(RunResponse::ALREADY_CLAIMED);
+        item->set_message(absl::StrCat("execution ", ids[i].str(), " is already running on worker ",
+                                       options_.worker_id));
+        continue;
+      }
+      // Claims are admitted up to twice the capacity, so the next runs' claims overlap the
+      // current runs; at most `capacity` of them execute at once (AcquireSlot).
+      if (admitted_ >= 2 * options_.capacity) {
+        Refuse(item, absl::ResourceExhaustedError(absl::StrCat("worker ", options_.worker_id,
+                                                               " is at capacity (",
+                                                               options_.capacity, " runs)")));
+        continue;
+      }
+      auto run = std::make_shared<RunState>();
+      run->id = ids[i];
+      run->lease = lease;
+      run->admitted = true;
+      ++admitted_;
+      runs_[ids[i].str()] = run;
+      reserved[i] = run;
     }
-    if (static_cast<int>(runs_.size()) >= options_.capacity) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "worker ", options_.worker_id, " is at capacity (", options_.capacity, " runs)"));
-    }
-    run->serial = next_serial_++;
-    run->lease = lease_;
-    // Registered before the claim: it holds a capacity slot, dedupes a concurrent Run of the
-    // same id, and a kill/ or SessionLost() arriving meanwhile reaches it.
-    runs_[id->str()] = run;
     running = runs_.size();
   }
   ReportRunning(running);
-
-  absl::StatusOr<RunResponse> result = ClaimAndStart(run);
-  if (!result.ok() || result->outcome() != RunResponse::STARTED) {
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = runs_.find(id->str());
-      if (it != runs_.end() && it->second == run) runs_.erase(it);
-      ++finished_generation_;
-      running = runs_.size();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (reserved[i] == nullptr) continue;
+    RunState& run = *reserved[i];
+    run.span = trace::StartSpan(options_.probe.tracer, "execution", trace::SpanKind::kServer,
+                                request.items(static_cast<int>(i)).traceparent());
+    run.span.SetAttribute("hourglass.job", ids[i].job().str());
+    run.span.SetAttribute("hourglass.execution_id", ids[i].str());
+    run.span.SetAttribute("hourglass.worker", options_.worker_id);
+    run.traceparent = run.span.traceparent();
+    const RunRequest::Item& asked = request.items(static_cast<int>(i));
+    std::optional<runs::ClaimHint> hint;
+    if (asked.pending_revision() > 0 && asked.job_revision() > 0) {
+      hint = runs::ClaimHint{.pending_revision = asked.pending_revision(),
+                             .job_revision = asked.job_revision(),
+                             .attempt = std::max(1, asked.attempt()),
+                             .forbid = asked.forbid()};
     }
-    ReportRunning(running);
+    claims.push_back({.id = ids[i], .trace_id = TraceIdOf(run.traceparent), .hint = hint});
+    claim_item.push_back(i);
   }
-  if (result.ok() && result->outcome() == RunResponse::SKIPPED &&
-      options_.probe.execution_finished) {
-    options_.probe.execution_finished(run->job.name.str(), "skipped", absl::ZeroDuration());
+
+  std::vector<Claimer::Result> claimed = claimer_.ClaimAll(claims, lease);
+  for (size_t k = 0; k < claimed.size(); ++k) {
+    const size_t i = claim_item[k];
+    RunPtr run = reserved[i];
+    Claimer::Result& c = claimed[k];
+    RunResponse::Item* item = response.mutable_items(static_cast<int>(i));
+    if (c.outcome != Claimer::Outcome::kStarted) {
+      if (c.outcome == Claimer::Outcome::kRefused) {
+        Refuse(item, c.status);
+        if (c.claim_fate_unknown) SettleUnknownClaim(run->id, c, lease);
+      } else {
+        item->set_outcome(ToProto(c.outcome));
+        item->set_message(c.message);
+      }
+      if (c.outcome == Claimer::Outcome::kSkipped) {
+        RunLog(*run).Info("skipped (Forbid)", {{"reason", c.message}});
+        if (options_.probe.execution_finished) {
+          options_.probe.execution_finished(run->id.job().str(), "skipped", absl::ZeroDuration());
+        }
+      }
+      run->span.SetAttribute("hourglass.outcome", RunResponse::Outcome_Name(item->outcome()));
+      run->span.End();
+      Release(run);
+      continue;
+    }
+    run->job = std::move(c.job);
+    run->redactor = model::Redactor::ForJob(run->job, options_.secret_headers);
+    run->record = std::move(c.running);
+    run->record_rev = c.record_revision;
+    run->problem = std::move(c.problem);
+    run->inflight = c.claimed.inflight;
+    run->inflight_rev = c.revision;
+    run->claim_rev = c.revision;
+    run->lock_key = c.claimed.lock_key;
+    if (!run->lock_key.empty()) {
+      auto schedule = cron::Schedule::Parse(run->job.cron_expr, run->job.Zone());
+      if (schedule.ok()) run->next_instant = schedule->Next(run->record.scheduled_time);
+    }
+    RunLog(*run).Info("claimed", {{"attempt", run->record.attempt}});
+    item->set_outcome(RunResponse::STARTED);
+    item->set_message(c.message);
+    absl::MutexLock lock(&mu_);
+    // Assigned under mu_: the thread's last act (moving itself to done_threads_) takes mu_.
+    run->thread = std::thread([this, run] { RunThread(run); });
   }
-  if (!result.ok() || result->outcome() != RunResponse::STARTED) {
-    run->span.SetAttribute("hourglass.outcome",
-                           result.ok()
-                               ? RunResponse::Outcome_Name(result->outcome())
-                               : std::string(absl::StatusCodeToString(result.status().code())));
-    run->span.End();
-  }
-  return result;
+  return response;
 }
 
-absl::StatusOr<RunResponse> WorkerService::ClaimAndStart(const RunPtr& run) {
-  const model::Job& job = run->job;
-  const std::string exec_key = keys_.Exec(run->id);
-  const bool forbid = job.concurrency_policy == model::ConcurrencyPolicy::kForbid;
-  const std::string lock_prefix = keys_.LockPrefix(job.name);
-  if (forbid) run->lock_key = LockKey(keys_, job.name, run->lease);
-
-  // The record changes under us only if someone else acts on it; a few re-reads settle that.
-  for (int tries = 0; tries < 5; ++tries) {
-    HG_ASSIGN_OR_RETURN(std::optional<store::KeyValue> kv, store::Get(kv_, exec_key));
-    HG_ASSIGN_OR_RETURN(model::Execution rec_value,
-                        DecodeRecord(run->id, exec_key, kv ? &*kv : nullptr));
-    const model::Execution* rec = &rec_value;
-    if (rec->status != ExecutionStatus::kScheduled) return Acknowledge(*rec);
-
-    model::Execution claimed = *rec;
-    claimed.status = ExecutionStatus::kRunning;
-    claimed.worker_id = options_.worker_id;
-    claimed.start_time = clock_.Now();
-    claimed.end_time.reset();
-    claimed.error.clear();
-    if (std::string trace = TraceIdOf(run->traceparent); !trace.empty()) {
-      claimed.trace_id = trace;
-    }
-
-    store::TxnRequest txn;
-    txn.compare.push_back(
-        store::Compare::ModRevision(exec_key, store::Compare::Result::kEqual, kv->mod_revision));
-    if (forbid) {
-      // No key under locks/<job>/ at all (etcd compares an empty range as a zero revision).
-      store::Compare none =
-          store::Compare::CreateRevision(lock_prefix, store::Compare::Result::kEqual, 0);
-      none.range_end = store::PrefixEnd(lock_prefix);
-      txn.compare.push_back(std::move(none));
-    }
-    txn.success.push_back(
-        store::PutRequest{.key = exec_key, .value = model::SerializeExecution(claimed)});
-    txn.success.push_back(store::DeleteRequest::Key(keys_.Pending(run->id)));
-    txn.success.push_back(
-        store::PutRequest{.key = keys_.Inflight(run->id), .value = InflightValue(run->lease)});
-    txn.success.push_back(store::PutRequest{
-        .key = keys_.Running(run->id), .value = RunningValue(), .lease = run->lease});
-    if (forbid) {
-      txn.success.push_back(
-          store::PutRequest{.key = run->lock_key, .value = run->id.str(), .lease = run->lease});
-    }
-    txn.failure.push_back(store::RangeRequest::Key(exec_key));
-    if (forbid) {
-      store::RangeRequest oldest = store::RangeRequest::Prefix(lock_prefix);
-      oldest.sort_order = store::SortOrder::kAscend;
-      oldest.sort_target = store::SortTarget::kCreateRevision;
-      oldest.limit = 1;
-      txn.failure.push_back(std::move(oldest));
-    }
-
-    absl::StatusOr<store::TxnResponse> resp = kv_.Txn(txn);
-    if (!resp.ok()) {
-      if (resp.status().code() == absl::StatusCode::kFailedPrecondition) {
-        // The lease is gone: this worker cannot hold runs any more.
-        return absl::UnavailableError(absl::StrCat(
-            "worker ", options_.worker_id, " session lease is gone: ", resp.status().message()));
-      }
-      // The claim may or may not have committed. Settle it in the background: if it did, the
-      // record is ours and gets a final `failed` (never started) instead of hanging `running`.
-      run->record = claimed;
-      run->mod = 0;
-      model::Execution never = claimed;
-      never.status = ExecutionStatus::kFailed;
-      never.end_time = clock_.Now();
-      never.error = absl::StrCat("not started: the store became unreachable while worker ",
-                                 options_.worker_id, " claimed it");
-      QueueResult(MakeEntry(*run, never), /*serial=*/0);
-      return absl::UnavailableError(absl::StrCat("store unreachable while claiming execution ",
-                                                 run->id.str(), ": ", resp.status().message()));
-    }
-
-    if (resp->succeeded) {
-      run->record = std::move(claimed);
-      run->mod = resp->revision;
-      run->running_rev = resp->revision;
-      if (forbid) {
-        auto schedule = cron::Schedule::Parse(job.cron_expr, job.Zone());
-        if (schedule.ok()) run->next_instant = schedule->Next(run->record.scheduled_time);
-      }
-      RunLog(*run).Info("claimed", {{"attempt", run->record.attempt}});
-      absl::MutexLock lock(&mu_);
-      // Assigned under mu_: the thread's last act (moving itself to done_threads_) takes mu_.
-      run->thread = std::thread([this, run] { RunThread(run); });
-      return Outcome(RunResponse::STARTED, absl::StrCat("execution ", run->id.str(),
-                                                        " started on worker ", options_.worker_id));
-    }
-
-    // The compare failed: see why.
-    const store::KeyValue* now_kv = FirstKv(RangeAt(*resp, 0));
-    HG_ASSIGN_OR_RETURN(model::Execution now_value, DecodeRecord(run->id, exec_key, now_kv));
-    const model::Execution* now_rec = &now_value;
-    if (now_rec->status != ExecutionStatus::kScheduled) return Acknowledge(*now_rec);
-    if (now_kv->mod_revision != kv->mod_revision) continue;  // rewritten meanwhile: read again
-    const store::KeyValue* holder_kv = forbid ? FirstKv(RangeAt(*resp, 1)) : nullptr;
-    if (holder_kv == nullptr) continue;  // the lock went away meanwhile: try again
-    const std::string holder = holder_kv->value.empty() ? holder_kv->key : holder_kv->value;
-    HG_ASSIGN_OR_RETURN(bool written, RecordSkipped(run, *now_rec, now_kv->mod_revision, holder));
-    if (!written) continue;
-    RunLog(*run).Info("skipped (Forbid)", {{"holder", holder}});
-    return Outcome(RunResponse::SKIPPED, absl::StrCat("Forbid: job ", job.name.str(),
-                                                      " is still running as execution ", holder));
-  }
-  return absl::UnavailableError(
-      absl::StrCat("execution ", run->id.str(), " kept changing while claiming it"));
+bool WorkerService::AcquireSlot(const RunPtr& run) {
+  absl::MutexLock lock(&mu_);
+  clock_.WaitUntil(mu_, absl::InfiniteFuture(), [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return run->kill_requested || executing_ < options_.capacity;
+  });
+  if (run->kill_requested) return false;
+  run->executing = true;
+  ++executing_;
+  // It starts now (it may have waited for the slot): the record says so.
+  run->record.start_time = clock_.Now();
+  return true;
 }
 
-absl::StatusOr<bool> WorkerService::RecordSkipped(const RunPtr& run, const model::Execution& rec,
-                                                  store::Revision read_mod,
-                                                  const std::string& holder) {
-  model::Execution skipped = rec;
-  skipped.status = ExecutionStatus::kSkipped;
-  skipped.worker_id = options_.worker_id;
-  skipped.end_time = clock_.Now();
-  skipped.error = absl::StrCat("skipped: Forbid policy and execution ", holder,
-                               " of this job is still running");
-  if (std::string trace = TraceIdOf(run->traceparent); !trace.empty()) skipped.trace_id = trace;
-  const std::string exec_key = keys_.Exec(run->id);
-  store::TxnRequest txn;
-  txn.compare.push_back(
-      store::Compare::ModRevision(exec_key, store::Compare::Result::kEqual, read_mod));
-  txn.success.push_back(
-      store::PutRequest{.key = exec_key, .value = model::SerializeExecution(skipped)});
-  txn.success.push_back(store::DeleteRequest::Key(keys_.Pending(run->id)));
-  HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
-  return resp.succeeded;
+void WorkerService::Release(const RunPtr& run) {
+  size_t running = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    FreeSlotLocked(*run);
+    auto it = runs_.find(run->id.str());
+    if (it != runs_.end() && it->second == run) runs_.erase(it);
+    ++finished_generation_;
+    running = runs_.size();
+  }
+  ReportRunning(running);
+}
+
+void WorkerService::SettleUnknownClaim(const model::ExecutionId& id, const Claimer::Result& claim,
+                                       store::LeaseId lease) {
+  // If the claim committed, the execution is claimed here but nothing started: end it `failed`
+  // through the result path, which acts only if the inflight entry is ours (and then keeps the
+  // stored record's other fields: claim_unknown).
+  model::Execution never;
+  never.id = id;
+  never.scheduled_time = id.scheduled();
+  never.attempt = claim.claimed.inflight.attempt;
+  never.worker_id = options_.worker_id;
+  never.status = ExecutionStatus::kFailed;
+  never.end_time = clock_.Now();
+  never.error = absl::StrCat("not started: the store became unreachable while worker ",
+                             options_.worker_id, " claimed it");
+  FinishEntry entry;
+  entry.id = never.id.str();
+  entry.record = model::SerializeExecution(never);
+  entry.record_revision = 0;  // unknown: settled by what the store shows
+  entry.inflight_revision = 0;
+  entry.lease = lease;
+  entry.lock_key = claim.claimed.lock_key;
+  entry.worker_id = options_.worker_id;
+  entry.attempt = never.attempt;
+  entry.claim_unknown = true;
+  (void)results_.Write(std::move(entry));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,14 +365,19 @@ absl::StatusOr<bool> WorkerService::RecordSkipped(const RunPtr& run, const model
 
 void WorkerService::RunThread(const RunPtr& run) {
   const model::Job& job = run->job;
-  std::optional<executor::ExecResult> final;
-  if (job.concurrency_policy == model::ConcurrencyPolicy::kReplace) {
+  std::optional<runs::AttemptResult> final;
+  if (!run->problem.empty()) {
+    final = Synthetic(ExecutionStatus::kFailed, run->problem);
+  } else if (!AcquireSlot(run)) {
+    absl::MutexLock lock(&mu_);
+    final = Synthetic(ExecutionStatus::kKilled, absl::StrCat("killed: ", run->kill_reason));
+  } else if (job.concurrency_policy == model::ConcurrencyPolicy::kReplace) {
     final = WaitForReplaced(run);
   }
   while (!final) {
-    executor::ExecResult result = RunAttempt(run);
-    const bool retryable = result.status == executor::ExecStatus::kFailed ||
-                           result.status == executor::ExecStatus::kTimeout;
+    runs::AttemptResult result = RunAttempt(run);
+    const bool retryable =
+        result.status == ExecutionStatus::kFailed || result.status == ExecutionStatus::kTimeout;
     const int retry = run->record.attempt;  // the retry this would be (1-based)
     if (!retryable || retry > job.retry_policy.max_retries) {
       final = std::move(result);
@@ -446,25 +403,35 @@ void WorkerService::RunThread(const RunPtr& run) {
     RunLog(*run).Info("retrying", {{"retry", retry},
                                    {"delay_ms", absl::ToInt64Milliseconds(delay)},
                                    {"error", result.error}});
+    bool marked = false;
+    {
+      absl::MutexLock lock(&mu_);
+      marked = run->marked_running;
+      run->marked_running = true;
+    }
+    if (!marked) MarkRunning(run);  // a run waiting to retry shows as running
     {
       absl::MutexLock lock(&mu_);
       run->next_retry = start_at;
-      clock_.WaitUntil(mu_, start_at, [&] { return run->kill_requested; });
+      clock_.WaitUntil(mu_, start_at,
+                       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return run->kill_requested; });
       run->next_retry.reset();
       if (run->kill_requested) {
-        executor::ExecResult killed = SyntheticResult(executor::ExecStatus::kKilled,
-                                                      absl::StrCat("killed: ", run->kill_reason));
-        final = std::move(killed);
+        final = Synthetic(ExecutionStatus::kKilled, absl::StrCat("killed: ", run->kill_reason));
         break;
       }
     }
-    run->record.attempt = retry + 1;
-    run->record.retries_attempted = retry;
-    if (!RecordAttempt(run)) {
-      final = SyntheticResult(executor::ExecStatus::kFailed,
-                              "the execution record was changed by someone else; retry not "
-                              "started");
+    std::string why;
+    if (!RecordNextAttempt(run, result, &why)) {
+      result.error = absl::StrCat(result.error.empty() ? "failed" : result.error, "; retry ", retry,
+                                  " not started: ", why);
+      final = std::move(result);
     }
+  }
+  {
+    // The executions are over: the slot goes to the next run while the result is written.
+    absl::MutexLock lock(&mu_);
+    FreeSlotLocked(*run);
   }
   Finish(run, *final);
 
@@ -481,10 +448,9 @@ void WorkerService::RunThread(const RunPtr& run) {
   ReportRunning(running);
 }
 
-std::optional<executor::ExecResult> WorkerService::WaitForReplaced(const RunPtr& run) {
-  const std::string prefix = keys_.RunningJobPrefix(run->job.name);
-  const std::string mine = keys_.Running(run->id);
-  const std::string running_root = keys_.RunningPrefix();
+std::optional<runs::AttemptResult> WorkerService::WaitForReplaced(const RunPtr& run) {
+  const std::string prefix = keys_.InflightPrefix() + run->id.job().str() + "@";
+  const std::string mine = keys_.Inflight(run->id);
   const absl::Time deadline = clock_.Now() + options_.replace_wait;
   absl::flat_hash_set<std::string> signalled;
   std::vector<std::string> older;
@@ -492,31 +458,38 @@ std::optional<executor::ExecResult> WorkerService::WaitForReplaced(const RunPtr&
     {
       absl::MutexLock lock(&mu_);
       if (run->kill_requested) {
-        return SyntheticResult(executor::ExecStatus::kKilled,
-                               absl::StrCat("killed: ", run->kill_reason));
+        return Synthetic(ExecutionStatus::kKilled, absl::StrCat("killed: ", run->kill_reason));
       }
     }
     absl::StatusOr<store::RangeResponse> resp = kv_.Range(store::RangeRequest::Prefix(prefix));
     if (resp.ok()) {
       older.clear();
       std::string newer;
+      std::vector<store::KeyValue> older_kvs;
       for (const store::KeyValue& kv : resp->kvs) {
         if (kv.key == mine) continue;
-        std::string other = kv.key.substr(running_root.size());
-        if (kv.create_revision < run->running_rev) {
-          older.push_back(std::move(other));
+        auto other = keys_.IdFromKey(kv.key, keys_.InflightPrefix());
+        if (!other) continue;
+        // The scheduled time decides; the claim order breaks ties (two runs of one instant).
+        const bool earlier =
+            other->scheduled() < run->id.scheduled() ||
+            (other->scheduled() == run->id.scheduled() && kv.create_revision < run->claim_rev);
+        if (earlier) {
+          older.push_back(other->str());
+          older_kvs.push_back(kv);
         } else if (newer.empty()) {
-          newer = std::move(other);
+          newer = other->str();
         }
       }
       if (!newer.empty()) {
-        // A later execution of the job was claimed meanwhile: it replaces this one.
-        return SyntheticResult(executor::ExecStatus::kKilled,
-                               absl::StrCat("killed: replaced by execution ", newer));
+        // A later execution of the job runs: it replaces this one.
+        return Synthetic(ExecutionStatus::kKilled,
+                         absl::StrCat("killed: replaced by execution ", newer));
       }
       if (older.empty()) return std::nullopt;
       const std::string reason = absl::StrCat("replaced by execution ", run->id.str());
-      for (const std::string& other : older) {
+      for (size_t i = 0; i < older.size(); ++i) {
+        const std::string& other = older[i];
         if (signalled.contains(other)) continue;
         if (Kill(other, reason)) {
           signalled.insert(other);
@@ -524,16 +497,17 @@ std::optional<executor::ExecResult> WorkerService::WaitForReplaced(const RunPtr&
         }
         auto other_id = model::ExecutionId::Parse(other);
         if (!other_id.ok()) continue;
-        absl::StatusOr<store::PutResponse> put =
-            kv_.Put({.key = keys_.Kill(*other_id), .value = reason});
-        if (put.ok()) signalled.insert(other);
+        // Under our session lease: the request goes away with us.
+        runs::GroupCommit::Result put =
+            commits_.Commit(runs::RequestKill(keys_, *other_id, older_kvs[i], reason, run->lease));
+        if (put.answered()) signalled.insert(other);
       }
       RunLog(*run).Info("Replace: waiting for older runs to end",
                         {{"older", absl::StrJoin(older, ",")}});
     }
     if (clock_.Now() >= deadline) {
-      return SyntheticResult(
-          executor::ExecStatus::kFailed,
+      return Synthetic(
+          ExecutionStatus::kFailed,
           absl::StrCat("not started: Replace policy and execution(s) ",
                        older.empty() ? std::string("?") : absl::StrJoin(older, ", "),
                        " still running after ", absl::FormatDuration(options_.replace_wait)));
@@ -541,18 +515,20 @@ std::optional<executor::ExecResult> WorkerService::WaitForReplaced(const RunPtr&
     absl::MutexLock lock(&mu_);
     const int64_t generation = finished_generation_;
     clock_.WaitUntil(mu_, std::min(deadline, clock_.Now() + options_.replace_poll),
-                     [&] { return run->kill_requested || finished_generation_ != generation; });
+                     [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                       return run->kill_requested || finished_generation_ != generation;
+                     });
   }
 }
 
-executor::ExecResult WorkerService::RunAttempt(const RunPtr& run) {
+runs::AttemptResult WorkerService::RunAttempt(const RunPtr& run) {
   const model::Job& job = run->job;
   executor::Executor* ex =
       job.executor_type == model::ExecutorType::kShell ? executors_.shell : executors_.http;
   if (ex == nullptr) {
-    return SyntheticResult(executor::ExecStatus::kFailed,
-                           absl::StrCat(Av(model::ToString(job.executor_type)),
-                                        " executor disabled on worker ", options_.worker_id));
+    return Synthetic(ExecutionStatus::kFailed,
+                     absl::StrCat(Av(model::ToString(job.executor_type)),
+                                  " executor disabled on worker ", options_.worker_id));
   }
   // The attempt's span: the job continues this context (TRACEPARENT / traceparent header).
   trace::Span attempt = trace::StartSpan(options_.probe.tracer, "attempt",
@@ -563,8 +539,7 @@ executor::ExecResult WorkerService::RunAttempt(const RunPtr& run) {
   {
     absl::MutexLock lock(&mu_);
     if (run->kill_requested) {
-      return SyntheticResult(executor::ExecStatus::kKilled,
-                             absl::StrCat("killed: ", run->kill_reason));
+      return Synthetic(ExecutionStatus::kKilled, absl::StrCat("killed: ", run->kill_reason));
     }
     run->result.reset();
   }
@@ -578,81 +553,138 @@ executor::ExecResult WorkerService::RunAttempt(const RunPtr& run) {
     options_.probe.execution_started(clock_.Now() - run->record.scheduled_time);
   }
   std::string late_kill;
+  executor::KillMode late_mode = executor::KillMode::kGraceful;
   {
     absl::MutexLock lock(&mu_);
     run->handle = handle;
-    if (run->kill_requested) late_kill = run->kill_reason;  // arrived during Start()
+    if (run->kill_requested) {  // arrived during Start()
+      late_kill = run->kill_reason;
+      if (run->kill_end_reason == model::EndReason::kSessionLost) {
+        late_mode = executor::KillMode::kImmediate;
+      }
+    }
   }
-  if (!late_kill.empty()) handle->Kill(late_kill);
+  if (!late_kill.empty()) handle->Kill(late_kill, late_mode);
+  // A run still going after running_mark_delay shows as `running` (a quick one goes straight
+  // from `scheduled` to its final record: one write less per run).
+  const absl::Time mark_at = clock_.Now() + options_.running_mark_delay;
   absl::MutexLock lock(&mu_);
-  clock_.WaitUntil(mu_, absl::InfiniteFuture(), [&] { return run->result.has_value(); });
+  while (!run->result.has_value()) {
+    const absl::Time until = run->marked_running ? absl::InfiniteFuture() : mark_at;
+    clock_.WaitUntil(mu_, until,
+                     [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return run->result.has_value(); });
+    if (!run->result.has_value() && !run->marked_running) {
+      run->marked_running = true;
+      mu_.Unlock();
+      MarkRunning(run);
+      mu_.Lock();
+    }
+  }
   executor::ExecResult result = *std::move(run->result);
   run->result.reset();
   run->handle.reset();
   // Before anything else sees them (span, logs, record): the job may print its secrets, an
   // HTTP server may echo a header, an error may quote the URL.
-  result.output = run->redactor.Redact(result.output);
-  result.error = run->redactor.Redact(result.error);
-  if (result.status != executor::ExecStatus::kSuccess) {
-    attempt.SetError(result.error.empty() ? "attempt failed" : result.error);
+  runs::AttemptResult out;
+  out.status = ToRecordStatus(result.status);
+  out.started = result.started;
+  out.ended = result.ended;
+  out.exit_code = result.exit_code;
+  out.http_status = result.http_status;
+  out.output = run->redactor.Redact(result.output);
+  out.error = run->redactor.Redact(result.error);
+  if (out.status != ExecutionStatus::kSuccess) {
+    attempt.SetError(out.error.empty() ? "attempt failed" : out.error);
   }
-  if (result.exit_code) attempt.SetAttribute("process.exit_code", int64_t{*result.exit_code});
-  if (result.http_status) {
-    attempt.SetAttribute("http.response.status_code", int64_t{*result.http_status});
+  if (out.exit_code) attempt.SetAttribute("process.exit_code", int64_t{*out.exit_code});
+  if (out.http_status) {
+    attempt.SetAttribute("http.response.status_code", int64_t{*out.http_status});
   }
-  return result;
+  return out;
 }
 
-bool WorkerService::RecordAttempt(const RunPtr& run) {
-  const std::string exec_key = keys_.Exec(run->id);
-  const std::string running_key = keys_.Running(run->id);
-  // The record between attempts: still running, the last attempt's outcome kept visible.
-  store::TxnRequest txn;
-  txn.compare.push_back(
-      store::Compare::ModRevision(exec_key, store::Compare::Result::kEqual, run->mod));
-  txn.success.push_back(
-      store::PutRequest{.key = exec_key, .value = model::SerializeExecution(run->record)});
-  txn.failure.push_back(store::RangeRequest::Key(exec_key));
-  txn.failure.push_back(store::RangeRequest::Key(running_key));
-  absl::StatusOr<store::TxnResponse> resp = kv_.Txn(txn);
-  if (!resp.ok()) {
-    // Not fatal: the Finish writes the whole record anyway. A lost answer shows up there as a
-    // changed mod revision on a record that is still visibly ours (adopted).
-    RunLog(*run).Warn("attempt update not written",
-                      {{"error", std::string(resp.status().message())}});
-    return true;
-  }
-  if (resp->succeeded) {
-    run->mod = resp->revision;
-    return true;
-  }
-  const store::KeyValue* exec = FirstKv(RangeAt(*resp, 0));
-  const store::KeyValue* running = FirstKv(RangeAt(*resp, 1));
-  if (exec != nullptr && running != nullptr && running->lease == run->lease) {
-    auto rec = model::ParseExecution(exec->value);
-    if (rec.ok() && rec->status == ExecutionStatus::kRunning &&
-        rec->worker_id == options_.worker_id && rec->attempt <= run->record.attempt) {
-      run->mod = exec->mod_revision;  // our own earlier write whose answer was lost
-      return RecordAttempt(run);
+void WorkerService::MarkRunning(const RunPtr& run) {
+  runs::GroupCommit::Result r =
+      commits_.Commit(runs::MarkRunning(keys_, run->record, run->record_rev, run->inflight_rev));
+  // Only for display: a failed write changes nothing (the finish settles whatever happened).
+  if (r.answered() && r.succeeded) run->record_rev = r.revision;
+}
+
+bool WorkerService::RecordNextAttempt(const RunPtr& run, const runs::AttemptResult& previous,
+                                      std::string* why) {
+  absl::Duration backoff = options_.finish_retry_initial;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (run->kill_requested) {
+        *why = absl::StrCat("killed: ", run->kill_reason);
+        return false;
+      }
     }
+    runs::NextAttempt next = runs::StartNextAttempt(keys_, run->record, run->record_rev,
+                                                    run->inflight, run->inflight_rev, previous);
+    runs::GroupCommit::Result r = commits_.Commit(next.txn);
+    if (r.answered() && r.succeeded) {
+      run->record = std::move(next.record);
+      run->inflight = next.inflight;
+      run->record_rev = run->inflight_rev = r.revision;
+      absl::MutexLock lock(&mu_);
+      run->marked_running = true;
+      return true;
+    }
+    if (r.answered()) {
+      // Compare failed: see whether the execution is still ours.
+      runs::FinishConflict now = runs::ReadFinishConflict(r.responses);
+      std::optional<runs::InflightEntry> inflight;
+      if (now.inflight) {
+        if (auto e = runs::DecodeInflight(now.inflight->value); e.ok()) inflight = *e;
+      }
+      if (!inflight || !now.record || inflight->worker_id != options_.worker_id ||
+          inflight->lease != run->lease) {
+        RunLog(*run).Warn("execution taken over (its worker was presumed lost); not retrying");
+        *why = "the execution was taken over by the leader";
+        return false;
+      }
+      auto current = model::ParseExecution(now.record->value);
+      if (!current.ok()) {
+        *why = "the execution record is unreadable";
+        return false;
+      }
+      if (inflight->attempt == next.inflight.attempt) {
+        // Our own write whose answer was lost: it committed.
+        run->record = *std::move(current);
+        run->inflight = *inflight;
+        run->record_rev = now.record->mod_revision;
+        run->inflight_rev = now.inflight->mod_revision;
+        return true;
+      }
+      // Still ours, changed by someone else (a late result merged into the record): again on
+      // top of what is there.
+      run->record.attempts = std::move(current->attempts);
+      run->record_rev = now.record->mod_revision;
+      run->inflight_rev = now.inflight->mod_revision;
+      continue;
+    }
+    // Store unreachable: the attempt must not start before it is recorded (else a lost worker's
+    // retry could reuse its number). Retry until it is, or until a kill / session loss.
+    RunLog(*run).Warn("attempt update not written; retrying",
+                      {{"error", std::string(r.status.message())}});
+    absl::MutexLock lock(&mu_);
+    clock_.WaitUntil(mu_, clock_.Now() + backoff,
+                     [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return run->kill_requested; });
+    backoff = std::min(backoff * 2, options_.finish_retry_max);
   }
-  RunLog(*run).Warn("execution record taken over; not retrying");
-  return false;
 }
 
-void WorkerService::Finish(const RunPtr& run, const executor::ExecResult& result) {
-  model::Execution rec = run->record;
-  rec.status = ToRecordStatus(result.status);
-  rec.end_time = result.ended > absl::InfinitePast() ? result.ended : clock_.Now();
-  if (rec.start_time && *rec.end_time < *rec.start_time) rec.end_time = rec.start_time;
-  rec.exit_code = result.exit_code;
-  rec.http_status = result.http_status;
-  // Every path to the record goes through here (synthetic results too).
-  rec.output = run->redactor.Redact(result.output);
-  rec.error = run->redactor.Redact(result.error);
-  if (rec.start_time) {
-    rec.duration_ms = absl::ToInt64Milliseconds(*rec.end_time - *rec.start_time);
+void WorkerService::Finish(const RunPtr& run, const runs::AttemptResult& result) {
+  model::Execution rec = runs::FinalRecord(run->record, result, clock_.Now());
+  {
+    absl::MutexLock lock(&mu_);
+    if (rec.status == ExecutionStatus::kKilled) rec.reason = run->kill_end_reason;
   }
+  // Every path to the record goes through here (synthetic results too).
+  rec.output = run->redactor.Redact(rec.output);
+  rec.error = run->redactor.Redact(rec.error);
   run->span.SetAttribute("hourglass.status", std::string(model::ToString(rec.status)));
   run->span.SetAttribute("hourglass.attempts", int64_t{rec.attempt});
   if (rec.status != ExecutionStatus::kSuccess) {
@@ -664,8 +696,16 @@ void WorkerService::Finish(const RunPtr& run, const executor::ExecResult& result
         run->job.name.str(), model::ToString(rec.status),
         rec.start_time ? *rec.end_time - *rec.start_time : absl::ZeroDuration());
   }
-  FinishEntry entry = MakeEntry(*run, rec);
-  absl::Status st = TryFinish(entry, run->serial);
+  FinishEntry entry;
+  entry.id = run->id.str();
+  entry.record = model::SerializeExecution(rec);
+  entry.record_revision = run->record_rev;
+  entry.inflight_revision = run->inflight_rev;
+  entry.lease = run->lease;
+  entry.lock_key = run->lock_key;
+  entry.worker_id = options_.worker_id;
+  entry.attempt = rec.attempt;
+  absl::Status st = results_.Write(std::move(entry));
   const log::ContextLogger run_log = RunLog(*run);
   run_log.Info("finished", {{"status", std::string(model::ToString(rec.status))},
                             {"attempt", rec.attempt},
@@ -673,98 +713,10 @@ void WorkerService::Finish(const RunPtr& run, const executor::ExecResult& result
   if (!st.ok()) {
     run_log.Warn("final record not written; spooled and retried",
                  {{"error", std::string(st.message())}});
-    QueueResult(std::move(entry), run->serial);
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Finish transaction, spool, background flushing.
-
-absl::Status WorkerService::TryFinish(FinishEntry& entry, int64_t serial) {
-  for (int tries = 0; tries < 3; ++tries) {
-    store::TxnRequest txn;
-    txn.compare.push_back(store::Compare::ModRevision(
-        entry.exec_key, store::Compare::Result::kEqual, entry.mod_revision));
-    txn.success.push_back(store::PutRequest{.key = entry.exec_key, .value = entry.record});
-    txn.success.push_back(store::DeleteRequest::Key(entry.inflight_key));
-    txn.success.push_back(store::DeleteRequest::Key(entry.running_key));
-    if (!entry.lock_key.empty()) txn.success.push_back(store::DeleteRequest::Key(entry.lock_key));
-    txn.failure.push_back(store::RangeRequest::Key(entry.exec_key));
-    txn.failure.push_back(store::RangeRequest::Key(entry.running_key));
-    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
-    if (resp.succeeded) return absl::OkStatus();
-
-    // Adopt the record when it is still visibly ours: `running`, our worker id, our lease on
-    // running/<id>, no later attempt — our own earlier write whose answer was lost (or a claim
-    // whose answer was lost). Never when another local run of the same id owns it now.
-    const store::KeyValue* exec = FirstKv(RangeAt(resp, 0));
-    const store::KeyValue* running = FirstKv(RangeAt(resp, 1));
-    bool adopt = false;
-    if (exec != nullptr && running != nullptr && running->lease == entry.lease) {
-      auto rec = model::ParseExecution(exec->value);
-      adopt = rec.ok() && rec->status == ExecutionStatus::kRunning &&
-              rec->worker_id == entry.worker_id && rec->attempt <= entry.attempt;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = runs_.find(entry.id);
-      if (it != runs_.end() && it->second->serial != serial) {
-        // A later local run of the same id (re-dispatched here) owns the record and the keys,
-        // which carry the same lease and values as ours: touch nothing.
-        EntryLog(entry).Warn("stale result dropped: the execution runs here again");
-        return absl::OkStatus();
-      }
-    }
-    if (!adopt) {
-      // The leader (worker lost) or another worker owns the record now: release what is ours.
-      EntryLog(entry).Warn("final record not ours any more; releasing keys");
-      ReleaseKeys(entry);
-      return absl::OkStatus();
-    }
-    entry.mod_revision = exec->mod_revision;
-  }
-  return absl::AbortedError(absl::StrCat("execution ", entry.id, " keeps changing"));
-}
-
-void WorkerService::ReleaseKeys(const FinishEntry& entry) {
-  // Each delete only if the key is still ours; a re-claim by another worker overwrote them.
-  std::vector<store::TxnRequest> txns;
-  txns.push_back({.compare = {store::Compare::Value(
-                      entry.inflight_key, store::Compare::Result::kEqual, entry.inflight_value)},
-                  .success = {store::DeleteRequest::Key(entry.inflight_key)}});
-  txns.push_back({.compare = {store::Compare::Lease(entry.running_key,
-                                                    store::Compare::Result::kEqual, entry.lease)},
-                  .success = {store::DeleteRequest::Key(entry.running_key)}});
-  if (!entry.lock_key.empty()) {
-    txns.push_back({.compare = {store::Compare::Value(
-                        entry.lock_key, store::Compare::Result::kEqual, entry.lock_value)},
-                    .success = {store::DeleteRequest::Key(entry.lock_key)}});
-  }
-  for (const store::TxnRequest& txn : txns) {
-    absl::StatusOr<store::TxnResponse> resp = kv_.Txn(txn);
-    if (!resp.ok()) {
-      EntryLog(entry).Warn("key release failed", {{"error", std::string(resp.status().message())}});
-    }
-  }
-}
-
-void WorkerService::QueueResult(FinishEntry entry, int64_t serial) {
-  if (spool_ != nullptr) {
-    if (absl::Status st = spool_->Append(entry); !st.ok()) {
-      EntryLog(entry).Error("spool write failed; result kept in memory only",
-                            {{"error", std::string(st.message())}});
-    }
-  }
-  absl::MutexLock lock(&mu_);
-  pending_.push_back({std::move(entry), serial, clock_.Now() + options_.finish_retry_initial,
-                      options_.finish_retry_initial});
-  ++wake_background_;
-}
-
-size_t WorkerService::PendingResults() const {
-  absl::MutexLock lock(&mu_);
-  return pending_.size();
-}
+size_t WorkerService::PendingResults() const { return results_.Pending(); }
 
 std::optional<absl::Time> WorkerService::NextRetry(const std::string& execution_id) const {
   absl::MutexLock lock(&mu_);
@@ -773,72 +725,31 @@ std::optional<absl::Time> WorkerService::NextRetry(const std::string& execution_
   return it->second->next_retry;
 }
 
-void WorkerService::FlushPending(bool final_pass) {
-  std::vector<Pending> due;
-  {
-    absl::MutexLock lock(&mu_);
-    const absl::Time now = clock_.Now();
-    for (const Pending& p : pending_) {
-      if (final_pass || p.next_try <= now) due.push_back(p);
-    }
-  }
-  for (Pending& p : due) {
-    absl::Status st = TryFinish(p.entry, p.serial);
-    absl::MutexLock lock(&mu_);
-    auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Pending& q) {
-      return q.entry.id == p.entry.id && q.serial == p.serial;
-    });
-    if (it == pending_.end()) continue;
-    if (st.ok()) {
-      EntryLog(p.entry).Info("spooled result written");
-      pending_.erase(it);
-      if (spool_ != nullptr) {
-        if (absl::Status ds = spool_->MarkDone(p.entry.id); !ds.ok()) {
-          log_.Warn("spool update failed", {{"error", std::string(ds.message())}});
-        }
-      }
-    } else {
-      it->entry.mod_revision = p.entry.mod_revision;
-      it->next_try = clock_.Now() + it->backoff;
-      it->backoff = std::min(it->backoff * 2, options_.finish_retry_max);
-    }
-  }
-}
+// ---------------------------------------------------------------------------------------------
+// Background: the kill watch's restarts, thread reaping.
 
 void WorkerService::BackgroundLoop() {
   int64_t seen_wake = -1;
   while (true) {
-    std::vector<std::string> kill_keys;
     bool restart_watch = false;
     {
       absl::MutexLock lock(&mu_);
       absl::Time deadline = absl::InfiniteFuture();
-      for (const Pending& p : pending_) deadline = std::min(deadline, p.next_try);
-      if (watch_failed_) deadline = std::min(deadline, clock_.Now() + absl::Seconds(1));
-      clock_.WaitUntil(mu_, deadline, [&] {
-        return stopping_ || wake_background_ != seen_wake || !done_threads_.empty() ||
-               !kill_keys_to_delete_.empty();
+      if (watch_failed_) deadline = clock_.Now() + absl::Seconds(1);
+      clock_.WaitUntil(mu_, deadline, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || wake_background_ != seen_wake || !done_threads_.empty();
       });
       if (stopping_) return;
       seen_wake = wake_background_;
-      kill_keys.swap(kill_keys_to_delete_);
       restart_watch = watch_failed_ && clock_.Now() >= deadline;
     }
     ReapThreads();
-    for (const std::string& key : kill_keys) {
-      absl::StatusOr<store::DeleteResponse> del = kv_.Delete(store::DeleteRequest::Key(key));
-      if (!del.ok()) {
-        log_.Warn("kill key not deleted",
-                  {{"key", key}, {"error", std::string(del.status().message())}});
-      }
-    }
     if (restart_watch) {
       kill_watch_.reset();
       absl::Status st = StartKillWatch();
       absl::MutexLock lock(&mu_);
       watch_failed_ = !st.ok();
     }
-    FlushPending(/*final_pass=*/false);
   }
 }
 
@@ -874,9 +785,9 @@ void WorkerService::OnKillEvents(const store::WatchResponse& response) {
       if (!id) continue;
       auto it = runs_.find(id->str());
       if (it == runs_.end()) continue;  // not ours
-      KillLocked(it->second, ev.kv.value.empty() ? "kill requested" : ev.kv.value, signal);
-      // Deleted by the background thread: no store call from the watch's thread.
-      kill_keys_to_delete_.push_back(ev.kv.key);
+      // The key is consumed by the run's Finish (runs::Finish), atomically with its record.
+      KillLocked(it->second, ev.kv.value.empty() ? "kill requested" : ev.kv.value,
+                 executor::KillMode::kGraceful, signal);
     }
   }
   if (!signal.empty()) log_.Info("kill requested through the store", {{"runs", signal.size()}});
@@ -893,24 +804,27 @@ log::ContextLogger WorkerService::RunLog(const RunState& run) const {
                           [redactor](std::string_view s) { return redactor->Redact(s); });
 }
 
-log::ContextLogger WorkerService::EntryLog(const FinishEntry& entry) const {
-  // A result outlives its run (spool): its identity comes from the entry and its record.
-  model::ExecutionId id;
-  std::string trace_id;
-  if (auto parsed = model::ExecutionId::Parse(entry.id); parsed.ok()) id = *parsed;
-  if (auto rec = model::ParseExecution(entry.record); rec.ok()) trace_id = rec->trace_id;
-  return model::RunLogger(log_, id, entry.worker_id, "", trace_id);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Kill, Stop, Health.
 
-void WorkerService::KillLocked(const RunPtr& run, const std::string& reason, Signals& signal) {
+void WorkerService::KillLocked(const RunPtr& run, const std::string& reason,
+                               executor::KillMode mode, Signals& signal) {
   if (!run->kill_requested) {
     run->kill_requested = true;
     run->kill_reason = reason;
   }
-  if (run->handle) signal.emplace_back(run->handle, run->kill_reason);
+  if (run->handle) signal.push_back({run->handle, run->kill_reason, mode});
+}
+
+void WorkerService::FreeSlotLocked(RunState& run) {
+  if (run.admitted) {
+    run.admitted = false;
+    --admitted_;
+  }
+  if (run.executing) {
+    run.executing = false;
+    --executing_;
+  }
 }
 
 void WorkerService::ReportRunning(size_t running) const {
@@ -919,7 +833,7 @@ void WorkerService::ReportRunning(size_t running) const {
 
 void WorkerService::Signal(const Signals& signal) {
   // Outside mu_: an executor may take its own locks in Kill().
-  for (const auto& [handle, reason] : signal) handle->Kill(reason);
+  for (const KillSignal& s : signal) s.handle->Kill(s.reason, s.mode);
 }
 
 bool WorkerService::Kill(const std::string& execution_id, const std::string& reason) {
@@ -930,7 +844,8 @@ bool WorkerService::Kill(const std::string& execution_id, const std::string& rea
     auto it = runs_.find(execution_id);
     if (it == runs_.end()) return false;
     run = it->second;
-    KillLocked(run, reason.empty() ? "kill requested" : reason, signal);
+    KillLocked(run, reason.empty() ? "kill requested" : reason, executor::KillMode::kGraceful,
+               signal);
   }
   RunLog(*run).Info("kill", {{"reason", reason}});
   Signal(signal);
@@ -967,23 +882,23 @@ void WorkerService::Stop() {
     draining_ = true;
     log_.Info("draining", {{"runs", runs_.size()}});
     const absl::Time deadline = clock_.Now() + options_.shutdown_grace;
-    clock_.WaitUntil(mu_, deadline, [&] { return runs_.empty(); });
-    for (auto& [id, run] : runs_) KillLocked(run, "worker shutting down", signal);
+    clock_.WaitUntil(mu_, deadline, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return runs_.empty(); });
+    for (auto& [id, run] : runs_) {
+      KillLocked(run, "worker shutting down", executor::KillMode::kGraceful, signal);
+    }
   }
   Signal(signal);
   {
     absl::MutexLock lock(&mu_);
-    clock_.WaitUntil(mu_, absl::InfiniteFuture(), [&] { return runs_.empty(); });
+    clock_.WaitUntil(mu_, absl::InfiniteFuture(),
+                     [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return runs_.empty(); });
     stopping_ = true;
   }
   background_.join();
   kill_watch_.reset();
   ReapThreads();
-  FlushPending(/*final_pass=*/true);
+  results_.Stop();
   absl::MutexLock lock(&mu_);
-  if (!pending_.empty()) {
-    log_.Warn("results left in the spool for the next start", {{"count", pending_.size()}});
-  }
   stopped_ = true;
 }
 
@@ -993,7 +908,6 @@ HealthResponse WorkerService::Health() const {
   h.set_worker_id(options_.worker_id);
   h.set_capacity(options_.capacity);
   h.set_in_flight(static_cast<int32_t>(runs_.size()));
-  h.set_highest_term(highest_term_);
   h.set_draining(draining_);
   return h;
 }
@@ -1027,39 +941,12 @@ executor::ExecRequest WorkerService::MakeRequest(const RunState& run) const {
   return req;
 }
 
-executor::ExecResult WorkerService::SyntheticResult(executor::ExecStatus status,
-                                                    std::string error) const {
-  executor::ExecResult r;
+runs::AttemptResult WorkerService::Synthetic(ExecutionStatus status, std::string error) const {
+  runs::AttemptResult r;
   r.status = status;
   r.error = std::move(error);
   r.started = r.ended = clock_.Now();
   return r;
-}
-
-FinishEntry WorkerService::MakeEntry(const RunState& run, const model::Execution& record) const {
-  FinishEntry e;
-  e.id = run.id.str();
-  e.exec_key = keys_.Exec(run.id);
-  e.mod_revision = run.mod;
-  e.lease = run.lease;
-  e.inflight_key = keys_.Inflight(run.id);
-  e.inflight_value = InflightValue(run.lease);
-  e.running_key = keys_.Running(run.id);
-  e.lock_key = run.lock_key;
-  e.lock_value = run.lock_key.empty() ? "" : run.id.str();
-  e.record = model::SerializeExecution(record);
-  e.worker_id = options_.worker_id;
-  e.attempt = record.attempt;
-  return e;
-}
-
-std::string WorkerService::InflightValue(store::LeaseId lease) const {
-  return model::DumpJson(model::Json{{"worker_id", options_.worker_id}, {"lease", lease}});
-}
-
-std::string WorkerService::RunningValue() const {
-  return model::DumpJson(
-      model::Json{{"worker_id", options_.worker_id}, {"address", options_.address}});
 }
 
 }  // namespace hg::worker

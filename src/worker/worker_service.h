@@ -10,20 +10,27 @@
 //   ... worker.Run(request) from the gRPC server (GrpcWorkerServer) or in-process ...
 //   worker.Stop();                                  // drain, then kill what is left
 //
-// Run() answers as soon as the execution is claimed (or refused); the run itself, its retries
-// and the final record happen on a thread of the service, one per run (bounded by capacity).
+// Run() takes execution ids only and answers once each is claimed (or refused); the run itself,
+// its retries and the final record happen on a thread of the service, one per run (bounded by
+// capacity). Every store write of the worker — claims, attempt updates, finishes — goes through
+// one runs::GroupCommit, so writes that arrive together share a transaction.
 //
 // Guarantees:
-// - A start happens at most once per execution: only the Claim transaction (compare on the
-//   record's mod revision) starts anything; a re-sent Run finds the record claimed.
+// - The worker runs only what the store says: record, pending entry, job definition and kill
+//   requests are read from the store (Claimer), never taken from the request.
+// - A start happens at most once per execution attempt: only the claim transaction (compare on
+//   record and pending entry) starts anything; a re-sent Run finds it claimed.
 // - Forbid: the claim and the lock (`locks/<job>/<lease-hex>`, on the session lease) are one
 //   transaction guarded by "no lock key under locks/<job>/"; a held lock records `skipped`.
-// - Replace: the claim happens first; then every older running execution of the job is killed
-//   (locally, or through `kill/<id>` for other workers) and the run starts once they are gone.
-// - Results are never lost: the Finish transaction is retried (in memory and in the spool file)
-//   until the store takes it.
-// - No run outlives the session: SessionLost() kills every run; they are recorded `killed`
-//   ("killed: session lost") as soon as the store is writable.
+// - Replace: the claim happens first; then every running execution of the job scheduled
+//   earlier is killed (locally, or through `kill/<id>` for other workers) and the run starts once
+//   they are gone; one scheduled later replaces this one.
+// - An attempt number is never reused: the next attempt is recorded (record and inflight entry)
+//   before it starts, and it does not start until the store has taken that write.
+// - Results are never lost: ResultWriter retries (spool file) until the store takes them, and
+//   records a late result on its own attempt when the leader has moved on.
+// - No run outlives the session: SessionLost() SIGKILLs every run at once (no grace: the lease
+//   may expire soon after); they are recorded `killed` (reason session_lost).
 //
 // Thread safety: every public method may be called from any thread. Start() and Stop() once
 // each (Stop() is idempotent and called by the destructor). `kv`, `clock` and the executors
@@ -55,8 +62,11 @@
 #include "model/job.h"
 #include "model/keys.h"
 #include "model/secrets.h"
+#include "runs/group_commit.h"
 #include "store/kv.h"
 #include "worker.pb.h"
+#include "worker/claimer.h"
+#include "worker/result_writer.h"
 #include "worker/spool.h"
 
 namespace hg::trace {
@@ -84,11 +94,19 @@ struct WorkerProbe {
 struct WorkerOptions {
   std::string worker_id;  // required; recorded as the record's worker_id
   std::string address;    // advertised gRPC address (written into running/<id>)
-  int capacity = 16;      // concurrent runs; Run() beyond it is RESOURCE_EXHAUSTED
+  // Concurrent executions (attempts and their retry waits; writing the result does not count).
+  // Claims are admitted up to twice this, so they overlap the runs; beyond that Run() declines
+  // RESOURCE_EXHAUSTED.
+  int capacity = 16;
+  // A run still executing after this shows as `running` in its record; quicker ones go from
+  // `scheduled` straight to their final record.
+  absl::Duration running_mark_delay = absl::Seconds(1);
   absl::Duration kill_grace = absl::Seconds(5);       // SIGTERM -> SIGKILL (shell)
   absl::Duration shutdown_grace = absl::Seconds(30);  // Stop(): how long runs may finish
   size_t output_cap = 64 * 1024;                      // bytes of output kept per attempt
-  std::string spool_path;                     // results not yet in the store; empty = memory only
+  // Results not yet in the store (fsync'd; flushed on the next start). Empty = memory only: a
+  // result is then lost if the worker dies while the store is unreachable.
+  std::string spool_path;
   std::map<std::string, std::string> labels;  // reported by the registry (lead wires)
   // Replace: how long to wait for the replaced runs to end before giving up (`failed`), and how
   // often to look again for runs on other workers.
@@ -121,7 +139,7 @@ class WorkerService {
   WorkerService& operator=(const WorkerService&) = delete;
 
   // Opens the spool (results a previous process could not write are queued for the store),
-  // starts the kill/ watch and the background thread. Errors: the spool file cannot be opened
+  // starts the kill/ watch and the background threads. Errors: the spool file cannot be opened
   // (fatal configuration error). A store that is down is not an error: the watch and the
   // flush are retried in the background.
   absl::Status Start();
@@ -132,22 +150,21 @@ class WorkerService {
   // the watch is cancelled and every thread joined. Idempotent.
   void Stop();
 
-  // Binds the service to a session lease: claims put running/ and lock keys under `lease`.
-  // `alive` (may be empty) is asked before every claim; false refuses the run (UNAVAILABLE).
-  // Call again with a new session after SessionLost().
+  // Binds the service to a session lease: claims put inflight entries and lock keys naming
+  // `lease`. `alive` (may be empty) is asked before every claim; false refuses the run
+  // (UNAVAILABLE). Call again with a new session after SessionLost().
   void AttachSession(store::LeaseId lease, std::function<bool()> alive);
-  // The session can no longer be proven alive (DESIGN.md guard 3): kills every run (they end
-  // `killed`, error "killed: session lost") and refuses runs until the next AttachSession().
-  // Never blocks on the runs: safe to call from coord::Session's lost listener.
+  // The session can no longer be proven alive (DESIGN.md guard 3): SIGKILLs every run (they end
+  // `killed`, reason session_lost) and refuses runs until the next AttachSession(). Never blocks
+  // on the runs: safe to call from coord::Session's lost listener.
   void SessionLost(const std::string& reason);
 
-  // See proto/worker.proto. Errors (gRPC codes map one to one):
-  //   INVALID_ARGUMENT     bad execution id, bad job JSON, job name not the id's job
-  //   FAILED_PRECONDITION  "stale leader term X (highest seen Y)"
-  //   UNAVAILABLE          draining, no live session, store unreachable (nothing claimed, or
-  //                        the claim's fate unknown: then it is settled in the background)
-  //   RESOURCE_EXHAUSTED   at capacity
-  //   NOT_FOUND            no execution record
+  // See proto/worker.proto. Errors for the whole call (gRPC codes map one to one):
+  //   INVALID_ARGUMENT  a malformed execution id
+  //   UNAVAILABLE       draining, or no live session
+  // Per item: STARTED, ALREADY_CLAIMED, SKIPPED, FINISHED, KILLED, NOT_QUEUED, or DECLINED with
+  // a code (RESOURCE_EXHAUSTED at capacity, UNAVAILABLE store unreachable, INTERNAL unreadable
+  // state, ABORTED kept changing).
   absl::StatusOr<hourglass::v1::RunResponse> Run(const hourglass::v1::RunRequest& request);
 
   // Kills a run of this worker (asynchronous: the run ends `killed`, error "killed: <reason>").
@@ -167,51 +184,48 @@ class WorkerService {
   struct RunState;
   using RunPtr = std::shared_ptr<RunState>;
   // Kill signals collected under mu_ and sent after releasing it.
-  using Signals = std::vector<std::pair<std::shared_ptr<executor::RunHandle>, std::string>>;
+  struct KillSignal {
+    std::shared_ptr<executor::RunHandle> handle;
+    std::string reason;
+    executor::KillMode mode;
+  };
+  using Signals = std::vector<KillSignal>;
 
-  // Run() after validation: reads the record, applies the policy, claims, starts the thread.
-  absl::StatusOr<hourglass::v1::RunResponse> ClaimAndStart(const RunPtr& run);
-  // Records `skipped` (Forbid, lock held by `holder`) if the record is still at `read_mod`.
-  absl::StatusOr<bool> RecordSkipped(const RunPtr& run, const model::Execution& rec,
-                                     store::Revision read_mod, const std::string& holder);
   void RunThread(const RunPtr& run);
-  // Replace: kills older running executions of the job and waits for them to end. Returns the
-  // final result when the run must not start (killed meanwhile, replaced by a newer one, or
-  // the wait timed out); nullopt = go.
-  std::optional<executor::ExecResult> WaitForReplaced(const RunPtr& run);
+  // Replace: kills running executions of the job scheduled earlier and waits for them to end.
+  // Returns the final result when the run must not start (killed meanwhile, replaced by a later
+  // one, or the wait timed out); nullopt = go.
+  std::optional<runs::AttemptResult> WaitForReplaced(const RunPtr& run);
   // One attempt; blocks until the executor reports.
-  executor::ExecResult RunAttempt(const RunPtr& run);
-  // Attempt-update transaction before a retry. False: the record is not ours any more.
-  bool RecordAttempt(const RunPtr& run);
-  void Finish(const RunPtr& run, const executor::ExecResult& result);
-
-  // Finish transaction. OK when settled (written, or someone else owns the record now and our
-  // keys are released); an error means "retry later". `serial` names the local run that made
-  // the entry (0 = none alive, e.g. loaded from the spool).
-  absl::Status TryFinish(FinishEntry& entry, int64_t serial);
-  void ReleaseKeys(const FinishEntry& entry);
-  void QueueResult(FinishEntry entry, int64_t serial);
+  runs::AttemptResult RunAttempt(const RunPtr& run);
+  // Records the next attempt before it starts (retried until the store takes it). False: the
+  // execution is not ours any more, or a kill/session loss came first; `why` says which.
+  bool RecordNextAttempt(const RunPtr& run, const runs::AttemptResult& previous, std::string* why);
+  void Finish(const RunPtr& run, const runs::AttemptResult& result);
+  // A claim whose answer was lost: if it committed, the run never started; record that.
+  void SettleUnknownClaim(const model::ExecutionId& id, const Claimer::Result& claim,
+                          store::LeaseId lease);
 
   void BackgroundLoop();
-  void FlushPending(bool final_pass);
   absl::Status StartKillWatch();
   void OnKillEvents(const store::WatchResponse& response);
-  void KillLocked(const RunPtr& run, const std::string& reason, Signals& signal)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void KillLocked(const RunPtr& run, const std::string& reason, executor::KillMode mode,
+                  Signals& signal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void Signal(const Signals& signal);
   void ReportRunning(size_t running) const;
   void ReapThreads();
+  void Release(const RunPtr& run);  // drops a run that did not start from runs_
+  void FreeSlotLocked(RunState& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits for one of `capacity` execution slots; false when killed meanwhile.
+  bool AcquireSlot(const RunPtr& run);
+  // Writes the `running` record of a run that is taking a while (display only).
+  void MarkRunning(const RunPtr& run);
 
   // A logger bound to the run's identity (model/run_log.h); safe from any thread.
   log::ContextLogger RunLog(const RunState& run) const;
-  // The same for a result that may have outlived its run (spool).
-  log::ContextLogger EntryLog(const FinishEntry& entry) const;
 
   executor::ExecRequest MakeRequest(const RunState& run) const;
-  executor::ExecResult SyntheticResult(executor::ExecStatus status, std::string error) const;
-  FinishEntry MakeEntry(const RunState& run, const model::Execution& record) const;
-  std::string InflightValue(store::LeaseId lease) const;
-  std::string RunningValue() const;
+  runs::AttemptResult Synthetic(model::ExecutionStatus status, std::string error) const;
 
   store::Kv& kv_;
   const Clock& clock_;
@@ -219,36 +233,29 @@ class WorkerService {
   const Executors executors_;
   const WorkerOptions options_;
   const log::Logger log_{"worker"};
+  runs::GroupCommit commits_;
+  Claimer claimer_;
+  ResultWriter results_;
 
   mutable absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // Stop() called: the background loop ends
   bool draining_ ABSL_GUARDED_BY(mu_) = false;  // Run() refused
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  int64_t highest_term_ ABSL_GUARDED_BY(mu_) = 0;
   store::LeaseId lease_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<bool()> alive_ ABSL_GUARDED_BY(mu_);
   bool session_lost_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, RunPtr> runs_ ABSL_GUARDED_BY(mu_);
+  int admitted_ ABSL_GUARDED_BY(mu_) = 0;   // runs_ entries admitted (claiming or running)
+  int executing_ ABSL_GUARDED_BY(mu_) = 0;  // of them, holding an execution slot
   // Bumped whenever a local run ends (wakes Replace waiters without a store poll).
   int64_t finished_generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::thread> done_threads_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);  // retry jitter
-  int64_t next_serial_ ABSL_GUARDED_BY(mu_) = 1;
 
-  // Results waiting for the store, oldest first, with their next try (Clock time).
-  struct Pending {
-    FinishEntry entry;
-    int64_t serial = 0;
-    absl::Time next_try;
-    absl::Duration backoff;
-  };
-  std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> kill_keys_to_delete_ ABSL_GUARDED_BY(mu_);
   bool watch_failed_ ABSL_GUARDED_BY(mu_) = false;
   int64_t wake_background_ ABSL_GUARDED_BY(mu_) = 0;
 
-  std::unique_ptr<ResultSpool> spool_;        // set by Start(); thread-safe itself
   std::unique_ptr<store::Watch> kill_watch_;  // background thread + Start/Stop only
   std::thread background_;
   absl::Mutex stop_mu_;  // serializes Stop() callers

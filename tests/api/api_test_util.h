@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "model/job.h"
+#include "runs/entries.h"
 #include "store/local/sqlite_kv.h"
 
 namespace hg::api::testing {
@@ -31,20 +32,32 @@ class ServiceFixture : public ::testing::Test {
     return job.ok() ? *job : model::Job{};
   }
   static model::Job ShellJob(const std::string& name, const std::string& extra = "") {
-    return ParseJob(R"({"name":")" + name +
-                    R"(","cron_expr":"0 */5 * * * *","executor_type":"shell","executor":{"command":"true"})" +
-                    (extra.empty() ? "" : "," + extra) + "}");
+    return ParseJob(
+        R"({"name":")" + name +
+        R"(","cron_expr":"0 */5 * * * *","executor_type":"shell","executor":{"command":"true"})" +
+        (extra.empty() ? "" : "," + extra) + "}");
   }
   static model::JobName Name(const std::string& name) { return *model::JobName::Parse(name); }
 
   // Stores an execution record of `job` at `scheduled` with `status` (as the leader would).
   model::Execution PutExecution(const std::string& job, absl::Time scheduled,
                                 model::ExecutionStatus status) {
-    model::Execution e = model::NewExecution(Name(job), scheduled, model::Trigger::kSchedule, 1, rng_);
+    model::Execution e =
+        model::NewExecution(Name(job), scheduled, model::Trigger::kSchedule, 1, rng_);
     e.status = status;
     auto put = kv_->Put({.key = service_.keys().Exec(e.id), .value = model::SerializeExecution(e)});
     EXPECT_TRUE(put.ok()) << put.status();
     return e;
+  }
+  // The protocol state that goes with the record: queued (pending/) or claimed (inflight/).
+  void MarkQueued(const model::ExecutionId& id) {
+    ASSERT_TRUE(
+        kv_->Put({.key = service_.keys().Pending(id), .value = runs::EncodePending({})}).ok());
+  }
+  void MarkClaimed(const model::ExecutionId& id) {
+    ASSERT_TRUE(kv_->Put({.key = service_.keys().Inflight(id),
+                          .value = runs::EncodeInflight({.worker_id = "w1", .lease = 7})})
+                    .ok());
   }
 
   FakeClock clock_;

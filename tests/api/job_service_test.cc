@@ -69,7 +69,8 @@ TEST_F(JobServiceTest, GetComputesNextRunAndLastExecution) {
   EXPECT_FALSE(view->status.last_execution);
 
   PutExecution("a", clock_.Now() - absl::Minutes(10), ExecutionStatus::kSuccess);
-  model::Execution newest = PutExecution("a", clock_.Now() - absl::Minutes(5), ExecutionStatus::kFailed);
+  model::Execution newest =
+      PutExecution("a", clock_.Now() - absl::Minutes(5), ExecutionStatus::kFailed);
   PutExecution("ab", clock_.Now(), ExecutionStatus::kRunning);  // another job's, sorts after
   view = service_.Get(Name("a"));
   ASSERT_TRUE(view.ok());
@@ -88,7 +89,8 @@ TEST_F(JobServiceTest, GetMissing) {
 }
 
 TEST_F(JobServiceTest, ListPagesByName) {
-  for (const char* name : {"c", "a", "b", "d", "e"}) ASSERT_TRUE(service_.Upsert(ShellJob(name)).ok());
+  for (const char* name : {"c", "a", "b", "d", "e"})
+    ASSERT_TRUE(service_.Upsert(ShellJob(name)).ok());
   auto all = service_.List(0, "");
   ASSERT_TRUE(all.ok());
   ASSERT_THAT(all->jobs, SizeIs(5));
@@ -150,28 +152,44 @@ TEST_F(JobServiceTest, DeleteRemovesDefinitionAndCursorKeepsHistory) {
 }
 
 TEST_F(JobServiceTest, DeleteWithKill) {
-  ASSERT_TRUE(service_.Upsert(ShellJob("a")).ok());
+  model::Job job = ShellJob("a");
+  job.history_limit = 1;  // the unfinished runs are far older than the newest record
+  ASSERT_TRUE(service_.Upsert(job).ok());
+  auto running = PutExecution("a", clock_.Now() - absl::Minutes(5), ExecutionStatus::kRunning);
+  auto scheduled = PutExecution("a", clock_.Now() - absl::Minutes(4), ExecutionStatus::kScheduled);
   auto done = PutExecution("a", clock_.Now() - absl::Minutes(3), ExecutionStatus::kSuccess);
-  auto running = PutExecution("a", clock_.Now() - absl::Minutes(2), ExecutionStatus::kRunning);
-  auto scheduled = PutExecution("a", clock_.Now() - absl::Minutes(1), ExecutionStatus::kScheduled);
-  ASSERT_TRUE(kv_->Put({.key = service_.keys().Pending(scheduled.id), .value = "{}"}).ok());
+  PutExecution("a", clock_.Now() - absl::Minutes(2), ExecutionStatus::kSuccess);
+  MarkQueued(scheduled.id);
+  MarkClaimed(running.id);
   ASSERT_TRUE(service_.Delete(Name("a"), {.kill = true}).ok());
   EXPECT_FALSE(store::Get(*kv_, service_.keys().Pending(scheduled.id))->has_value());
-  EXPECT_EQ((*store::Get(*kv_, service_.keys().Kill(running.id)))->value, "job deleted");
-  EXPECT_EQ(service_.GetExecution(scheduled.id)->status, ExecutionStatus::kKilled);
+  model::Execution ended = *service_.GetExecution(scheduled.id);
+  EXPECT_EQ(ended.status, ExecutionStatus::kKilled);
+  EXPECT_EQ(ended.reason, model::EndReason::kJobDeleted);
   EXPECT_EQ(service_.GetExecution(done.id)->status, ExecutionStatus::kSuccess);
   auto request = store::Get(*kv_, service_.keys().Kill(running.id));
   ASSERT_TRUE(request.ok() && request->has_value());
+  EXPECT_EQ((*request)->value, "job deleted");
   EXPECT_NE((*request)->lease, 0);
   EXPECT_FALSE(*store::Get(*kv_, service_.keys().Kill(done.id)));
   EXPECT_FALSE(*store::Get(*kv_, service_.keys().Kill(scheduled.id)));
 }
 
+TEST_F(JobServiceTest, DeleteWithoutKillStillEndsWhatNeverStarted) {
+  ASSERT_TRUE(service_.Upsert(ShellJob("a")).ok());
+  auto scheduled = PutExecution("a", clock_.Now(), ExecutionStatus::kScheduled);
+  MarkQueued(scheduled.id);
+  ASSERT_TRUE(service_.Delete(Name("a"), {}).ok());
+  EXPECT_FALSE(store::Get(*kv_, service_.keys().Pending(scheduled.id))->has_value());
+  EXPECT_EQ(service_.GetExecution(scheduled.id)->reason, model::EndReason::kJobDeleted);
+}
+
 TEST_F(JobServiceTest, HistoryNewestFirstWithPagesAndCursors) {
   std::vector<std::string> newest_first;
   for (int i = 0; i < 25; ++i) {
-    newest_first.insert(newest_first.begin(),
-                        PutExecution("a", clock_.Now() + absl::Seconds(i), ExecutionStatus::kSuccess).id.str());
+    newest_first.insert(
+        newest_first.begin(),
+        PutExecution("a", clock_.Now() + absl::Seconds(i), ExecutionStatus::kSuccess).id.str());
   }
   auto page1 = service_.History(Name("a"), {.page = 1, .page_size = 10});
   ASSERT_TRUE(page1.ok()) << page1.status();
@@ -202,9 +220,11 @@ TEST_F(JobServiceTest, HistoryStatusFilter) {
   for (int i = 0; i < 30; ++i) {
     auto status = i % 3 == 0 ? ExecutionStatus::kFailed : ExecutionStatus::kSuccess;
     auto e = PutExecution("a", clock_.Now() + absl::Seconds(i), status);
-    if (status == ExecutionStatus::kFailed) failed_newest_first.insert(failed_newest_first.begin(), e.id.str());
+    if (status == ExecutionStatus::kFailed)
+      failed_newest_first.insert(failed_newest_first.begin(), e.id.str());
   }
-  auto page2 = service_.History(Name("a"), {.page = 2, .page_size = 4, .status = ExecutionStatus::kFailed});
+  auto page2 =
+      service_.History(Name("a"), {.page = 2, .page_size = 4, .status = ExecutionStatus::kFailed});
   ASSERT_TRUE(page2.ok());
   EXPECT_EQ(Ids(*page2), std::vector<std::string>(failed_newest_first.begin() + 4,
                                                   failed_newest_first.begin() + 8));
@@ -241,14 +261,36 @@ TEST_F(JobServiceTest, TriggerNeedsTheJob) {
   auto stored = service_.GetExecution(e->id);
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(*stored, *e);
-  // The dispatch envelope for the leader, carrying the job as stored.
+  // Queued for the leader: the first attempt, under the job's revision (no job copy: the
+  // worker reads the definition from the store).
   auto pending = store::Get(*kv_, service_.keys().Pending(e->id));
   ASSERT_TRUE(pending.ok() && pending->has_value());
-  auto envelope = model::ParseJson((*pending)->value);
-  ASSERT_TRUE(envelope.ok());
-  EXPECT_EQ((*envelope)["job"]["name"], "a");
-  EXPECT_EQ((*envelope)["attempt"], 1);
-  EXPECT_EQ((*envelope)["scheduled_time"], model::FormatRfc3339(clock_.Now()));
+  auto entry = runs::DecodePending((*pending)->value);
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_EQ(entry->attempt, 1);
+  auto job_kv = store::Get(*kv_, service_.keys().Job(Name("a")));
+  EXPECT_EQ(entry->job_revision, (*job_kv)->mod_revision);
+}
+
+TEST_F(JobServiceTest, TheCursorIsWrittenWithTheJobAndMovesOnlyWithItsSchedule) {
+  ASSERT_TRUE(service_.Upsert(ShellJob("a")).ok());
+  const std::string key = service_.keys().Cursor(Name("a"));
+  auto cursor = [&] {
+    auto kv = store::Get(*kv_, key);
+    EXPECT_TRUE(kv.ok() && kv->has_value());
+    return *runs::DecodeCursor((*kv)->value);
+  };
+  const absl::Time created = clock_.Now();
+  EXPECT_EQ(cursor(), created);  // a new job starts from its creation
+  clock_.Advance(absl::Minutes(5));
+  model::Job same = ShellJob("a");
+  same.description = "only the description";
+  ASSERT_TRUE(service_.Upsert(same).ok());
+  EXPECT_EQ(cursor(), created);  // no schedule change: the scheduler's cursor is kept
+  model::Job moved = ShellJob("a");
+  moved.cron_expr = "0 */10 * * * *";
+  ASSERT_TRUE(service_.Upsert(moved).ok());
+  EXPECT_EQ(cursor(), clock_.Now());  // a new schedule starts now, never replays the old one
 }
 
 TEST_F(JobServiceTest, PauseResume) {
@@ -271,7 +313,8 @@ TEST_F(JobServiceTest, KillExecution) {
   auto running = PutExecution("a", clock_.Now(), ExecutionStatus::kRunning);
   auto done = PutExecution("a", clock_.Now(), ExecutionStatus::kSuccess);
 
-  ASSERT_TRUE(kv_->Put({.key = service_.keys().Pending(scheduled.id), .value = "{}"}).ok());
+  MarkQueued(scheduled.id);
+  MarkClaimed(running.id);
   auto killed = service_.KillExecution(scheduled.id);
   ASSERT_TRUE(killed.ok()) << killed.status();
   EXPECT_EQ(killed->status, ExecutionStatus::kKilled);
@@ -302,10 +345,15 @@ TEST_F(JobServiceTest, Cluster) {
   ASSERT_TRUE(empty.ok());
   EXPECT_FALSE(empty->leader);
   const model::Keys& keys = service_.keys();
-  ASSERT_TRUE(kv_->Put({.key = keys.ElectionPrefix() + "6b8b4567", .value = R"({"id":"m1","address":"10.0.0.1:8080"})"}).ok());
-  ASSERT_TRUE(kv_->Put({.key = keys.ElectionPrefix() + "327b23c6", .value = R"({"id":"m2"})"}).ok());
+  ASSERT_TRUE(kv_->Put({.key = keys.ElectionPrefix() + "6b8b4567",
+                        .value = R"({"id":"m1","address":"10.0.0.1:8080"})"})
+                  .ok());
+  ASSERT_TRUE(
+      kv_->Put({.key = keys.ElectionPrefix() + "327b23c6", .value = R"({"id":"m2"})"}).ok());
   ASSERT_TRUE(kv_->Put({.key = keys.Master("m1"), .value = R"({"address":"10.0.0.1:8080"})"}).ok());
-  ASSERT_TRUE(kv_->Put({.key = keys.Worker("w1"), .value = R"({"id":"w1","labels":{"zone":"a"},"capacity":4})"}).ok());
+  ASSERT_TRUE(kv_->Put({.key = keys.Worker("w1"),
+                        .value = R"({"id":"w1","labels":{"zone":"a"},"capacity":4})"})
+                  .ok());
   ASSERT_TRUE(kv_->Put({.key = keys.Worker("w2"), .value = "not json"}).ok());
   auto info = service_.Cluster();
   ASSERT_TRUE(info.ok());

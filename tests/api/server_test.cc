@@ -11,8 +11,8 @@
 #include "gtest/gtest.h"
 #include "model/json.h"
 #include "tests/api/api_test_util.h"
-#include "tests/model/v1_examples.h"
 #include "tests/fixtures/flaky_kv.h"
+#include "tests/model/v1_examples.h"
 
 namespace hg::api {
 namespace {
@@ -115,7 +115,8 @@ TEST_F(ServerTest, V1CreateHttpJobAndListAndDeleteAndHistory) {
   EXPECT_FALSE(list->has_header("X-Next-Cursor"));
 
   // curl http://localhost:8080/jobs/my-first-shell-job/history
-  PutExecution("my-first-shell-job", clock_.Now() - absl::Seconds(20), model::ExecutionStatus::kSuccess);
+  PutExecution("my-first-shell-job", clock_.Now() - absl::Seconds(20),
+               model::ExecutionStatus::kSuccess);
   auto newest = PutExecution("my-first-shell-job", clock_.Now() - absl::Seconds(10),
                              model::ExecutionStatus::kFailed);
   auto history = client_->Get("/jobs/my-first-shell-job/history");
@@ -158,8 +159,8 @@ TEST_F(ServerTest, WithAndWithoutTrailingSlash) {
 
 TEST_F(ServerTest, ValidationErrorsArePerField) {
   Json body = ExpectError(Post("/jobs/", R"({"name":"a b","cron_expr":"* * * * * * * *",)"
-                                          R"("executor_type":"http","executor":{"url":"ftp://x"},)"
-                                          R"("retry_policy":{"max_retries":11},"colour":1})"),
+                                         R"("executor_type":"http","executor":{"url":"ftp://x"},)"
+                                         R"("retry_policy":{"max_retries":11},"colour":1})"),
                           400, "invalid_argument");
   std::vector<std::string> fields;
   for (const auto& f : body["error"]["fields"]) fields.push_back(f["field"]);
@@ -173,7 +174,8 @@ TEST_F(ServerTest, ValidationErrorsArePerField) {
 }
 
 TEST_F(ServerTest, InvalidJsonNamesThePosition) {
-  Json body = ExpectError(Post("/jobs/", "{\n  \"name\": \"a\",\n  oops\n}"), 400, "invalid_argument");
+  Json body =
+      ExpectError(Post("/jobs/", "{\n  \"name\": \"a\",\n  oops\n}"), 400, "invalid_argument");
   EXPECT_THAT(body["error"]["message"].get<std::string>(),
               StartsWith("invalid JSON: parse error at line 3, column 3"));
   EXPECT_FALSE(body["error"].contains("fields"));
@@ -205,9 +207,11 @@ TEST_F(ServerTest, PutByName) {
   EXPECT_EQ(r->status, 201) << r->body;
   EXPECT_EQ(Body(r)["name"], "from-path");
   // Mismatch.
-  Json mismatch = ExpectError(client_->Put("/jobs/other", body, kJsonType), 400, "invalid_argument");
+  Json mismatch =
+      ExpectError(client_->Put("/jobs/other", body, kJsonType), 400, "invalid_argument");
   EXPECT_EQ(mismatch["error"]["fields"][0]["field"], "name");
-  EXPECT_EQ(mismatch["error"]["fields"][0]["message"], "must match the name in the URL (\"other\")");
+  EXPECT_EQ(mismatch["error"]["fields"][0]["message"],
+            "must match the name in the URL (\"other\")");
   ExpectError(client_->Put("/jobs/bad%20name", body, kJsonType), 400, "invalid_argument");
 }
 
@@ -314,19 +318,21 @@ TEST_F(ServerTest, TriggerPauseResume) {
   Json resumed = Body(Post("/jobs/my-first-shell-job/resume", ""));
   EXPECT_EQ(resumed["paused"], false);
   ExpectError(Post("/jobs/nope/pause", ""), 404, "not_found");
-  ExpectError(Post("/jobs/my-first-shell-job/pause", "x", "text/plain"), 415, "unsupported_media_type");
+  ExpectError(Post("/jobs/my-first-shell-job/pause", "x", "text/plain"), 415,
+              "unsupported_media_type");
 }
 
 TEST_F(ServerTest, Executions) {
   auto running = PutExecution("j", clock_.Now(), model::ExecutionStatus::kRunning);
   auto done = PutExecution("j", clock_.Now(), model::ExecutionStatus::kSuccess);
+  MarkClaimed(running.id);
   auto r = Post("/executions/" + running.id.str() + "/kill", "");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 202) << r->body;
   EXPECT_EQ(Body(r)["status"], "running");
   EXPECT_TRUE(store::Get(*kv_, service_.keys().Kill(running.id))->has_value());
-  Json conflict = ExpectError(Post("/executions/" + done.id.str() + "/kill", ""), 409,
-                              "failed_precondition");
+  Json conflict =
+      ExpectError(Post("/executions/" + done.id.str() + "/kill", ""), 409, "failed_precondition");
   EXPECT_THAT(conflict["error"]["message"].get<std::string>(), HasSubstr("already finished"));
   ExpectError(client_->Get("/executions/j@1772938800000-00000000"), 404, "not_found");
   ExpectError(client_->Get("/executions/garbage"), 400, "invalid_argument");
@@ -336,7 +342,9 @@ TEST_F(ServerTest, Executions) {
 TEST_F(ServerTest, Cluster) {
   Json empty = Body(client_->Get("/cluster"));
   EXPECT_EQ(empty, Json::parse(R"({"leader":null,"masters":[],"workers":[]})"));
-  ASSERT_TRUE(kv_->Put({.key = service_.keys().ElectionPrefix() + "1", .value = R"({"id":"m1","address":"h:1"})"}).ok());
+  ASSERT_TRUE(kv_->Put({.key = service_.keys().ElectionPrefix() + "1",
+                        .value = R"({"id":"m1","address":"h:1"})"})
+                  .ok());
   ASSERT_TRUE(kv_->Put({.key = service_.keys().Worker("w1"), .value = R"({"capacity":2})"}).ok());
   Json info = Body(client_->Get("/cluster"));
   EXPECT_EQ(info["leader"]["id"], "m1");
@@ -394,8 +402,7 @@ TEST_F(ServerTest, StartTwiceAndBadAddress) {
 class StaticTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hg-api-static-" + std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() / ("hg-api-static-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_ / "ui" / "assets");
     std::ofstream(dir_ / "ui" / "index.html") << "<html>index</html>";
     std::ofstream(dir_ / "ui" / "assets" / "app.js") << "console.log(1)";

@@ -69,38 +69,6 @@ absl::StatusOr<int64_t> FaultyKv::LeaseKeepAliveOnce(store::LeaseId id) {
   return inner().LeaseKeepAliveOnce(id);
 }
 
-absl::StatusOr<std::unique_ptr<store::Watch>> FaultyKv::StartWatch(const store::WatchRequest& r,
-                                                                   store::WatchHandler h) {
-  auto tap = std::make_shared<Tap>();
-  tap->handler = std::move(h);
-  absl::StatusOr<std::unique_ptr<store::Watch>> watch =
-      inner().StartWatch(r, [tap](const store::WatchResponse& resp) {
-        absl::MutexLock lock(&tap->mu);
-        if (!tap->broken) tap->handler(resp);
-      });
-  if (watch.ok()) {
-    absl::MutexLock lock(&mu_);
-    taps_.push_back(tap);
-  }
-  return watch;
-}
-
-void FaultyKv::BreakWatches() {
-  std::vector<std::shared_ptr<Tap>> live;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const std::weak_ptr<Tap>& weak : taps_) {
-      if (std::shared_ptr<Tap> tap = weak.lock()) live.push_back(std::move(tap));
-    }
-  }
-  for (const std::shared_ptr<Tap>& tap : live) {
-    absl::MutexLock lock(&tap->mu);
-    if (tap->broken) continue;
-    tap->broken = true;
-    tap->handler(store::WatchResponse{.status = store::CompactedError(1, 1)});
-  }
-}
-
 void CoordTest::SetUp() {
   absl::StatusOr<std::unique_ptr<CoordEnv>> env = GetParam().make();
   ASSERT_TRUE(env.ok()) << env.status();

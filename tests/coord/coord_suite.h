@@ -20,7 +20,7 @@
 #include "coord/session.h"
 #include "gtest/gtest.h"
 #include "store/kv.h"
-#include "tests/fixtures/forwarding_kv.h"
+#include "tests/fixtures/watch_breaking_kv.h"
 
 namespace hg::coord::testing {
 
@@ -48,30 +48,18 @@ inline void PrintTo(const CoordParam& p, std::ostream* os) { *os << p.name; }
 
 // A Kv decorator for session tests: forwards everything, but LeaseKeepAliveOnce can be made to
 // fail (kUnavailable) or to hang until released. Not a fake store.
-class FaultyKv final : public hg::testing::ForwardingKv {
+class FaultyKv final : public hg::testing::WatchBreakingKv {
  public:
   enum class Mode { kPass, kFail, kHang };
-  explicit FaultyKv(store::Kv& inner) : ForwardingKv(inner) {}
+  explicit FaultyKv(store::Kv& inner) : WatchBreakingKv(inner) {}
   ~FaultyKv() override { SetMode(Mode::kPass); }
 
   void SetMode(Mode mode);
   int keepalives() const { return keepalives_.load(); }
 
   absl::StatusOr<int64_t> LeaseKeepAliveOnce(store::LeaseId id) override;
-  // Watches are tapped so that BreakWatches() can end them.
-  absl::StatusOr<std::unique_ptr<store::Watch>> StartWatch(const store::WatchRequest& r,
-                                                           store::WatchHandler h) override;
-  // Ends every live watch with a final error (as etcd does after a compaction overtakes a slow
-  // watcher); later events of those watches are dropped.
-  void BreakWatches();
 
  private:
-  struct Tap {
-    absl::Mutex mu;
-    bool broken ABSL_GUARDED_BY(mu) = false;
-    store::WatchHandler handler;
-  };
-  std::vector<std::weak_ptr<Tap>> taps_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> keepalives_{0};
   absl::Mutex mu_;
   Mode mode_ ABSL_GUARDED_BY(mu_) = Mode::kPass;

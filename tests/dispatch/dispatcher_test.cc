@@ -1,5 +1,6 @@
 // Dispatcher against a real SqliteKv and a scripted WorkerClient, driven by a FakeClock: what
-// happens to a pending run when workers refuse it (docs/design/execution.md "Dispatch").
+// happens to a pending run when workers refuse it, and to a claimed run whose worker's lease is
+// gone (docs/design/execution.md "Dispatch", "Lost").
 #include "dispatch/dispatcher.h"
 
 #include <gtest/gtest.h>
@@ -13,8 +14,10 @@
 #include "model/execution.h"
 #include "model/job.h"
 #include "model/json.h"
+#include "runs/transitions.h"
 #include "store/local/sqlite_kv.h"
 #include "tests/fixtures/temp_sqlite_kv.h"
+#include "tests/fixtures/watch_breaking_kv.h"
 
 namespace hg::dispatch {
 namespace {
@@ -25,15 +28,29 @@ constexpr int64_t kBase = 1'767'225'600;  // 2026-01-01T00:00:00Z
 class ScriptedWorkers final : public WorkerClient {
  public:
   explicit ScriptedWorkers(std::deque<absl::Status> script) : script_(std::move(script)) {}
+  // A scripted OK answers every item STARTED; a refusal of a passing kind answers each item
+  // DECLINED with its code (as a worker at capacity does), other errors fail the whole call.
   absl::StatusOr<hourglass::v1::RunResponse> Run(const std::string&,
-                                                 const hourglass::v1::RunRequest&,
+                                                 const hourglass::v1::RunRequest& req,
                                                  absl::Duration) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
     absl::Status st = script_.front();
     if (script_.size() > 1) script_.pop_front();
-    if (!st.ok()) return st;
-    return hourglass::v1::RunResponse();
+    hourglass::v1::RunResponse resp;
+    if (!st.ok() && !absl::IsResourceExhausted(st)) return st;
+    for (const auto& item : req.items()) {
+      auto* answer = resp.add_items();
+      answer->set_execution_id(item.execution_id());
+      if (st.ok()) {
+        answer->set_outcome(hourglass::v1::RunResponse::STARTED);
+      } else {
+        answer->set_outcome(hourglass::v1::RunResponse::DECLINED);
+        answer->set_code(static_cast<int32_t>(st.code()));
+        answer->set_message(std::string(st.message()));
+      }
+    }
+    return resp;
   }
   absl::StatusOr<hourglass::v1::KillResponse> Kill(const std::string&,
                                                    const hourglass::v1::KillRequest&,
@@ -57,6 +74,7 @@ class DispatcherTest : public ::testing::Test {
     store_ = std::make_unique<testing::TempSqliteKv>(clock_, "dispatch");
     ASSERT_TRUE(store_->ok());
     kv_ = &store_->kv();
+    breaking_ = std::make_unique<testing::WatchBreakingKv>(*kv_);
     auto put = kv_->Put({.key = "/hourglass/election/1", .value = "{}"});
     ASSERT_TRUE(put.ok());
     term_ = {.term = put->revision, .leader_key = "/hourglass/election/1"};
@@ -69,6 +87,7 @@ class DispatcherTest : public ::testing::Test {
     if (dispatcher_) dispatcher_->Stop();
     if (thread_.joinable()) thread_.join();
     dispatcher_.reset();
+    breaking_.reset();
   }
 
   // A scheduled run of a job with `starting_deadline`, fired at the current (fake) instant.
@@ -78,21 +97,37 @@ class DispatcherTest : public ::testing::Test {
                                R"("executor":{"command":"true"},"starting_deadline":")" +
                                starting_deadline + R"("})");
     ASSERT_TRUE(job.ok()) << job.status();
+    job_ = *job;
+    auto put = kv_->Put({.key = keys_.Job(job->name), .value = model::SerializeJob(*job)});
+    ASSERT_TRUE(put.ok());
     std::mt19937_64 rng(7);
     record_ =
         model::NewExecution(job->name, clock_.Now(), model::Trigger::kSchedule, term_.term, rng);
-    ASSERT_TRUE(
-        kv_->Put({.key = keys_.Exec(record_.id), .value = model::SerializeExecution(record_)})
-            .ok());
-    ASSERT_TRUE(kv_->Put({.key = keys_.Pending(record_.id),
-                          .value = model::MakeDispatchEnvelope(model::SerializeJob(*job),
-                                                               clock_.Now(), 1, "")})
-                    .ok());
+    auto cursor = store::Get(*kv_, keys_.Cursor(job->name));
+    ASSERT_TRUE(cursor.ok());
+    auto fired = kv_->Txn(runs::FireJob(keys_, job->name, put->revision,
+                                        cursor->has_value() ? (*cursor)->mod_revision : 0,
+                                        clock_.Now(), {{.record = record_}}));
+    ASSERT_TRUE(fired.ok() && fired->succeeded);
+  }
+
+  // What a worker's claim writes, under `lease`.
+  void ClaimOn(const std::string& worker, store::LeaseId lease) {
+    auto record_kv = store::Get(*kv_, keys_.Exec(record_.id));
+    auto pending_kv = store::Get(*kv_, keys_.Pending(record_.id));
+    auto job_kv = store::Get(*kv_, keys_.Job(record_.id.job()));
+    runs::ClaimView view{
+        .id = record_.id, .record = *record_kv, .pending = *pending_kv, .job = *job_kv};
+    runs::ClaimPlan plan = runs::DecideClaim(view);
+    ASSERT_EQ(plan.decision, runs::ClaimDecision::kClaim);
+    auto claimed =
+        kv_->Txn(runs::Claim(keys_, record_.id, runs::HintOf(view, plan), worker, lease).txn);
+    ASSERT_TRUE(claimed.ok() && claimed->succeeded);
   }
 
   void StartDispatcher(ScriptedWorkers& workers) {
     dispatcher_ = std::make_unique<Dispatcher>(
-        *kv_, clock_, keys_, workers,
+        *breaking_, clock_, keys_, workers,
         Dispatcher::Options{.dispatch_threads = 1, .busy_retry = absl::Milliseconds(500)});
     thread_ = std::thread([this] { (void)dispatcher_->RunAsLeader(term_); });
   }
@@ -116,7 +151,9 @@ class DispatcherTest : public ::testing::Test {
   model::Keys keys_;
   std::unique_ptr<testing::TempSqliteKv> store_;
   store::SqliteKv* kv_ = nullptr;
-  scheduler::LeaderTerm term_;
+  std::unique_ptr<testing::WatchBreakingKv> breaking_;  // what the dispatcher sees
+  coord::LeaderTerm term_;
+  model::Job job_;
   model::Execution record_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::thread thread_;
@@ -151,18 +188,104 @@ TEST_F(DispatcherTest, RefusedUntilTheStartingDeadlineThenNoWorkerAvailable) {
   clock_.Advance(absl::Milliseconds(500));  // now = instant + 2 s: the deadline
   ASSERT_TRUE(WaitFor([&] { return Record().status == model::ExecutionStatus::kFailed; }));
   EXPECT_EQ(workers.calls(), 5);
-  EXPECT_EQ(Record().error, "no worker available (w1: RESOURCE_EXHAUSTED: at capacity (4 runs))");
+  EXPECT_EQ(Record().error, "no worker available (w1: at capacity (4 runs))");
+  EXPECT_EQ(Record().reason, model::EndReason::kNoWorker);
   EXPECT_FALSE(store::Get(*kv_, keys_.Pending(record_.id))->has_value());
 }
 
 TEST_F(DispatcherTest, ALastingRefusalFailsAtOnce) {
-  ScriptedWorkers workers({absl::InvalidArgumentError("job record does not parse")});
+  ScriptedWorkers workers({absl::InvalidArgumentError("malformed execution id")});
   Fire("60s");
   StartDispatcher(workers);
   ASSERT_TRUE(WaitFor([&] { return Record().status == model::ExecutionStatus::kFailed; }));
   EXPECT_EQ(workers.calls(), 1);
-  EXPECT_EQ(Record().error,
-            "no worker available (w1: INVALID_ARGUMENT: job record does not parse)");
+  EXPECT_EQ(Record().error, "no worker available (w1: INVALID_ARGUMENT: malformed execution id)");
+}
+
+TEST_F(DispatcherTest, DispatchSurvivesItsWatchesEnding) {
+  // Before: a watch that ended with an error (compaction, cancellation) was ignored and
+  // dispatch silently stopped for the rest of the term.
+  ScriptedWorkers workers({absl::OkStatus()});
+  StartDispatcher(workers);
+  Fire("60s");
+  ASSERT_TRUE(WaitFor([&] { return workers.calls() == 1; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return breaking_->BreakWatches() >= 3; }));  // workers, inflight, pending
+  clock_.Advance(absl::Seconds(1));  // the re-list backs off on the clock
+  Fire("60s");                       // written after the watches ended: found by the re-list
+  ASSERT_TRUE(WaitFor([&] {
+    clock_.Advance(absl::Milliseconds(100));
+    return workers.calls() == 2;
+  }));
+}
+
+TEST_F(DispatcherTest, ARunWhoseWorkerLeaseExpiredIsRetriedWithTheNextAttempt) {
+  ScriptedWorkers workers({absl::OkStatus()});
+  Fire("60s");
+  job_.retry_policy.max_retries = 1;
+  ASSERT_TRUE(kv_->Put({.key = keys_.Job(job_.name), .value = model::SerializeJob(job_)}).ok());
+  auto lease = kv_->LeaseGrant(10);
+  ASSERT_TRUE(lease.ok());
+  ClaimOn("gone-worker", lease->id);
+  ASSERT_TRUE(kv_->LeaseRevoke(lease->id).ok());  // its worker died: the lease is gone
+  StartDispatcher(workers);
+  // Taken over as lost: back to `scheduled` with attempt 2, queued again, sent to w1.
+  ASSERT_TRUE(WaitFor([&] { return workers.calls() == 1; }));
+  model::Execution rec = Record();
+  EXPECT_EQ(rec.status, model::ExecutionStatus::kScheduled);
+  EXPECT_EQ(rec.attempt, 2);
+  ASSERT_EQ(rec.attempts.size(), 1u);
+  EXPECT_EQ(rec.attempts[0].worker_id, "gone-worker");
+  EXPECT_EQ(rec.attempts[0].reason, model::EndReason::kWorkerLost);
+  EXPECT_FALSE(store::Get(*kv_, keys_.Inflight(record_.id))->has_value());
+  auto pending = runs::DecodePending((*store::Get(*kv_, keys_.Pending(record_.id)))->value);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->attempt, 2);
+}
+
+TEST_F(DispatcherTest, ALostRunOfAJobThatDoesNotRetryOnLossFails) {
+  ScriptedWorkers workers({absl::OkStatus()});
+  Fire("60s");
+  job_.retry_on_worker_loss = false;
+  job_.retry_policy.max_retries = 3;
+  ASSERT_TRUE(kv_->Put({.key = keys_.Job(job_.name), .value = model::SerializeJob(job_)}).ok());
+  auto lease = kv_->LeaseGrant(10);
+  ASSERT_TRUE(lease.ok());
+  ClaimOn("gone-worker", lease->id);
+  ASSERT_TRUE(kv_->LeaseRevoke(lease->id).ok());
+  StartDispatcher(workers);
+  ASSERT_TRUE(WaitFor([&] { return Record().status == model::ExecutionStatus::kFailed; }));
+  EXPECT_EQ(Record().reason, model::EndReason::kWorkerLost);
+  EXPECT_EQ(workers.calls(), 0);
+}
+
+TEST_F(DispatcherTest, AKillRequestedBeforeTheLossEndsTheRunKilledNotRetried) {
+  ScriptedWorkers workers({absl::OkStatus()});
+  Fire("60s");
+  auto lease = kv_->LeaseGrant(10);
+  ASSERT_TRUE(lease.ok());
+  ClaimOn("gone-worker", lease->id);
+  ASSERT_TRUE(kv_->Put({.key = keys_.Kill(record_.id), .value = "operator asked"}).ok());
+  ASSERT_TRUE(kv_->LeaseRevoke(lease->id).ok());
+  StartDispatcher(workers);
+  ASSERT_TRUE(WaitFor([&] { return Record().status == model::ExecutionStatus::kKilled; }));
+  EXPECT_EQ(Record().error, "killed: operator asked (its worker was lost)");
+  EXPECT_FALSE(store::Get(*kv_, keys_.Kill(record_.id))->has_value());
+  EXPECT_EQ(workers.calls(), 0);
+}
+
+TEST_F(DispatcherTest, ALiveLeaseIsNotALoss) {
+  ScriptedWorkers workers({absl::OkStatus()});
+  Fire("60s");
+  auto lease = kv_->LeaseGrant(3600);
+  ASSERT_TRUE(lease.ok());
+  ClaimOn("deregistered", lease->id);  // no registry entry, but its lease lives
+  StartDispatcher(workers);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  clock_.Advance(absl::Seconds(5));  // rechecked: still alive
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(Record().status, model::ExecutionStatus::kScheduled);  // claimed, not lost
+  EXPECT_TRUE(store::Get(*kv_, keys_.Inflight(record_.id))->has_value());
 }
 
 }  // namespace

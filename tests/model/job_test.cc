@@ -39,7 +39,9 @@ std::string Http(const std::string& extra = "", const std::string& executor_extr
          (extra.empty() ? "" : "," + extra) + "}";
 }
 
-FieldError E(std::string field, std::string message) { return {std::move(field), std::move(message)}; }
+FieldError E(std::string field, std::string message) {
+  return {std::move(field), std::move(message)};
+}
 
 TEST(JobTest, V1ShellExample) {
   auto job = ParseJobRequest(kV1ShellJob);
@@ -76,14 +78,16 @@ TEST(JobTest, EncodesV1FieldsAndExtensions) {
   job.id = "0123";
   job.created_at = absl::FromUnixSeconds(1772938800);
   job.updated_at = absl::FromUnixSeconds(1772938801);
-  EXPECT_EQ(SerializeJob(job),
-            R"({"id":"0123","name":"my-first-shell-job","description":"","cron_expr":"*/10 * * * * *",)"
-            R"("timezone":"UTC","executor_type":"shell","executor":{"command":"echo Hello from a )"
-            R"j(distributed cron job on $(date)","env":{},"cwd":""},"concurrency_policy":"Forbid",)j"
-            R"("retry_policy":{"max_retries":3,"backoff":"5s","kind":"fixed","max_backoff":null,)"
-            R"("jitter":false},"timeout":null,"starting_deadline":"60s","paused":false,"labels":{},)"
-            R"("selector":{},"history_limit":100,"created_at":"2026-03-08T03:00:00Z",)"
-            R"("updated_at":"2026-03-08T03:00:01Z"})");
+  EXPECT_EQ(
+      SerializeJob(job),
+      R"({"id":"0123","name":"my-first-shell-job","description":"","cron_expr":"*/10 * * * * *",)"
+      R"("timezone":"UTC","executor_type":"shell","executor":{"command":"echo Hello from a )"
+      R"j(distributed cron job on $(date)","env":{},"cwd":""},"concurrency_policy":"Forbid",)j"
+      R"("retry_policy":{"max_retries":3,"backoff":"5s","kind":"fixed","max_backoff":null,)"
+      R"("jitter":false},"timeout":null,"starting_deadline":"60s","paused":false,)"
+      R"("retry_on_worker_loss":true,"labels":{},)"
+      R"("selector":{},"history_limit":100,"created_at":"2026-03-08T03:00:00Z",)"
+      R"("updated_at":"2026-03-08T03:00:01Z"})");
   Job http = *ParseJobRequest(kV1HttpJob);
   EXPECT_EQ(EncodeJob(http)["executor"].dump(),
             R"({"url":"https://httpbin.org/get","method":"GET","headers":{},"body":"",)"
@@ -148,23 +152,21 @@ TEST(JobTest, BodyMustBeAnObject) {
 }
 
 TEST(JobTest, ReportsEveryMissingFieldAtOnce) {
-  EXPECT_THAT(ErrorsOf("{}"),
-              ElementsAre(E("executor_type", "is required (\"shell\" or \"http\")"),
-                          E("name", "is required"), E("cron_expr", "is required")));
+  EXPECT_THAT(ErrorsOf("{}"), ElementsAre(E("executor_type", "is required (\"shell\" or \"http\")"),
+                                          E("name", "is required"), E("cron_expr", "is required")));
 }
 
 TEST(JobTest, WrongTypesArePerField) {
-  EXPECT_THAT(
-      ErrorsOf(R"({"name":1,"cron_expr":true,"executor_type":"shell","executor":"x",)"
-               R"("retry_policy":[],"paused":"yes","labels":{"a":1},"history_limit":1.5})"),
-      ElementsAre(E("name", "must be a string, got an integer"),
-                  E("cron_expr", "must be a string, got a boolean"),
-                  E("executor", "must be an object, got a string"),
-                  E("retry_policy", "must be an object, got an array"),
-                  E("paused", "must be a boolean (true or false), got a string"),
-                  E("labels.a", "must be a string, got an integer"),
-                  E("history_limit", "must be an integer, got a fractional number"),
-                  E("executor.command", "is required for executor_type \"shell\"")));
+  EXPECT_THAT(ErrorsOf(R"({"name":1,"cron_expr":true,"executor_type":"shell","executor":"x",)"
+                       R"("retry_policy":[],"paused":"yes","labels":{"a":1},"history_limit":1.5})"),
+              ElementsAre(E("name", "must be a string, got an integer"),
+                          E("cron_expr", "must be a string, got a boolean"),
+                          E("executor", "must be an object, got a string"),
+                          E("retry_policy", "must be an object, got an array"),
+                          E("paused", "must be a boolean (true or false), got a string"),
+                          E("labels.a", "must be a string, got an integer"),
+                          E("history_limit", "must be an integer, got a fractional number"),
+                          E("executor.command", "is required for executor_type \"shell\"")));
   EXPECT_THAT(ErrorsOf(Shell(R"("retry_policy":{"max_retries":"3"})")),
               ElementsAre(E("retry_policy.max_retries", "must be an integer, got a string")));
   EXPECT_THAT(ErrorsOf(Shell(R"("history_limit":18446744073709551615)")),
@@ -192,16 +194,23 @@ TEST(JobTest, NullMeansDefault) {
 }
 
 TEST(JobTest, NameRules) {
-  EXPECT_THAT(ErrorsOf(R"({"name":"a b","cron_expr":"* * * * * *","executor_type":"shell","executor":{"command":"x"}})"),
-              ElementsAre(E("name", "name contains byte 0x20 at position 2; allowed are letters, "
-                                    "digits, '.', '_' and '-'")));
-  EXPECT_THAT(ErrorsOf(R"({"name":"","cron_expr":"* * * * * *","executor_type":"shell","executor":{"command":"x"}})"),
-              ElementsAre(E("name", "name must not be empty")));
+  EXPECT_THAT(
+      ErrorsOf(
+          R"({"name":"a b","cron_expr":"* * * * * *","executor_type":"shell","executor":{"command":"x"}})"),
+      ElementsAre(E("name",
+                    "name contains byte 0x20 at position 2; allowed are letters, "
+                    "digits, '.', '_' and '-'")));
+  EXPECT_THAT(
+      ErrorsOf(
+          R"({"name":"","cron_expr":"* * * * * *","executor_type":"shell","executor":{"command":"x"}})"),
+      ElementsAre(E("name", "name must not be empty")));
 }
 
 TEST(JobTest, EnumsNameTheirValues) {
-  EXPECT_THAT(ErrorsOf(R"({"name":"j","cron_expr":"* * * * * *","executor_type":"ftp","executor":{"command":"x"}})"),
-              ElementsAre(E("executor_type", "must be one of \"shell\", \"http\", got \"ftp\"")));
+  EXPECT_THAT(
+      ErrorsOf(
+          R"({"name":"j","cron_expr":"* * * * * *","executor_type":"ftp","executor":{"command":"x"}})"),
+      ElementsAre(E("executor_type", "must be one of \"shell\", \"http\", got \"ftp\"")));
   EXPECT_THAT(ErrorsOf(Shell(R"("concurrency_policy":"forbid")")),
               ElementsAre(E("concurrency_policy",
                             "must be one of \"Allow\", \"Forbid\", \"Replace\", got \"forbid\"")));
@@ -213,18 +222,23 @@ TEST(JobTest, EnumsNameTheirValues) {
 TEST(JobTest, ShellNeedsCommandHttpNeedsUrl) {
   EXPECT_THAT(ErrorsOf(R"({"name":"j","cron_expr":"* * * * * *","executor_type":"shell"})"),
               ElementsAre(E("executor.command", "is required for executor_type \"shell\"")));
-  EXPECT_THAT(ErrorsOf(R"({"name":"j","cron_expr":"* * * * * *","executor_type":"http","executor":{"command":"x"}})"),
-              ElementsAre(E("executor.command", "only allowed with executor_type \"shell\""),
-                          E("executor.url", "is required for executor_type \"http\"")));
+  EXPECT_THAT(
+      ErrorsOf(
+          R"({"name":"j","cron_expr":"* * * * * *","executor_type":"http","executor":{"command":"x"}})"),
+      ElementsAre(E("executor.command", "only allowed with executor_type \"shell\""),
+                  E("executor.url", "is required for executor_type \"http\"")));
 }
 
 TEST(JobTest, FieldsOfTheOtherExecutorTypeAreRejected) {
-  EXPECT_THAT(ErrorsOf(Shell("", R"("url":"http://x","method":"POST","headers":{"A":"b"},"body":"x","expected_status":[200])")),
-              ElementsAre(E("executor.url", "only allowed with executor_type \"http\""),
-                          E("executor.method", "only allowed with executor_type \"http\""),
-                          E("executor.headers", "only allowed with executor_type \"http\""),
-                          E("executor.body", "only allowed with executor_type \"http\""),
-                          E("executor.expected_status", "only allowed with executor_type \"http\"")));
+  EXPECT_THAT(
+      ErrorsOf(Shell(
+          "",
+          R"("url":"http://x","method":"POST","headers":{"A":"b"},"body":"x","expected_status":[200])")),
+      ElementsAre(E("executor.url", "only allowed with executor_type \"http\""),
+                  E("executor.method", "only allowed with executor_type \"http\""),
+                  E("executor.headers", "only allowed with executor_type \"http\""),
+                  E("executor.body", "only allowed with executor_type \"http\""),
+                  E("executor.expected_status", "only allowed with executor_type \"http\"")));
   EXPECT_THAT(ErrorsOf(Http("", R"("env":{"A":"b"},"cwd":"/tmp")")),
               ElementsAre(E("executor.env", "only allowed with executor_type \"shell\""),
                           E("executor.cwd", "only allowed with executor_type \"shell\"")));
@@ -235,7 +249,9 @@ TEST(JobTest, FieldsOfTheOtherExecutorTypeAreRejected) {
 
 TEST(JobTest, UrlRules) {
   auto url_error = [](const std::string& url) {
-    auto errors = ErrorsOf(R"({"name":"h","cron_expr":"* * * * * *","executor_type":"http","executor":{"url":")" + url + R"("}})");
+    auto errors = ErrorsOf(
+        R"({"name":"h","cron_expr":"* * * * * *","executor_type":"http","executor":{"url":")" +
+        url + R"("}})");
     return errors.size() == 1 && errors[0].field == "executor.url" ? errors[0].message : "?";
   };
   EXPECT_EQ(url_error("ftp://x/"), "scheme \"ftp\" is not supported (use http or https)");
@@ -248,7 +264,12 @@ TEST(JobTest, UrlRules) {
   EXPECT_EQ(url_error("http://[::1/"), "has an unterminated IPv6 address");
   for (const char* good : {"http://example.com", "HTTPS://example.com:8443/a?b=c#d",
                            "http://user:pw@host/", "http://[::1]:8080/x", "http://127.0.0.1/"}) {
-    EXPECT_TRUE(ParseJobRequest(R"({"name":"h","cron_expr":"* * * * * *","executor_type":"http","executor":{"url":")" + std::string(good) + R"("}})").ok()) << good;
+    EXPECT_TRUE(
+        ParseJobRequest(
+            R"({"name":"h","cron_expr":"* * * * * *","executor_type":"http","executor":{"url":")" +
+            std::string(good) + R"("}})")
+            .ok())
+        << good;
   }
 }
 
@@ -273,8 +294,10 @@ TEST(JobTest, ShellExecutorRules) {
               ElementsAre(E("executor.env.1X", "variable names must match [A-Za-z_][A-Za-z0-9_]*"),
                           E("executor.env.A-B", "variable names must match [A-Za-z_][A-Za-z0-9_]*"),
                           E("executor.cwd", "must be an absolute path")));
-  EXPECT_THAT(ErrorsOf(R"({"name":"j","cron_expr":"* * * * * *","executor_type":"shell","executor":{"command":"a\u0000b"}})"),
-              ElementsAre(E("executor.command", "must not contain NUL bytes")));
+  EXPECT_THAT(
+      ErrorsOf(
+          R"({"name":"j","cron_expr":"* * * * * *","executor_type":"shell","executor":{"command":"a\u0000b"}})"),
+      ElementsAre(E("executor.command", "must not contain NUL bytes")));
 }
 
 TEST(JobTest, RetryPolicyRules) {
@@ -287,14 +310,14 @@ TEST(JobTest, RetryPolicyRules) {
                             "invalid duration \"5 seconds\": unknown unit in \" seconds\"")));
   EXPECT_THAT(ErrorsOf(Shell(R"("retry_policy":{"backoff":"-1s"})")),
               ElementsAre(E("retry_policy.backoff", "must not be negative")));
-  EXPECT_THAT(ErrorsOf(Shell(R"("retry_policy":{"backoff":"10s","max_backoff":"5s"})")),
-              ElementsAre(E("retry_policy.max_backoff",
-                            "must not be shorter than retry_policy.backoff")));
+  EXPECT_THAT(
+      ErrorsOf(Shell(R"("retry_policy":{"backoff":"10s","max_backoff":"5s"})")),
+      ElementsAre(E("retry_policy.max_backoff", "must not be shorter than retry_policy.backoff")));
   EXPECT_THAT(ErrorsOf(Shell(R"("retry_policy":{"max_backoff":"0s"})")),
               ElementsAre(E("retry_policy.max_backoff", "must be positive")));
-  EXPECT_THAT(ErrorsOf(Shell(R"("retry_policy":{"jitter":1})")),
-              ElementsAre(E("retry_policy.jitter",
-                            "must be a boolean (true or false), got an integer")));
+  EXPECT_THAT(
+      ErrorsOf(Shell(R"("retry_policy":{"jitter":1})")),
+      ElementsAre(E("retry_policy.jitter", "must be a boolean (true or false), got an integer")));
 }
 
 TEST(JobTest, DurationAndLimitRules) {
@@ -326,8 +349,9 @@ TEST(JobTest, LabelAndSelectorRules) {
                           E("selector.a b",
                             "key may contain only letters, digits, '.', '_', '-' and '/'")));
   EXPECT_THAT(ErrorsOf(Shell(R"("labels":{"k":")" + std::string(257, 'v') + "\"}")),
-              ElementsAre(E("labels.k", "value must be at most 256 characters without control "
-                                        "characters")));
+              ElementsAre(E("labels.k",
+                            "value must be at most 256 characters without control "
+                            "characters")));
   std::string many;
   for (int i = 0; i < 65; ++i) many += (i ? "," : "") + ("\"k" + std::to_string(i) + "\":\"v\"");
   EXPECT_THAT(ErrorsOf(Shell("\"labels\":{" + many + "}")),
@@ -376,12 +400,15 @@ namespace hg::model {
 namespace {
 
 TEST(JobCronTest, CronExpressionIsParsed) {
-  auto errors = ErrorsOf(R"({"name":"j","cron_expr":"0 0 24 * * *","executor_type":"shell","executor":{"command":"x"}})");
+  auto errors = ErrorsOf(
+      R"({"name":"j","cron_expr":"0 0 24 * * *","executor_type":"shell","executor":{"command":"x"}})");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].field, "cron_expr");
   EXPECT_THAT(errors[0].message, ::testing::HasSubstr("24"));
-  EXPECT_THAT(ErrorsOf(R"({"name":"j","cron_expr":"   ","executor_type":"shell","executor":{"command":"x"}})"),
-              ElementsAre(E("cron_expr", "is required")));
+  EXPECT_THAT(
+      ErrorsOf(
+          R"({"name":"j","cron_expr":"   ","executor_type":"shell","executor":{"command":"x"}})"),
+      ElementsAre(E("cron_expr", "is required")));
   for (const char* ok : {"*/10 * * * * *", "0 3 * * *", "@daily", "@every 90s"}) {
     EXPECT_TRUE(ParseJobRequest(std::string(R"({"name":"j","cron_expr":")") + ok +
                                 R"(","executor_type":"shell","executor":{"command":"x"}})")
@@ -432,9 +459,9 @@ namespace {
 
 TEST(JobTest, ExponentialBackoffIsJitteredUnlessToldOtherwise) {
   auto parse = [](const std::string& retry) {
-    auto job = ParseJobRequest(
-        R"({"name":"j","cron_expr":"* * * * * *","executor_type":"shell",)"
-        R"("executor":{"command":"true"},"retry_policy":)" + retry + "}");
+    auto job = ParseJobRequest(R"({"name":"j","cron_expr":"* * * * * *","executor_type":"shell",)"
+                               R"("executor":{"command":"true"},"retry_policy":)" +
+                               retry + "}");
     EXPECT_TRUE(job.ok()) << job.status();
     return job->retry_policy.jitter;
   };

@@ -11,7 +11,9 @@
 #include "model/execution.h"
 #include "model/job.h"
 #include "model/json.h"
+#include "runs/transitions.h"
 #include "store/local/sqlite_kv.h"
+#include "tests/fixtures/forwarding_kv.h"
 #include "tests/fixtures/temp_sqlite_kv.h"
 
 namespace hg::scheduler {
@@ -19,12 +21,58 @@ namespace {
 
 constexpr int64_t kBase = 1'767'225'600;  // 2026-01-01T00:00:00Z
 
+// Faults between the scheduler and the store: Range calls that fail (a transient read error),
+// and jobs/ watch deliveries held back (a watch that lags behind a write).
+class SchedulerFaultKv final : public testing::ForwardingKv {
+ public:
+  explicit SchedulerFaultKv(store::Kv& inner) : ForwardingKv(inner) {}
+  void FailNextRanges(int n) { fail_ranges_ = n; }
+  void HoldWatches(bool hold) {
+    std::vector<std::pair<store::WatchHandler*, store::WatchResponse>> release;
+    {
+      absl::MutexLock lock(&mu_);
+      hold_ = hold;
+      if (!hold) release.swap(held_);
+    }
+    for (auto& [handler, resp] : release) (*handler)(resp);
+  }
+  absl::StatusOr<store::RangeResponse> Range(const store::RangeRequest& r) override {
+    if (fail_ranges_.load() > 0 && fail_ranges_.fetch_sub(1) > 0) {
+      return absl::UnavailableError("faulty: range dropped");
+    }
+    return inner().Range(r);
+  }
+  absl::StatusOr<std::unique_ptr<store::Watch>> StartWatch(const store::WatchRequest& r,
+                                                           store::WatchHandler h) override {
+    auto handler = std::make_shared<store::WatchHandler>(std::move(h));
+    handlers_.push_back(handler);
+    return inner().StartWatch(r, [this, handler](const store::WatchResponse& resp) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (hold_) {
+          held_.emplace_back(handler.get(), resp);
+          return;
+        }
+      }
+      (*handler)(resp);
+    });
+  }
+
+ private:
+  std::atomic<int> fail_ranges_{0};
+  absl::Mutex mu_;
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::pair<store::WatchHandler*, store::WatchResponse>> held_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<store::WatchHandler>> handlers_;  // outlive the watches
+};
+
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = std::make_unique<testing::TempSqliteKv>(clock_, "sched");
     ASSERT_TRUE(store_->ok());
     kv_ = &store_->kv();
+    faults_ = std::make_unique<SchedulerFaultKv>(*kv_);
   }
   void TearDown() override { StopScheduler(); }
 
@@ -44,8 +92,8 @@ class SchedulerTest : public ::testing::Test {
   }
 
   void StartScheduler(const LeaderTerm& term, SchedulerProbe probe = {}) {
-    scheduler_ =
-        std::make_unique<Scheduler>(*kv_, clock_, keys_, Scheduler::Options{}, std::move(probe));
+    scheduler_ = std::make_unique<Scheduler>(*faults_, clock_, keys_, Scheduler::Options{},
+                                             std::move(probe));
     thread_ = std::thread([this, term] { result_ = scheduler_->RunAsLeader(term); });
     // Loaded before the test moves the clock: a job loaded after an Advance would start after
     // the new now, and the instant the test waits for would never come.
@@ -55,6 +103,11 @@ class SchedulerTest : public ::testing::Test {
   void StopScheduler() {
     if (scheduler_) scheduler_->Stop();
     if (thread_.joinable()) thread_.join();
+  }
+  // The API's create: the definition with its cursor at the creation instant.
+  void CreateJob(const std::string& name, const std::string& cron) {
+    PutJob(name, cron);
+    ASSERT_TRUE(kv_->Put(runs::PutCursor(keys_, *model::JobName::Parse(name), clock_.Now())).ok());
   }
 
   template <typename F>
@@ -82,6 +135,7 @@ class SchedulerTest : public ::testing::Test {
   model::Keys keys_;
   std::unique_ptr<testing::TempSqliteKv> store_;
   store::SqliteKv* kv_ = nullptr;
+  std::unique_ptr<SchedulerFaultKv> faults_;  // what the scheduler sees
   std::unique_ptr<Scheduler> scheduler_;
   std::thread thread_;
   absl::Status result_;
@@ -170,6 +224,54 @@ TEST_F(SchedulerTest, JobCreatedWhileLeadingStartsAfterNowAndDeleteStops) {
   clock_.Advance(absl::Seconds(5));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(History("late").size(), 1u);
+}
+
+TEST_F(SchedulerTest, ALeaderElectedRightAfterACreateAccountsForEveryInstantSince) {
+  // Before: a job that had never fired had no cursor, so a leader taking over started after
+  // its own "now" and the instants due during the failover got no record at all.
+  CreateJob("new", "* * * * * *");
+  clock_.Advance(absl::Seconds(3));  // the failover: no leader for 3 s
+  StartScheduler(BecomeLeader());
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return History("new").size() == 4; }));
+  auto h = History("new");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(h[i].scheduled_time, absl::FromUnixSeconds(kBase + 1 + i)) << i;
+  }
+  EXPECT_EQ(h[0].trigger, model::Trigger::kCatchup);
+}
+
+TEST_F(SchedulerTest, AnEditTheSchedulerHasNotSeenIsNeverFiredWithTheOldDefinition) {
+  // Before: the fire was guarded by the cursor only, so a job edited (here: paused) just before
+  // its instant still fired with the definition the scheduler had in memory.
+  PutJob("a", "* * * * * *");
+  StartScheduler(BecomeLeader());
+  faults_->HoldWatches(true);  // the edit's watch event lags
+  PutJob("a", "* * * * * *", R"(,"paused":true)");
+  clock_.Advance(absl::Seconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  clock_.Advance(absl::Seconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(Count(keys_.PendingPrefix()), 0);  // nothing dispatched for a paused job
+  faults_->HoldWatches(false);
+}
+
+TEST_F(SchedulerTest, TransientReadErrorsAreRetriedWithinTheTerm) {
+  // Before: one failed read while loading ended the leader's term (up to one TTL leaderless).
+  CreateJob("a", "* * * * * *");
+  faults_->FailNextRanges(3);
+  scheduler_ = std::make_unique<Scheduler>(*faults_, clock_, keys_, Scheduler::Options{});
+  std::atomic<bool> ended{false};
+  thread_ = std::thread([&] {
+    result_ = scheduler_->RunAsLeader(BecomeLeader());
+    ended = true;
+  });
+  // The retries back off on the clock; every instant since the create is accounted for.
+  ASSERT_TRUE(WaitFor([&] {
+    clock_.Advance(absl::Milliseconds(50));
+    return History("a").size() >= 2;
+  }));
+  EXPECT_FALSE(ended);  // still leading
 }
 
 TEST_F(SchedulerTest, LargeBatchIsSplitUnderTheTxnOpLimit) {

@@ -31,7 +31,8 @@ TEST_F(WorkerHooksTest, ExecutionsLagDurationRunningAndSkips) {
   // Scheduled 2 s ago: the lag is at least that.
   model::Job job = ShellJob("metered", "true");
   model::ExecutionId id = Schedule(job, clock_.Now() - absl::Seconds(2));
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), hourglass::v1::RunResponse::STARTED);
+  ASSERT_EQ(worker::testing::RunOne(w, Request(job, id))->outcome(),
+            hourglass::v1::RunResponse::STARTED);
   WaitFinal(id);
   ASSERT_TRUE(worker::testing::WaitFor([&] {
     return metrics_.Serialize().find("hourglass_running_executions 0") != std::string::npos;
@@ -49,9 +50,11 @@ TEST_F(WorkerHooksTest, ExecutionsLagDurationRunningAndSkips) {
   model::Job forbid = ShellJob("forbidden", "sleep 30", model::ConcurrencyPolicy::kForbid);
   model::ExecutionId a = Schedule(forbid);
   model::ExecutionId b = Schedule(forbid);
-  ASSERT_EQ(w.Run(Request(forbid, a))->outcome(), hourglass::v1::RunResponse::STARTED);
+  ASSERT_EQ(worker::testing::RunOne(w, Request(forbid, a))->outcome(),
+            hourglass::v1::RunResponse::STARTED);
   EXPECT_THAT(metrics_.Serialize(), HasSubstr("hourglass_running_executions 1"));
-  ASSERT_EQ(w.Run(Request(forbid, b))->outcome(), hourglass::v1::RunResponse::SKIPPED);
+  ASSERT_EQ(worker::testing::RunOne(w, Request(forbid, b))->outcome(),
+            hourglass::v1::RunResponse::SKIPPED);
   text = metrics_.Serialize();
   EXPECT_THAT(text,
               HasSubstr(R"(hourglass_executions_total{job_name="forbidden",status="skipped"} 1)"));

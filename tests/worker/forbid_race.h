@@ -47,8 +47,9 @@ inline void RunForbidRace(WorkerService& w1, WorkerService& w2, const std::strin
     ASSERT_TRUE(ra.ok()) << ra.status();
     ASSERT_TRUE(rb.ok()) << rb.status();
     for (const RunResponse* r : {&*ra, &*rb}) {
-      if (r->outcome() == RunResponse::STARTED) ++started;
-      if (r->outcome() == RunResponse::SKIPPED) ++skipped;
+      ASSERT_EQ(r->items_size(), 1);
+      if (r->items(0).outcome() == RunResponse::STARTED) ++started;
+      if (r->items(0).outcome() == RunResponse::SKIPPED) ++skipped;
     }
     ASSERT_TRUE(hooks.wait_final(a) && hooks.wait_final(b)) << "round " << round;
   }

@@ -19,8 +19,8 @@ TEST_F(GrpcWorkerServerTest, ServesRunKillAndHealth) {
   ASSERT_GT(*port, 0);
   EXPECT_EQ(server.Start("127.0.0.1:0").status().code(), absl::StatusCode::kFailedPrecondition);
 
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", *port), grpc::InsecureChannelCredentials());
   auto stub = hourglass::v1::Worker::NewStub(channel);
 
   model::Job job = ShellJob("remote", "sleep 30");
@@ -30,14 +30,18 @@ TEST_F(GrpcWorkerServerTest, ServesRunKillAndHealth) {
     hourglass::v1::RunResponse resp;
     grpc::Status st = stub->Run(&ctx, Request(job, id, 7), &resp);
     ASSERT_TRUE(st.ok()) << st.error_message();
-    EXPECT_EQ(resp.outcome(), hourglass::v1::RunResponse::STARTED);
+    ASSERT_EQ(resp.items_size(), 1);
+    EXPECT_EQ(resp.items(0).execution_id(), id.str());
+    EXPECT_EQ(resp.items(0).outcome(), hourglass::v1::RunResponse::STARTED);
   }
   {
+    // A whole-call error comes back as the gRPC status.
     grpc::ClientContext ctx;
     hourglass::v1::RunResponse resp;
-    grpc::Status st = stub->Run(&ctx, Request(job, Schedule(job), 6), &resp);
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-    EXPECT_EQ(st.error_message(), "stale leader term 6 (highest seen 7)");
+    hourglass::v1::RunRequest bad = Request(job, Schedule(job));
+    bad.mutable_items(0)->set_execution_id("not-an-id");
+    grpc::Status st = stub->Run(&ctx, bad, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
   {
     grpc::ClientContext ctx;
@@ -45,7 +49,6 @@ TEST_F(GrpcWorkerServerTest, ServesRunKillAndHealth) {
     ASSERT_TRUE(stub->Health(&ctx, {}, &resp).ok());
     EXPECT_EQ(resp.worker_id(), "grpc-w");
     EXPECT_EQ(resp.in_flight(), 1);
-    EXPECT_EQ(resp.highest_term(), 7);
     EXPECT_FALSE(resp.draining());
   }
   {

@@ -24,14 +24,10 @@ class SpoolTest : public ::testing::Test {
   static FinishEntry Entry(const std::string& id) {
     FinishEntry e;
     e.id = id;
-    e.exec_key = "/hourglass/exec/j/" + id;
-    e.mod_revision = 42;
+    e.record_revision = 42;
+    e.inflight_revision = 43;
     e.lease = 0x1234abcd;
-    e.inflight_key = "/hourglass/inflight/" + id;
-    e.inflight_value = R"({"worker_id":"w1","lease":305441741})";
-    e.running_key = "/hourglass/running/" + id;
     e.lock_key = "/hourglass/locks/j/1234abcd";
-    e.lock_value = id;
     e.record = R"({"id":")" + id + R"(","status":"success","output":"é\n"})";
     e.worker_id = "w1";
     e.attempt = 2;
@@ -51,12 +47,10 @@ TEST_F(SpoolTest, EncodesEveryField) {
   auto back = ResultSpool::DecodeEntry(ResultSpool::EncodeEntry(e));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->id, e.id);
-  EXPECT_EQ(back->exec_key, e.exec_key);
-  EXPECT_EQ(back->mod_revision, 42);
+  EXPECT_EQ(back->record_revision, 42);
+  EXPECT_EQ(back->inflight_revision, 43);
   EXPECT_EQ(back->lease, e.lease);
-  EXPECT_EQ(back->inflight_value, e.inflight_value);
   EXPECT_EQ(back->lock_key, e.lock_key);
-  EXPECT_EQ(back->lock_value, e.lock_value);
   EXPECT_EQ(back->record, e.record);
   EXPECT_EQ(back->worker_id, "w1");
   EXPECT_EQ(back->attempt, 2);
@@ -97,7 +91,8 @@ TEST_F(SpoolTest, AllDoneOnOpenTruncates) {
     ASSERT_TRUE((*spool)->Append(Entry("b")).ok());
     ASSERT_TRUE((*spool)->MarkDone("a").ok());
   }
-  std::ofstream(path_, std::ios::app) << R"({"op":"done","id":"b"})" << "\n";
+  std::ofstream(path_, std::ios::app) << R"({"op":"done","id":"b"})"
+                                      << "\n";
   auto spool = ResultSpool::Open(path_);
   ASSERT_TRUE(spool.ok());
   EXPECT_TRUE((*spool)->loaded().empty());

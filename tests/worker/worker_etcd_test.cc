@@ -17,17 +17,19 @@
 #include "executor/shell_executor.h"
 #include "model/execution.h"
 #include "model/job.h"
+#include "runs/transitions.h"
 #include "store/etcd/etcd_kv.h"
 #include "tests/fixtures/etcd_fixture.h"
 #include "tests/worker/forbid_race.h"
+#include "tests/worker/run_one.h"
 #include "worker/worker_service.h"
 
 namespace hg::worker {
 namespace {
 
 using ::hourglass::v1::RunResponse;
-using ::testing::HasSubstr;
 using model::ExecutionStatus;
+using ::testing::HasSubstr;
 using testing::RaceCommand;
 using testing::RunForbidRace;
 
@@ -100,7 +102,8 @@ class WorkerEtcdTest : public ::testing::Test {
     coord::Session* s = n.session.get();
     WorkerService* w = n.service.get();
     w->AttachSession(s->lease(), [s] { return s->IsAlive(); });
-    s->AddLostListener([w](const absl::Status& why) { w->SessionLost(std::string(why.message())); });
+    s->AddLostListener(
+        [w](const absl::Status& why) { w->SessionLost(std::string(why.message())); });
     nodes_.push_back(std::move(n));
     return *w;
   }
@@ -114,18 +117,20 @@ class WorkerEtcdTest : public ::testing::Test {
     return job;
   }
 
+  // The job as stored, a `scheduled` record and its pending entry (runs::Trigger).
   model::ExecutionId Schedule(const model::Job& job) {
+    auto put = kv_->Put({.key = keys_.Job(job.name), .value = model::SerializeJob(job)});
+    EXPECT_TRUE(put.ok()) << put.status();
     model::Execution e =
         model::NewExecution(job.name, absl::Now(), model::Trigger::kSchedule, 1, rng_);
-    EXPECT_TRUE(kv_->Put({.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)}).ok());
+    auto resp = kv_->Txn(runs::Trigger(keys_, e, put->revision, ""));
+    EXPECT_TRUE(resp.ok() && resp->succeeded);
     return e.id;
   }
 
-  hourglass::v1::RunRequest Request(const model::Job& job, const model::ExecutionId& id) {
+  hourglass::v1::RunRequest Request(const model::Job&, const model::ExecutionId& id) {
     hourglass::v1::RunRequest r;
-    r.set_execution_id(id.str());
-    r.set_job_json(model::SerializeJob(job));
-    r.set_term(1);
+    r.add_items()->set_execution_id(id.str());
     return r;
   }
 
@@ -152,13 +157,12 @@ TEST_F(WorkerEtcdTest, ForbidNeverOverlapsAcrossTwoWorkers) {
   WorkerService& w2 = StartNode("w2");
   const std::string out = dir_ + "/intervals";
   model::Job job = ForbidJob("race", RaceCommand(out));
-  RunForbidRace(w1, w2, out,
-                {.schedule = [&] { return Schedule(job); },
-                 .request = [&](const model::ExecutionId& id) { return Request(job, id); },
-                 .wait_final =
-                     [&](const model::ExecutionId& id) {
-                       return Eventually([&] { return IsFinal(id); });
-                     }});
+  RunForbidRace(
+      w1, w2, out,
+      {.schedule = [&] { return Schedule(job); },
+       .request = [&](const model::ExecutionId& id) { return Request(job, id); },
+       .wait_final =
+           [&](const model::ExecutionId& id) { return Eventually([&] { return IsFinal(id); }); }});
 }
 
 TEST_F(WorkerEtcdTest, EtcdctlLockHolderMakesAForbidRunSkip) {
@@ -176,7 +180,7 @@ TEST_F(WorkerEtcdTest, EtcdctlLockHolderMakesAForbidRunSkip) {
     return r.ok() && !r->kvs.empty();
   }));
   model::ExecutionId id = Schedule(job);
-  auto resp = w.Run(Request(job, id));
+  auto resp = testing::RunOne(w, Request(job, id));
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_EQ(resp->outcome(), RunResponse::SKIPPED);
   EXPECT_THAT(resp->message(), HasSubstr(lock_name));  // etcdctl's key names the holder
@@ -184,7 +188,7 @@ TEST_F(WorkerEtcdTest, EtcdctlLockHolderMakesAForbidRunSkip) {
   holder.join();
 
   model::ExecutionId next = Schedule(job);
-  auto again = w.Run(Request(job, next));
+  auto again = testing::RunOne(w, Request(job, next));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->outcome(), RunResponse::STARTED);
   ASSERT_TRUE(Eventually([&] { return IsFinal(next); }));
@@ -196,7 +200,7 @@ TEST_F(WorkerEtcdTest, LosingTheSessionKillsTheRunAndRecordsItOnceEtcdIsBack) {
   WorkerService& w = StartNode("w1", /*ttl_seconds=*/3);
   model::Job job = ForbidJob("guard3", "sleep 60");
   model::ExecutionId id = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(testing::RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
   ASSERT_TRUE(etcd_->Kill(0).ok());
   // No keepalive answer for TTL - margin: the session is lost, the run killed, the result kept.
   ASSERT_TRUE(Eventually([&] { return w.PendingResults() == 1; }, absl::Seconds(15)));

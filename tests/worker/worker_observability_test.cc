@@ -96,7 +96,7 @@ TEST_F(WorkerObservabilityTest, EveryLineAboutARunCarriesItsIdentity) {
   job.retry_policy.backoff = model::GoDuration::Of(absl::Seconds(1));
   const model::ExecutionId id = Schedule(job);
 
-  auto resp = w.Run(Request(job, id));
+  auto resp = RunOne(w, Request(job, id));
   ASSERT_TRUE(resp.ok()) << resp.status();
   model::Execution done = WaitFinal(id, [&] { clock_.Advance(absl::Milliseconds(100)); });
   EXPECT_EQ(done.status, ExecutionStatus::kFailed);
@@ -134,7 +134,7 @@ TEST_F(WorkerObservabilityTest, WithoutATracerTheDispatchContextIsUsed) {
   WorkerService& w = StartWorker("w-plain");
   model::Job job = ShellJob("plain", "true");
   const model::ExecutionId id = Schedule(job);
-  ASSERT_TRUE(w.Run(Request(job, id)).ok());
+  ASSERT_TRUE(RunOne(w, Request(job, id)).ok());
   EXPECT_EQ(WaitFinal(id).status, ExecutionStatus::kSuccess);
   ASSERT_TRUE(WaitFor([&] { return w.Health().in_flight() == 0; }));
   std::vector<nlohmann::json> lines = LinesOf(id);
@@ -165,7 +165,7 @@ class EchoingHttp : public executor::Executor {
 
  private:
   struct NoHandle : executor::RunHandle {
-    void Kill(std::string) override {}
+    void Kill(std::string, executor::KillMode) override {}
   };
 };
 
@@ -180,7 +180,7 @@ TEST_F(WorkerObservabilityTest, SecretEnvValuesNeverReachTheRecordOrTheLogs) {
   job.retry_policy.max_retries = 1;
   job.retry_policy.backoff = model::GoDuration::Of(absl::Seconds(1));
   const model::ExecutionId id = Schedule(job);
-  ASSERT_TRUE(w.Run(Request(job, id)).ok());
+  ASSERT_TRUE(RunOne(w, Request(job, id)).ok());
   model::Execution done = WaitFinal(id, [&] { clock_.Advance(absl::Milliseconds(100)); });
   ASSERT_TRUE(WaitFor([&] { return w.Health().in_flight() == 0; }));
 
@@ -217,7 +217,7 @@ TEST_F(WorkerObservabilityTest, SecretHeadersAreRedactedFromOutputErrorAndLogs) 
   job.executor.secret_headers = {"X-Signature"};
   ASSERT_TRUE(model::ValidateJob(job).ok()) << model::ValidateJob(job);
   const model::ExecutionId id = Schedule(job);
-  ASSERT_TRUE(worker->Run(Request(job, id)).ok());
+  ASSERT_TRUE(RunOne(*worker, Request(job, id)).ok());
   model::Execution done = WaitFinal(id);
   ASSERT_TRUE(WaitFor([&] { return worker->Health().in_flight() == 0; }));
   worker->Stop();

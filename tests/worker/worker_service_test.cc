@@ -1,12 +1,15 @@
-// WorkerService against SqliteKv with a FakeClock and the real ShellExecutor: claim, fencing,
-// capacity, Forbid, Replace, retries, kill, results while the store is down, drain, session loss.
+// WorkerService against SqliteKv with a FakeClock and the real ShellExecutor: claim, runs only
+// what the store says, capacity, Forbid, Replace, retries, kill, results while the store is down,
+// late results, drain, session loss.
 #include "worker/worker_service.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <thread>
 
+#include "runs/transitions.h"
 #include "tests/worker/forbid_race.h"
 #include "tests/worker/worker_test_util.h"
 
@@ -14,9 +17,9 @@ namespace hg::worker::testing {
 namespace {
 
 using ::hourglass::v1::RunResponse;
-using ::testing::HasSubstr;
 using model::ConcurrencyPolicy;
 using model::ExecutionStatus;
+using ::testing::HasSubstr;
 
 class WorkerServiceTest : public WorkerFixture {};
 
@@ -24,30 +27,35 @@ TEST_F(WorkerServiceTest, ClaimsOnceAndRecordsTheResult) {
   WorkerService& w1 = StartWorker("w1");
   WorkerService& w2 = StartWorker("w2");
   const std::string out = Path("runs");
-  model::Job job = ShellJob("once", absl::StrCat("echo run >> ", out, "; sleep 0.3; echo done"));
+  const std::string gate = Path("gate");
+  model::Job job = ShellJob("once", absl::StrCat("echo run >> ", out, "; while [ ! -e ", gate,
+                                                 " ]; do sleep 0.01; done; echo done"));
   model::ExecutionId id = Schedule(job);
 
-  auto first = w1.Run(Request(job, id));
+  auto first = RunOne(w1, Request(job, id));
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->outcome(), RunResponse::STARTED);
-  // While it runs: running/, inflight/ exist, pending/ is gone, the record names the worker.
-  model::Execution running = Record(id);
-  EXPECT_EQ(running.status, ExecutionStatus::kRunning);
-  EXPECT_EQ(running.worker_id, "w1");
-  EXPECT_EQ(running.trace_id, "0af7651916cd43dd8448eb211c80319c");
-  EXPECT_TRUE(Exists(keys_.Running(id)));
+  // Claimed: inflight/ exists, pending/ is gone. A quick run goes from `scheduled` straight to
+  // its final record; one still going after running_mark_delay shows as `running`.
   EXPECT_TRUE(Exists(keys_.Inflight(id)));
   EXPECT_FALSE(Exists(keys_.Pending(id)));
+  EXPECT_EQ(Record(id).status, ExecutionStatus::kScheduled);
+  ASSERT_TRUE(WaitFor([&] { return Record(id).status == ExecutionStatus::kRunning; },
+                      absl::Seconds(20), [&] { clock_.Advance(absl::Milliseconds(100)); }));
+  model::Execution running = Record(id);
+  EXPECT_EQ(running.worker_id, "w1");
+  EXPECT_EQ(running.trace_id, "0af7651916cd43dd8448eb211c80319c");
 
   // Re-sent to the same worker and to another one: acknowledged, not run again.
-  auto again = w1.Run(Request(job, id));
+  auto again = RunOne(w1, Request(job, id));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->outcome(), RunResponse::ALREADY_CLAIMED);
-  auto elsewhere = w2.Run(Request(job, id));
+  auto elsewhere = RunOne(w2, Request(job, id));
   ASSERT_TRUE(elsewhere.ok()) << elsewhere.status();
   EXPECT_EQ(elsewhere->outcome(), RunResponse::ALREADY_CLAIMED);
   EXPECT_THAT(elsewhere->message(), HasSubstr("w1"));
 
+  std::ofstream(gate).put('x');
   model::Execution done = WaitFinal(id);
   EXPECT_EQ(done.status, ExecutionStatus::kSuccess);
   EXPECT_EQ(done.exit_code, 0);
@@ -55,66 +63,101 @@ TEST_F(WorkerServiceTest, ClaimsOnceAndRecordsTheResult) {
   EXPECT_EQ(done.attempt, 1);
   EXPECT_EQ(done.retries_attempted, 0);
   EXPECT_TRUE(done.end_time.has_value());
-  EXPECT_FALSE(Exists(keys_.Running(id)));
   EXPECT_FALSE(Exists(keys_.Inflight(id)));
 
-  auto after = w2.Run(Request(job, id));
+  auto after = RunOne(w2, Request(job, id));
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->outcome(), RunResponse::FINISHED);
   ASSERT_TRUE(WaitFor([&] { return w1.Health().in_flight() == 0; }));
   EXPECT_EQ(ReadLines(out).size(), 1u);
 }
 
-TEST_F(WorkerServiceTest, RejectsStaleTermsAndBadRequests) {
+TEST_F(WorkerServiceTest, RunsOnlyWhatTheStoreSays) {
   WorkerService& w = StartWorker();
-  model::Job job = ShellJob("fenced", "true");
+  const std::string out = Path("ran");
+  model::Job job = ShellJob("stored", absl::StrCat("echo stored >> ", out));
   model::ExecutionId a = Schedule(job);
-  ASSERT_TRUE(w.Run(Request(job, a, /*term=*/5)).ok());
+  // The request carries ids only: whatever its sender thinks the job is, the worker runs the
+  // definition in the store.
+  EXPECT_EQ(RunOne(w, Request(ShellJob("stored", "echo forged >> /tmp/x"), a))->outcome(),
+            RunResponse::STARTED);
+  EXPECT_EQ(WaitFinal(a).status, ExecutionStatus::kSuccess);
+  EXPECT_EQ(ReadLines(out), std::vector<std::string>{"stored"});
+  // A finished execution is never run again, whoever asks.
+  EXPECT_EQ(RunOne(w, Request(job, a))->outcome(), RunResponse::FINISHED);
+  // An id the store does not know, or a `scheduled` record without a pending entry, runs nothing.
+  EXPECT_EQ(
+      RunOne(w, Request(job, model::ExecutionId::New(job.name, clock_.Now(), rng_)))->outcome(),
+      RunResponse::NOT_QUEUED);
   model::ExecutionId b = Schedule(job);
-  auto stale = w.Run(Request(job, b, /*term=*/4));
-  EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(stale.status().message(), "stale leader term 4 (highest seen 5)");
+  ASSERT_TRUE(sqlite_->Delete(store::DeleteRequest::Key(keys_.Pending(b))).ok());
+  EXPECT_EQ(RunOne(w, Request(job, b))->outcome(), RunResponse::NOT_QUEUED);
   EXPECT_EQ(Record(b).status, ExecutionStatus::kScheduled);
-  EXPECT_EQ(w.Health().highest_term(), 5);
+  EXPECT_EQ(ReadLines(out).size(), 1u);
 
-  auto bad_id = Request(job, b, 5);
-  bad_id.set_execution_id("nope");
+  auto bad_id = Request(job, b);
+  bad_id.mutable_items(0)->set_execution_id("nope");
   EXPECT_EQ(w.Run(bad_id).status().code(), absl::StatusCode::kInvalidArgument);
-  auto bad_job = Request(job, b, 5);
-  bad_job.set_job_json("{\"name\": 3");
-  auto st = w.Run(bad_job).status();
-  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(st.message(), HasSubstr("job_json"));
-  auto other_job = Request(ShellJob("other", "true"), b, 5);
-  st = w.Run(other_job).status();
-  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(st.message(), HasSubstr("does not match"));
-  EXPECT_EQ(w.Run(Request(job, model::ExecutionId::New(job.name, clock_.Now(), rng_), 5))
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
-  WaitFinal(a);
 }
 
-TEST_F(WorkerServiceTest, RefusesRunsBeyondCapacity) {
+TEST_F(WorkerServiceTest, AKillRequestedBeforeTheClaimEndsTheRunUnstarted) {
+  WorkerService& w = StartWorker();
+  const std::string out = Path("never");
+  model::Job job = ShellJob("prekill", absl::StrCat("echo ran >> ", out));
+  model::ExecutionId id = Schedule(job);
+  ASSERT_TRUE(sqlite_->Put({.key = keys_.Kill(id), .value = "operator asked"}).ok());
+  EXPECT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::KILLED);
+  model::Execution rec = Record(id);
+  EXPECT_EQ(rec.status, ExecutionStatus::kKilled);
+  EXPECT_EQ(rec.error, "killed: operator asked (before it started)");
+  EXPECT_FALSE(Exists(keys_.Pending(id)));
+  EXPECT_FALSE(Exists(keys_.Kill(id)));
+  EXPECT_TRUE(ReadLines(out).empty());
+}
+
+TEST_F(WorkerServiceTest, AJobDeletedBeforeTheClaimEndsTheRunUnstarted) {
+  WorkerService& w = StartWorker();
+  model::Job job = ShellJob("gone", "true");
+  model::ExecutionId id = Schedule(job);
+  ASSERT_TRUE(sqlite_->Delete(store::DeleteRequest::Key(keys_.Job(job.name))).ok());
+  EXPECT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::KILLED);
+  model::Execution rec = Record(id);
+  EXPECT_EQ(rec.status, ExecutionStatus::kKilled);
+  EXPECT_EQ(rec.reason, model::EndReason::kJobDeleted);
+  EXPECT_FALSE(Exists(keys_.Pending(id)));
+}
+
+TEST_F(WorkerServiceTest, RunsAtMostCapacityAndDeclinesBeyondTwiceIt) {
   WorkerOptions o = Options("small");
   o.capacity = 1;
   WorkerService& w = StartWorker(o);
-  model::Job job = ShellJob("busy", "sleep 30");
+  const std::string out = Path("started");
+  model::Job job =
+      ShellJob("busy", absl::StrCat("echo $HOURGLASS_EXECUTION_ID >> ", out, "; sleep 30"));
   model::ExecutionId a = Schedule(job);
   model::ExecutionId b = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, a))->outcome(), RunResponse::STARTED);
-  auto full = w.Run(Request(job, b));
+  model::ExecutionId c = Schedule(job);
+  ASSERT_EQ(RunOne(w, Request(job, a))->outcome(), RunResponse::STARTED);
+  // Claimed while a runs (claims overlap runs), started only when a's slot frees.
+  ASSERT_EQ(RunOne(w, Request(job, b))->outcome(), RunResponse::STARTED);
+  auto full = RunOne(w, Request(job, c));
   EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(Record(b).status, ExecutionStatus::kScheduled);  // untouched: another worker may
-  EXPECT_EQ(w.Health().in_flight(), 1);
+  EXPECT_EQ(Record(c).status, ExecutionStatus::kScheduled);  // untouched: another worker may
+  EXPECT_TRUE(Exists(keys_.Pending(c)));
+  EXPECT_EQ(w.Health().in_flight(), 2);
   EXPECT_EQ(w.Health().capacity(), 1);
+  ASSERT_TRUE(WaitFor([&] { return ReadLines(out).size() == 1; }));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(ReadLines(out), std::vector<std::string>{a.str()});  // b waits for the slot
   EXPECT_TRUE(w.Kill(a.str(), "test over"));
   EXPECT_EQ(WaitFinal(a).status, ExecutionStatus::kKilled);
-  ASSERT_TRUE(WaitFor([&] { return w.Health().in_flight() == 0; }));
-  EXPECT_EQ(w.Run(Request(job, b))->outcome(), RunResponse::STARTED);
+  ASSERT_TRUE(WaitFor([&] { return ReadLines(out).size() == 2; }));
+  EXPECT_EQ(ReadLines(out)[1], b.str());
+  EXPECT_EQ(RunOne(w, Request(job, c))->outcome(), RunResponse::STARTED);
   w.Kill(b.str(), "test over");
+  w.Kill(c.str(), "test over");
   WaitFinal(b);
+  WaitFinal(c);
 }
 
 TEST_F(WorkerServiceTest, ForbidSkipsWhileTheLockIsHeld) {
@@ -122,7 +165,7 @@ TEST_F(WorkerServiceTest, ForbidSkipsWhileTheLockIsHeld) {
   model::Job job = ShellJob("forbid", "sleep 30", ConcurrencyPolicy::kForbid);
   model::ExecutionId a = Schedule(job);
   model::ExecutionId b = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, a))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, a))->outcome(), RunResponse::STARTED);
 
   // The lock key is etcd-mutex shaped: locks/<job>/<lease hex>, value = holder execution id.
   auto locks = sqlite_->Range(store::RangeRequest::Prefix(keys_.LockPrefix(job.name)));
@@ -132,7 +175,7 @@ TEST_F(WorkerServiceTest, ForbidSkipsWhileTheLockIsHeld) {
   EXPECT_EQ(locks->kvs[0].key,
             absl::StrCat(keys_.LockPrefix(job.name), absl::Hex(locks->kvs[0].lease)));
 
-  auto second = w.Run(Request(job, b));
+  auto second = RunOne(w, Request(job, b));
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->outcome(), RunResponse::SKIPPED);
   EXPECT_THAT(second->message(), HasSubstr(a.str()));
@@ -154,24 +197,24 @@ TEST_F(WorkerServiceTest, ForbidNeverOverlapsAcrossTwoWorkers) {
   WorkerService& w2 = StartWorker("w2");
   const std::string out = Path("intervals");
   model::Job job = ShellJob("race", RaceCommand(out), ConcurrencyPolicy::kForbid);
-  RunForbidRace(w1, w2, out,
-                {.schedule = [&] { return Schedule(job); },
-                 .request = [&](const model::ExecutionId& id) { return Request(job, id); },
-                 .wait_final =
-                     [&](const model::ExecutionId& id) {
-                       return model::IsFinal(WaitFinal(id).status);
-                     }});
+  RunForbidRace(
+      w1, w2, out,
+      {.schedule = [&] { return Schedule(job); },
+       .request = [&](const model::ExecutionId& id) { return Request(job, id); },
+       .wait_final =
+           [&](const model::ExecutionId& id) { return model::IsFinal(WaitFinal(id).status); }});
 }
 
 TEST_F(WorkerServiceTest, ReplaceKillsTheOlderLocalRunFirst) {
   WorkerService& w = StartWorker();
   const std::string out = Path("replace");
   model::Job old_job = ShellJob("rep", "sleep 30", ConcurrencyPolicy::kReplace);
-  model::Job new_job = ShellJob("rep", absl::StrCat("echo new >> ", out), ConcurrencyPolicy::kReplace);
+  model::Job new_job =
+      ShellJob("rep", absl::StrCat("echo new >> ", out), ConcurrencyPolicy::kReplace);
   model::ExecutionId a = Schedule(old_job);
-  ASSERT_EQ(w.Run(Request(old_job, a))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(old_job, a))->outcome(), RunResponse::STARTED);
   model::ExecutionId b = Schedule(new_job);
-  ASSERT_EQ(w.Run(Request(new_job, b))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(new_job, b))->outcome(), RunResponse::STARTED);
 
   model::Execution old_rec = WaitFinal(a);
   EXPECT_EQ(old_rec.status, ExecutionStatus::kKilled);
@@ -188,12 +231,12 @@ TEST_F(WorkerServiceTest, ReplaceKillsARunOnAnotherWorkerThroughTheStore) {
   model::Job new_job =
       ShellJob("rep2", absl::StrCat("echo new >> ", out), ConcurrencyPolicy::kReplace);
   model::ExecutionId a = Schedule(old_job);
-  ASSERT_EQ(w1.Run(Request(old_job, a))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w1, Request(old_job, a))->outcome(), RunResponse::STARTED);
   model::ExecutionId b = Schedule(new_job);
-  ASSERT_EQ(w2.Run(Request(new_job, b))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w2, Request(new_job, b))->outcome(), RunResponse::STARTED);
 
-  // w2 polls running/ on the Clock: move it while waiting. The new run may only start once the
-  // old one is recorded final (its Finish deletes running/<a> in the same transaction).
+  // w2 polls inflight/ on the Clock: move it while waiting. The new run may only start once the
+  // old one is recorded final (its Finish deletes inflight/<a> in the same transaction).
   bool old_final_first = true;
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -217,7 +260,7 @@ TEST_F(WorkerServiceTest, RetriesWithFixedBackoffAndRecordsAttempts) {
   job.retry_policy.max_retries = 2;
   job.retry_policy.backoff = model::GoDuration::Of(absl::Seconds(10));
   model::ExecutionId id = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
 
   for (int attempt = 1; attempt <= 2; ++attempt) {
     ASSERT_TRUE(WaitFor([&] { return w.NextRetry(id.str()).has_value(); })) << attempt;
@@ -249,9 +292,9 @@ TEST_F(WorkerServiceTest, ExponentialBackoffDoublesUpToTheCap) {
   job.retry_policy.backoff = model::GoDuration::Of(absl::Seconds(1));
   job.retry_policy.max_backoff = model::GoDuration::Of(absl::Seconds(3));
   model::ExecutionId id = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
-  for (absl::Duration expected : {absl::Seconds(1), absl::Seconds(2), absl::Seconds(3),
-                                  absl::Seconds(3)}) {
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
+  for (absl::Duration expected :
+       {absl::Seconds(1), absl::Seconds(2), absl::Seconds(3), absl::Seconds(3)}) {
     ASSERT_TRUE(WaitFor([&] { return w.NextRetry(id.str()).has_value(); }));
     const absl::Time at = *w.NextRetry(id.str());
     EXPECT_EQ(at - clock_.Now(), expected);
@@ -272,7 +315,7 @@ TEST_F(WorkerServiceTest, JitteredBackoffStaysWithinTheDelay) {
   job.retry_policy.backoff = model::GoDuration::Of(absl::Seconds(100));
   job.retry_policy.jitter = true;
   model::ExecutionId id = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
   ASSERT_TRUE(WaitFor([&] { return w.NextRetry(id.str()).has_value(); }));
   const absl::Duration delay = *w.NextRetry(id.str()) - clock_.Now();
   EXPECT_GE(delay, absl::ZeroDuration());
@@ -288,7 +331,7 @@ TEST_F(WorkerServiceTest, ForbidGivesUpARetryThatWouldReachTheNextInstant) {
   job.retry_policy.max_retries = 5;
   job.retry_policy.backoff = model::GoDuration::Of(absl::Seconds(30));
   model::ExecutionId id = Schedule(job, clock_.Now());
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
   ASSERT_TRUE(WaitFor([&] { return w.NextRetry(id.str()).has_value(); }));
   clock_.Advance(absl::Seconds(30));  // retry 1 starts at 00:00:30, before 00:01
   // Retry 2 would start at 00:01:00 = the next instant: given up instead.
@@ -304,7 +347,7 @@ TEST_F(WorkerServiceTest, KillKeyKillsTheRunAndIsConsumed) {
   WorkerService& w = StartWorker();
   model::Job job = ShellJob("killme", "sleep 30");
   model::ExecutionId id = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
   ASSERT_TRUE(sqlite_->Put({.key = keys_.Kill(id), .value = "operator asked"}).ok());
   model::Execution rec = WaitFinal(id);
   EXPECT_EQ(rec.status, ExecutionStatus::kKilled);
@@ -318,7 +361,7 @@ TEST_F(WorkerServiceTest, KillDuringBackoffEndsTheRun) {
   job.retry_policy.max_retries = 3;
   job.retry_policy.backoff = model::GoDuration::Of(absl::Hours(1));
   model::ExecutionId id = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
   ASSERT_TRUE(WaitFor([&] { return w.NextRetry(id.str()).has_value(); }));
   hourglass::v1::KillRequest kill;
   kill.set_execution_id(id.str());
@@ -336,14 +379,14 @@ TEST_F(WorkerServiceTest, FinishWhileTheStoreIsDownIsSpooledThenFlushed) {
   WorkerService& w = StartWorker(o);
   const std::string gate = Path("gate");
   // The job waits for the test to take the store down before it ends.
-  model::Job job = ShellJob("spooled", absl::StrCat("while [ ! -e ", gate,
-                                                    " ]; do sleep 0.01; done; echo out"));
+  model::Job job =
+      ShellJob("spooled", absl::StrCat("while [ ! -e ", gate, " ]; do sleep 0.01; done; echo out"));
   model::ExecutionId id = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
   kv_->SetDown(true);
   std::ofstream(gate).put('x');
   ASSERT_TRUE(WaitFor([&] { return w.PendingResults() == 1; }));
-  EXPECT_EQ(Record(id).status, ExecutionStatus::kRunning);
+  EXPECT_FALSE(IsFinal(id));
   struct stat st {};
   ASSERT_EQ(::stat(o.spool_path.c_str(), &st), 0);
   EXPECT_GT(st.st_size, 0);  // on disk before anything else happens
@@ -357,7 +400,6 @@ TEST_F(WorkerServiceTest, FinishWhileTheStoreIsDownIsSpooledThenFlushed) {
   model::Execution rec = Record(id);
   EXPECT_EQ(rec.status, ExecutionStatus::kSuccess);
   EXPECT_THAT(rec.output, HasSubstr("out"));
-  EXPECT_FALSE(Exists(keys_.Running(id)));
   EXPECT_FALSE(Exists(keys_.Inflight(id)));
   ASSERT_EQ(::stat(o.spool_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 0);  // truncated once nothing is outstanding
@@ -366,21 +408,21 @@ TEST_F(WorkerServiceTest, FinishWhileTheStoreIsDownIsSpooledThenFlushed) {
 TEST_F(WorkerServiceTest, ARestartedWorkerFlushesItsSpool) {
   WorkerOptions o = Options("w1");
   o.spool_path = Path("spool.jsonl");
-  auto first = std::make_unique<WorkerService>(*kv_, clock_, keys_,
-                                               Executors{.shell = shell_.get()}, o);
+  auto first =
+      std::make_unique<WorkerService>(*kv_, clock_, keys_, Executors{.shell = shell_.get()}, o);
   ASSERT_TRUE(first->Start().ok());
   first->AttachSession(NewLease(), nullptr);
   const std::string gate = Path("gate");
-  model::Job job = ShellJob("restart", absl::StrCat("while [ ! -e ", gate,
-                                                    " ]; do sleep 0.01; done"));
+  model::Job job =
+      ShellJob("restart", absl::StrCat("while [ ! -e ", gate, " ]; do sleep 0.01; done"));
   model::ExecutionId id = Schedule(job);
-  ASSERT_EQ(first->Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(*first, Request(job, id))->outcome(), RunResponse::STARTED);
   kv_->SetDown(true);
   std::ofstream(gate).put('x');
   ASSERT_TRUE(WaitFor([&] { return first->PendingResults() == 1; }));
   first->Stop();  // the last flush fails too: the result stays in the spool
   first.reset();
-  EXPECT_EQ(Record(id).status, ExecutionStatus::kRunning);
+  EXPECT_FALSE(IsFinal(id));
 
   kv_->SetDown(false);
   WorkerService& second = StartWorker(o);
@@ -395,15 +437,14 @@ TEST_F(WorkerServiceTest, AClaimWhoseAnswerIsLostIsSettledNotLeftRunning) {
   model::Job job = ShellJob("lost", absl::StrCat("echo ran >> ", out));
   model::ExecutionId id = Schedule(job);
   kv_->LoseNextTxnAnswers(1);  // the claim commits, its answer is lost
-  auto r = w.Run(Request(job, id));
+  auto r = RunOne(w, Request(job, id));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(Record(id).status, ExecutionStatus::kRunning);  // committed
+  // The claim committed: settled (at once here, the store answers again) as never started.
   ASSERT_TRUE(WaitFor([&] { return w.PendingResults() == 0 && IsFinal(id); }, absl::Seconds(20),
                       [&] { clock_.Advance(absl::Milliseconds(100)); }));
   model::Execution rec = Record(id);
   EXPECT_EQ(rec.status, ExecutionStatus::kFailed);
   EXPECT_THAT(rec.error, HasSubstr("not started"));
-  EXPECT_FALSE(Exists(keys_.Running(id)));
   EXPECT_FALSE(Exists(keys_.Inflight(id)));
   EXPECT_TRUE(ReadLines(out).empty());
 }
@@ -411,44 +452,61 @@ TEST_F(WorkerServiceTest, AClaimWhoseAnswerIsLostIsSettledNotLeftRunning) {
 TEST_F(WorkerServiceTest, AFailedClaimThenARunOfTheSameIdKeepsItsKeys) {
   WorkerService& w = StartWorker();
   const std::string gate = Path("gate");
-  model::Job job = ShellJob("again", absl::StrCat("while [ ! -e ", gate,
-                                                  " ]; do sleep 0.01; done"));
+  model::Job job =
+      ShellJob("again", absl::StrCat("while [ ! -e ", gate, " ]; do sleep 0.01; done"));
   model::ExecutionId id = Schedule(job);
   kv_->FailNextTxns(1);  // the claim never reaches the store; its fate looks unknown
-  EXPECT_EQ(w.Run(Request(job, id)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(RunOne(w, Request(job, id)).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Record(id).status, ExecutionStatus::kScheduled);
-  EXPECT_EQ(w.PendingResults(), 1u);
+  EXPECT_EQ(w.PendingResults(), 0u);  // settled: the claim did not commit, nothing is due
   // Re-dispatched to the same worker: claimed and running, with the same lease and values.
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
   // Settling the first claim must not touch the live run's record or keys.
   ASSERT_TRUE(WaitFor([&] { return w.PendingResults() == 0; }, absl::Seconds(20),
                       [&] { clock_.Advance(absl::Milliseconds(100)); }));
-  EXPECT_EQ(Record(id).status, ExecutionStatus::kRunning);
-  EXPECT_TRUE(Exists(keys_.Running(id)));
+  EXPECT_FALSE(IsFinal(id));
   EXPECT_TRUE(Exists(keys_.Inflight(id)));
   std::ofstream(gate).put('x');
   EXPECT_EQ(WaitFinal(id).status, ExecutionStatus::kSuccess);
 }
 
-TEST_F(WorkerServiceTest, FinishAfterTheLeaderTookOverOnlyReleasesKeys) {
+// What runs::Lose writes when the leader finds this worker's lease expired: the inflight entry
+// deleted and the record decided (retried: `scheduled` again with the next attempt; or failed).
+model::Execution LeaderDecidesLost(store::Kv& kv, const model::Keys& keys,
+                                   const model::ExecutionId& id, const model::Job& job,
+                                   absl::Time now) {
+  auto inflight = store::Get(kv, keys.Inflight(id));
+  auto record = store::Get(kv, keys.Exec(id));
+  EXPECT_TRUE(inflight.ok() && inflight->has_value() && record.ok() && record->has_value());
+  auto entry = runs::DecodeInflight((*inflight)->value);
+  EXPECT_TRUE(entry.ok());
+  auto job_kv = store::Get(kv, keys.Job(job.name));
+  runs::Loss loss = runs::Lose(keys, id, **inflight, *entry, *record, &job, (*job_kv)->mod_revision,
+                               std::nullopt, now);
+  auto resp = kv.Txn(loss.txn);
+  EXPECT_TRUE(resp.ok() && resp->succeeded);
+  return loss.record;
+}
+
+TEST_F(WorkerServiceTest, ALateResultIsRecordedOnItsOwnAttemptAfterTheLeaderMovedOn) {
   WorkerService& w = StartWorker();
   const std::string gate = Path("gate");
-  model::Job job = ShellJob("taken", absl::StrCat("while [ ! -e ", gate,
-                                                  " ]; do sleep 0.01; done"),
-                            ConcurrencyPolicy::kForbid);
+  model::Job job = ShellJob(
+      "late", absl::StrCat("while [ ! -e ", gate, " ]; do sleep 0.01; done; echo really ran"),
+      ConcurrencyPolicy::kForbid);
+  job.retry_on_worker_loss = false;
   model::ExecutionId id = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
-  // The leader decided the worker was lost and finalised the record meanwhile.
-  model::Execution lost = Record(id);
-  lost.status = ExecutionStatus::kFailed;
-  lost.error = "worker lost";
-  ASSERT_TRUE(sqlite_->Put({.key = keys_.Exec(id), .value = model::SerializeExecution(lost)}).ok());
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
+  // The leader found the worker lost (its lease looked expired) and ended the record.
+  model::Execution lost = LeaderDecidesLost(*sqlite_, keys_, id, job, clock_.Now());
+  ASSERT_EQ(lost.reason, model::EndReason::kWorkerLost);
   std::ofstream(gate).put('x');
   ASSERT_TRUE(WaitFor([&] { return w.Health().in_flight() == 0; }));
+  // The run really happened: its real result replaces the leader's guess.
   model::Execution rec = Record(id);
-  EXPECT_EQ(rec.status, ExecutionStatus::kFailed);
-  EXPECT_EQ(rec.error, "worker lost");
-  EXPECT_FALSE(Exists(keys_.Running(id)));
+  EXPECT_EQ(rec.status, ExecutionStatus::kSuccess);
+  EXPECT_THAT(rec.output, HasSubstr("really ran"));
+  EXPECT_EQ(rec.reason, model::EndReason::kNone);
   EXPECT_FALSE(Exists(keys_.Inflight(id)));
   auto locks = sqlite_->Range(store::RangeRequest::Prefix(keys_.LockPrefix(job.name)));
   ASSERT_TRUE(locks.ok());
@@ -456,21 +514,55 @@ TEST_F(WorkerServiceTest, FinishAfterTheLeaderTookOverOnlyReleasesKeys) {
   EXPECT_EQ(w.PendingResults(), 0u);
 }
 
+TEST_F(WorkerServiceTest, ALateResultOfARetriedAttemptIsKeptBesideTheRetry) {
+  WorkerService& w1 = StartWorker("w1");
+  WorkerService& w2 = StartWorker("w2");
+  const std::string gate = Path("gate");
+  model::Job job = ShellJob(
+      "late2",
+      absl::StrCat("while [ ! -e ", gate, " ]; do sleep 0.01; done; echo $HOURGLASS_ATTEMPT"));
+  job.retry_policy.max_retries = 1;
+  model::ExecutionId id = Schedule(job);
+  ASSERT_EQ(RunOne(w1, Request(job, id))->outcome(), RunResponse::STARTED);
+  // Lost on w1: retried as attempt 2, which w2 claims and runs.
+  model::Execution retried = LeaderDecidesLost(*sqlite_, keys_, id, job, clock_.Now());
+  ASSERT_EQ(retried.status, ExecutionStatus::kScheduled);
+  ASSERT_EQ(retried.attempt, 2);
+  ASSERT_EQ(RunOne(w2, Request(job, id))->outcome(), RunResponse::STARTED);
+  std::ofstream(gate).put('x');  // both end
+  ASSERT_TRUE(
+      WaitFor([&] { return w1.Health().in_flight() == 0 && w2.Health().in_flight() == 0; }));
+  ASSERT_TRUE(WaitFor([&] {
+    model::Execution r = Record(id);
+    return model::IsFinal(r.status) && r.attempts.size() == 1 &&
+           r.attempts[0].status == ExecutionStatus::kSuccess;
+  })) << model::SerializeExecution(Record(id));
+  model::Execution rec = Record(id);
+  EXPECT_EQ(rec.status, ExecutionStatus::kSuccess);  // attempt 2, on w2
+  EXPECT_EQ(rec.attempt, 2);
+  EXPECT_EQ(rec.worker_id, "w2");
+  ASSERT_EQ(rec.attempts.size(), 1u);  // attempt 1 on w1 really ran too: recorded as it ended
+  EXPECT_EQ(rec.attempts[0].attempt, 1);
+  EXPECT_EQ(rec.attempts[0].worker_id, "w1");
+  EXPECT_EQ(rec.attempts[0].status, ExecutionStatus::kSuccess);
+  EXPECT_FALSE(Exists(keys_.Inflight(id)));
+}
+
 TEST_F(WorkerServiceTest, StopDrainsThenKills) {
   WorkerOptions o = Options("w1");
   o.shutdown_grace = absl::Seconds(30);
-  auto w = std::make_unique<WorkerService>(*kv_, clock_, keys_,
-                                           Executors{.shell = shell_.get()}, o);
+  auto w =
+      std::make_unique<WorkerService>(*kv_, clock_, keys_, Executors{.shell = shell_.get()}, o);
   ASSERT_TRUE(w->Start().ok());
   w->AttachSession(NewLease(), nullptr);
   const std::string gate = Path("gate");
-  model::Job quick = ShellJob("quick", absl::StrCat("while [ ! -e ", gate,
-                                                    " ]; do sleep 0.01; done"));
+  model::Job quick =
+      ShellJob("quick", absl::StrCat("while [ ! -e ", gate, " ]; do sleep 0.01; done"));
   model::Job slow = ShellJob("slow", "sleep 60");
   model::ExecutionId a = Schedule(quick);
   model::ExecutionId b = Schedule(slow);
-  ASSERT_EQ(w->Run(Request(quick, a))->outcome(), RunResponse::STARTED);
-  ASSERT_EQ(w->Run(Request(slow, b))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(*w, Request(quick, a))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(*w, Request(slow, b))->outcome(), RunResponse::STARTED);
 
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {
@@ -479,12 +571,12 @@ TEST_F(WorkerServiceTest, StopDrainsThenKills) {
   });
   ASSERT_TRUE(WaitFor([&] { return w->Health().draining(); }));
   model::ExecutionId c = Schedule(quick);
-  EXPECT_EQ(w->Run(Request(quick, c)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(RunOne(*w, Request(quick, c)).status().code(), absl::StatusCode::kUnavailable);
   std::ofstream(gate).put('x');  // the quick one finishes within the grace
   EXPECT_EQ(WaitFinal(a).status, ExecutionStatus::kSuccess);
   absl::SleepFor(absl::Milliseconds(100));
   EXPECT_FALSE(stopped);  // still waiting for the slow one
-  EXPECT_EQ(Record(b).status, ExecutionStatus::kRunning);
+  EXPECT_FALSE(IsFinal(b));
   clock_.Advance(absl::Seconds(30));  // grace over: killed
   stopper.join();
   model::Execution rec = Record(b);
@@ -498,13 +590,13 @@ TEST_F(WorkerServiceTest, SessionLossKillsEveryRunAndRecordsIt) {
   model::Job job = ShellJob("lease", "sleep 60");
   model::ExecutionId a = Schedule(job);
   model::ExecutionId b = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, a))->outcome(), RunResponse::STARTED);
-  ASSERT_EQ(w.Run(Request(job, b))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, a))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, b))->outcome(), RunResponse::STARTED);
   kv_->SetDown(true);  // typically the store is unreachable when the session is lost
   w.SessionLost("keepalive overdue");
   ASSERT_TRUE(WaitFor([&] { return w.PendingResults() == 2; }));
   model::ExecutionId c = Schedule(job);
-  EXPECT_EQ(w.Run(Request(job, c)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(RunOne(w, Request(job, c)).status().code(), absl::StatusCode::kUnavailable);
   kv_->SetDown(false);
   ASSERT_TRUE(WaitFor([&] { return w.PendingResults() == 0; }, absl::Seconds(20),
                       [&] { clock_.Advance(absl::Milliseconds(100)); }));
@@ -515,11 +607,33 @@ TEST_F(WorkerServiceTest, SessionLossKillsEveryRunAndRecordsIt) {
   }
   // A new session: runs are taken again.
   w.AttachSession(NewLease(), [] { return true; });
-  auto again = w.Run(Request(job, c));
+  auto again = RunOne(w, Request(job, c));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->outcome(), RunResponse::STARTED);
   w.Kill(c.str(), "done");
   WaitFinal(c);
+}
+
+TEST_F(WorkerServiceTest, SessionLossKillsAtOnceEvenAJobThatTrapsSigterm) {
+  // Before: SIGTERM, then `kill_grace` before SIGKILL; the lease margin (TTL/5) is shorter, so a
+  // job ignoring SIGTERM outlived the lease and the leader re-ran it elsewhere meanwhile.
+  WorkerOptions o = Options("w1");
+  o.kill_grace = absl::Seconds(30);
+  WorkerService& w = StartWorker(o);
+  const std::string pid_file = Path("pid");
+  model::Job job = ShellJob("stubborn", absl::StrCat("trap '' TERM; echo $$ > ", pid_file,
+                                                     "; while true; do sleep 0.05; done"));
+  model::ExecutionId id = Schedule(job);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_TRUE(WaitFor([&] { return ReadLines(pid_file).size() == 1; }));
+  const pid_t pid = std::stoi(ReadLines(pid_file)[0]);
+  const absl::Time t0 = absl::Now();
+  w.SessionLost("keepalive overdue");
+  model::Execution rec = WaitFinal(id);
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(2));  // not the 30 s grace
+  EXPECT_EQ(rec.status, ExecutionStatus::kKilled);
+  EXPECT_EQ(rec.reason, model::EndReason::kSessionLost);
+  EXPECT_NE(::kill(pid, 0), 0);  // the process is gone
 }
 
 TEST_F(WorkerServiceTest, ASessionThatCannotBeProvenAliveRefusesRuns) {
@@ -528,10 +642,10 @@ TEST_F(WorkerServiceTest, ASessionThatCannotBeProvenAliveRefusesRuns) {
   w.AttachSession(NewLease(), [&] { return alive.load(); });
   model::Job job = ShellJob("unproven", "true");
   model::ExecutionId id = Schedule(job);
-  EXPECT_EQ(w.Run(Request(job, id)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(RunOne(w, Request(job, id)).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Record(id).status, ExecutionStatus::kScheduled);
   alive = true;
-  EXPECT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  EXPECT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
   WaitFinal(id);
 }
 
@@ -543,7 +657,7 @@ TEST_F(WorkerServiceTest, DisabledExecutorFailsTheRunWithTheReason) {
   job.executor_type = model::ExecutorType::kHttp;
   job.executor.url = "http://127.0.0.1:1/";
   model::ExecutionId id = Schedule(job);
-  ASSERT_EQ(w.Run(Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
   model::Execution rec = WaitFinal(id);
   EXPECT_EQ(rec.status, ExecutionStatus::kFailed);
   EXPECT_EQ(rec.error, "http executor disabled on worker w1");

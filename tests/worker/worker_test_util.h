@@ -23,9 +23,11 @@
 #include "model/execution.h"
 #include "model/job.h"
 #include "model/keys.h"
+#include "runs/transitions.h"
 #include "store/kv.h"
 #include "store/local/sqlite_kv.h"
 #include "tests/fixtures/flaky_kv.h"
+#include "tests/worker/run_one.h"
 #include "worker/worker_service.h"
 
 namespace hg::worker::testing {
@@ -91,8 +93,8 @@ class WorkerFixture : public ::testing::Test {
 
   // A started worker with its own session lease. Owned by the fixture.
   WorkerService& StartWorker(WorkerOptions options) {
-    auto w = std::make_unique<WorkerService>(*kv_, clock_, keys_,
-                                             Executors{.shell = shell_.get()}, std::move(options));
+    auto w = std::make_unique<WorkerService>(*kv_, clock_, keys_, Executors{.shell = shell_.get()},
+                                             std::move(options));
     EXPECT_TRUE(w->Start().ok());
     w->AttachSession(NewLease(), [] { return true; });
     workers_.push_back(std::move(w));
@@ -111,23 +113,33 @@ class WorkerFixture : public ::testing::Test {
     return job;
   }
 
-  // What the leader's fire transaction writes: a `scheduled` record and its pending key.
+  // What the leader's fire transaction writes (runs::Trigger: the job's definition as stored,
+  // a `scheduled` record and its pending entry). The worker reads all of it from the store.
   model::ExecutionId Schedule(const model::Job& job, absl::Time at = absl::InfinitePast()) {
     if (at == absl::InfinitePast()) at = clock_.Now();
+    const std::string job_key = keys_.Job(job.name);
+    auto stored = store::Get(*sqlite_, job_key);
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    const std::string value = model::SerializeJob(job);
+    if (!stored.ok() || !stored->has_value() || (*stored)->value != value) {
+      EXPECT_TRUE(sqlite_->Put({.key = job_key, .value = value}).ok());
+      stored = store::Get(*sqlite_, job_key);
+    }
     model::Execution e = model::NewExecution(job.name, at, model::Trigger::kSchedule, 1, rng_);
-    EXPECT_TRUE(sqlite_->Put({.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)}).ok());
-    EXPECT_TRUE(sqlite_->Put({.key = keys_.Pending(e.id), .value = "{}"}).ok());
+    auto resp = sqlite_->Txn(runs::Trigger(keys_, e, (*stored)->mod_revision, ""));
+    EXPECT_TRUE(resp.ok() && resp->succeeded);
     return e.id;
   }
 
+  // The leader's Run call for one execution (ids only; the job is not sent).
   hourglass::v1::RunRequest Request(const model::Job& job, const model::ExecutionId& id,
                                     int64_t term = 1) {
+    (void)job;
+    (void)term;
     hourglass::v1::RunRequest r;
-    r.set_execution_id(id.str());
-    r.set_job_json(model::SerializeJob(job));
-    r.set_term(term);
-    r.set_attempt(1);
-    r.set_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    auto* item = r.add_items();
+    item->set_execution_id(id.str());
+    item->set_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     return r;
   }
 
