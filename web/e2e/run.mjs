@@ -285,6 +285,7 @@ async function main() {
         expect(got.status === 200, `GET job: ${got.status}`);
         expect(got.body.executor.command === 'echo hello-e2e', `command: ${got.body.executor.command}`);
         expect(got.body.cron_expr === '*/2 * * * * *', `cron: ${got.body.cron_expr}`);
+        expect(got.body.retry_on_worker_loss === true, `retry_on_worker_loss: ${got.body.retry_on_worker_loss}`);
       },
     ],
     [
@@ -327,15 +328,20 @@ async function main() {
         const cmd = page.getByLabel('Command', { exact: true });
         await waitFor('the form to load', async () => (await cmd.inputValue()) === 'echo hello-e2e', 10_000);
         expect(await page.getByLabel('Paused', { exact: true }).isChecked(), 'paused not loaded into the form');
+        const retryOnLoss = page.getByLabel('Retry on another worker if the worker is lost');
+        expect(await retryOnLoss.isChecked(), 'retry_on_worker_loss (default true) not loaded into the form');
+        await retryOnLoss.uncheck();
         await cmd.fill('echo edited-e2e');
         await page.getByLabel('Timeout', { exact: true }).fill('30s');
         await page.getByRole('button', { name: 'Save' }).click();
         await page.waitForURL(new RegExp(`/ui/jobs/${JOB}$`));
         await page.getByTestId('job-command').getByText('echo edited-e2e').waitFor();
+        await page.getByTestId('worker-loss-policy').getByText(/at-most-once/).waitFor();
         const got = await api('GET', `/jobs/${JOB}`);
         expect(got.body.executor.command === 'echo edited-e2e', `command: ${got.body.executor.command}`);
         expect(got.body.timeout === '30s', `timeout: ${got.body.timeout}`);
         expect(got.body.paused === true, 'edit lost the paused flag');
+        expect(got.body.retry_on_worker_loss === false, `retry_on_worker_loss: ${got.body.retry_on_worker_loss}`);
       },
     ],
     [
@@ -346,6 +352,7 @@ async function main() {
         const area = page.getByLabel('Job JSON');
         const spec = JSON.parse(await area.inputValue());
         expect(spec.executor.command === 'echo edited-e2e', 'JSON view does not show the job');
+        expect(spec.retry_on_worker_loss === false, `JSON view: retry_on_worker_loss ${spec.retry_on_worker_loss}`);
         // The form does not limit label values; the server does (256 characters).
         spec.labels = { team: 'x'.repeat(300) };
         spec.history_limit = 5;

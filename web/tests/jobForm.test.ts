@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '@/api/types';
-import { emptyForm, formToSpec, jobToForm, mapServerFieldErrors, validateForm, type JobForm } from '@/lib/jobForm';
+import { checkJobJson, emptyForm, formToSpec, jobToForm, mapServerFieldErrors, validateForm, type JobForm } from '@/lib/jobForm';
 
 function shell(over: Partial<JobForm> = {}): JobForm {
   return { ...emptyForm(), name: 'backup', cron_expr: '0 0 3 * * *', command: 'echo hi', ...over };
@@ -97,6 +97,7 @@ describe('form <-> spec', () => {
     labels: { team: 'ops' },
     selector: { zone: 'a' },
     history_limit: 50,
+    retry_on_worker_loss: false,
     created_at: '2025-01-01T00:00:00Z',
     next_run: null,
     last_execution: null,
@@ -119,7 +120,39 @@ describe('form <-> spec', () => {
       labels: { team: 'ops' },
       selector: { zone: 'a' },
       history_limit: 50,
+      retry_on_worker_loss: false,
     });
+  });
+
+  it('round-trips retry_on_worker_loss and defaults it to true like the server', () => {
+    expect(emptyForm().retry_on_worker_loss).toBe(true);
+    expect(formToSpec(shell()).retry_on_worker_loss).toBe(true);
+    // GET -> edit -> PUT keeps the value either way.
+    for (const v of [true, false]) {
+      const f = jobToForm({ ...job, retry_on_worker_loss: v });
+      expect(f.retry_on_worker_loss).toBe(v);
+      expect(formToSpec(f).retry_on_worker_loss).toBe(v);
+    }
+    // Absent or null (an older job, a hand-written document): the server's default.
+    const { retry_on_worker_loss: _, ...older } = job;
+    expect(jobToForm(older).retry_on_worker_loss).toBe(true);
+    expect(jobToForm({ ...job, retry_on_worker_loss: null as unknown as boolean }).retry_on_worker_loss).toBe(true);
+    const f = jobToForm(job);
+    f.retry_on_worker_loss = true;
+    expect(formToSpec(f).retry_on_worker_loss).toBe(true);
+    expect(validateForm(f)).toEqual({});
+  });
+
+  it('rejects non-boolean booleans in a JSON document, as the server does', () => {
+    expect(checkJobJson({ name: 'x', retry_on_worker_loss: false, paused: null, retry_policy: { jitter: true } })).toEqual([]);
+    expect(checkJobJson({})).toEqual([]);
+    expect(checkJobJson({ retry_on_worker_loss: 'false' })).toEqual([
+      'retry_on_worker_loss: must be a boolean (true or false), got string',
+    ]);
+    expect(checkJobJson({ paused: 1, retry_policy: { jitter: [] } })).toEqual([
+      'paused: must be a boolean (true or false), got number',
+      'retry_policy.jitter: must be a boolean (true or false), got array',
+    ]);
   });
 
   it('keeps secret_env and secret_headers through an edit, minus removed entries', () => {
@@ -176,6 +209,7 @@ describe('mapServerFieldErrors', () => {
       { field: 'executor.expected_status[1]', message: 'must be 100-599' },
       { field: 'executor.headers.X.Y', message: 'bad header' },
       { field: 'backoff', message: 'bad' },
+      { field: 'retry_on_worker_loss', message: 'must be a boolean (true or false), got string' },
       { field: 'mystery', message: '?' },
     ]);
     expect(byField).toEqual({
@@ -186,6 +220,7 @@ describe('mapServerFieldErrors', () => {
       'executor.expected_status': 'must be 100-599',
       'executor.headers': 'bad header',
       'retry_policy.backoff': 'bad',
+      retry_on_worker_loss: 'must be a boolean (true or false), got string',
     });
     expect(other).toEqual(['mystery: ?']);
   });

@@ -79,6 +79,12 @@ export interface JobSpec {
   labels?: Record<string, string>;
   selector?: Record<string, string>;
   history_limit?: number;
+  /**
+   * Whether a run whose worker died mid-run is retried on another worker while
+   * `retry_policy.max_retries` allows (at-least-once) or ends `failed` with reason `worker_lost`
+   * (at-most-once). Server default: true.
+   */
+  retry_on_worker_loss?: boolean;
 }
 
 /** A job as the server returns it. */
@@ -91,6 +97,23 @@ export interface Job extends JobSpec {
 }
 
 export type Trigger = 'schedule' | 'manual' | 'catchup';
+
+/** Why a run ended as it did, where the status alone does not say (`reason` on records). */
+export const END_REASONS = ['no_worker', 'worker_lost', 'missed_counted', 'job_deleted', 'session_lost'] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
+/** An earlier attempt of an execution (the record's own fields describe the latest one). */
+export interface AttemptSummary {
+  attempt: number;
+  worker_id?: string;
+  status: ExecutionStatus;
+  start_time?: string | null;
+  end_time?: string | null;
+  exit_code?: number | null;
+  http_status?: number | null;
+  error?: string;
+  reason?: EndReason;
+}
 
 export interface Execution {
   id: string;
@@ -109,6 +132,11 @@ export interface Execution {
   http_status?: number | null;
   trace_id?: string;
   trigger?: Trigger;
+  term?: number;
+  /** Earlier attempts, oldest first: present only when there were some (retries, lost workers). */
+  attempts?: AttemptSummary[];
+  /** Absent when none. */
+  reason?: EndReason;
 }
 
 export interface LeaderInfo {

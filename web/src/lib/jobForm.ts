@@ -33,6 +33,8 @@ export interface JobForm {
   backoff_kind: BackoffKind;
   max_backoff: string;
   jitter: boolean;
+  /** Retry a run on another worker when its worker is lost (at-least-once); off: it fails (at-most-once). */
+  retry_on_worker_loss: boolean;
   timeout: string;
   starting_deadline: string;
   paused: boolean;
@@ -72,6 +74,7 @@ export function emptyForm(): JobForm {
     backoff_kind: 'fixed',
     max_backoff: '',
     jitter: false,
+    retry_on_worker_loss: true,
     timeout: '',
     starting_deadline: '',
     paused: false,
@@ -120,6 +123,8 @@ export function jobToForm(job: Partial<Job>): JobForm {
   f.backoff_kind = rp.kind === 'exponential' ? 'exponential' : 'fixed';
   f.max_backoff = rp.max_backoff ?? '';
   f.jitter = Boolean(rp.jitter);
+  // Absent or null: the server's default (true).
+  f.retry_on_worker_loss = job.retry_on_worker_loss ?? true;
   f.timeout = job.timeout ?? '';
   f.starting_deadline = job.starting_deadline ?? '';
   f.paused = Boolean(job.paused);
@@ -177,6 +182,7 @@ export function formToSpec(f: JobForm): JobSpec {
   spec.retry_policy.kind = f.backoff_kind;
   if (f.max_backoff.trim()) spec.retry_policy.max_backoff = f.max_backoff.trim();
   spec.retry_policy.jitter = f.jitter;
+  spec.retry_on_worker_loss = f.retry_on_worker_loss;
   if (f.timeout.trim()) spec.timeout = f.timeout.trim();
   if (f.starting_deadline.trim()) spec.starting_deadline = f.starting_deadline.trim();
   const labels = fromPairs(f.labels);
@@ -296,6 +302,27 @@ export function validateForm(f: JobForm): FormErrors {
   return errors;
 }
 
+/** Boolean members of a job document: absent or null means the server's default. */
+const BOOLEAN_FIELDS = ['paused', 'retry_on_worker_loss', 'retry_policy.jitter'] as const;
+
+/**
+ * Type checks of a job typed as JSON that the form model cannot hold (it would coerce them), as
+ * the server words them: boolean members must be true, false or null.
+ */
+export function checkJobJson(doc: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const path of BOOLEAN_FIELDS) {
+    let v: unknown = doc;
+    for (const part of path.split('.')) {
+      v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[part] : undefined;
+    }
+    if (v !== undefined && v !== null && typeof v !== 'boolean') {
+      problems.push(`${path}: must be a boolean (true or false), got ${Array.isArray(v) ? 'array' : typeof v}`);
+    }
+  }
+  return problems;
+}
+
 /** DOM id of the input for an API field path ("retry_policy.backoff" → "f-retry_policy-backoff"). */
 export function fieldId(field: string): string {
   return `f-${field.replace(/\./g, '-')}`;
@@ -341,6 +368,7 @@ export const FORM_FIELDS = new Set([
   'retry_policy.kind',
   'retry_policy.max_backoff',
   'retry_policy.jitter',
+  'retry_on_worker_loss',
   'timeout',
   'starting_deadline',
   'labels',
