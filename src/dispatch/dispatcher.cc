@@ -1,6 +1,7 @@
 #include "dispatch/dispatcher.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
@@ -103,6 +104,7 @@ void Dispatcher::OnWorkers(const coord::PrefixWatch::State& state) {
     // Entries waiting for any worker (or a slot) look again now.
     for (Queued& q : parked_) queue_.push_back(std::move(q));
     parked_.clear();
+    full_ = false;
   }
   if (probe_.workers) probe_.workers(workers_.size());
   FindSuspectsLocked();
@@ -150,10 +152,7 @@ void Dispatcher::OnInflight(const std::vector<coord::PrefixWatch::Change>& chang
     ++load_[entry->worker_id];
     if (unseen_.erase(id->str()) > 0) --unseen_load_[entry->worker_id];
   }
-  if (freed) {
-    for (Queued& q : parked_) queue_.push_back(std::move(q));
-    parked_.clear();
-  }
+  if (freed) full_ = false;  // a window has room again
   FindSuspectsLocked();
   ++wake_;
 }
@@ -180,6 +179,8 @@ absl::Status Dispatcher::RunAsLeader(const coord::LeaderTerm& term) {
     inflight_.clear();
     unseen_.clear();
     unseen_load_.clear();
+    in_rpc_.clear();
+    full_ = false;
     queue_.clear();
     queued_.clear();
     parked_.clear();
@@ -270,7 +271,10 @@ void Dispatcher::SenderLoop(const coord::LeaderTerm& term, runs::GroupCommit& co
           }
         }
         if (suspect != 0) break;
-        while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
+        // While every worker's window is full the queue waits for a finishing run (OnInflight
+        // clears `full_`), instead of asking workers that would decline.
+        if (full_ && now - full_since_ >= options_.busy_retry) full_ = false;  // look again
+        while (!full_ && !queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -278,6 +282,7 @@ void Dispatcher::SenderLoop(const coord::LeaderTerm& term, runs::GroupCommit& co
         absl::Time until = absl::InfiniteFuture();
         for (const Queued& q : parked_) until = std::min(until, q.not_before);
         for (const auto& [lease, due] : suspects_) until = std::min(until, due);
+        if (full_) until = std::min(until, full_since_ + options_.busy_retry);
         seen = wake_;
         clock_.WaitUntil(mu_, until,
                          [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || wake_ != seen; });
@@ -374,14 +379,17 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
   };
   std::vector<Item> items;
   items.reserve(batch.size());
-  std::vector<Queued> no_worker;
+  std::vector<Queued> no_worker, blocked;
   std::string no_worker_why;
   {
     absl::MutexLock lock(&mu_);
-    // Least loaded first: what a worker runs (inflight/), what it started for us that the watch
-    // has not shown yet, and what this batch gives it. Capacity itself is the worker's to
-    // enforce (it declines what it cannot start; those wait for a slot below).
-    absl::flat_hash_map<std::string, int> taken;
+    // Least loaded first: what a worker holds (inflight/), what it started for us that the
+    // watch has not shown yet, and what this batch gives it. A worker admits up to twice its
+    // capacity (claims overlap runs): the leader never sends beyond that window, so a burst
+    // waits here — in order, woken by the next finishing run — instead of being declined.
+    auto window = [](const WorkerInfo& w) {
+      return w.capacity > 0 ? 2 * w.capacity : std::numeric_limits<int>::max();
+    };
     for (auto it = unseen_.begin(); it != unseen_.end();) {
       if (now - it->second.since > absl::Seconds(2)) {
         --unseen_load_[it->second.worker_id];
@@ -394,15 +402,28 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
       const absl::Time deadline = batch[i].id.scheduled() + (*jobs)[i].starting_deadline;
       Item item{.q = std::move(batch[i]), .job = (*jobs)[i], .deadline = deadline};
       std::vector<std::pair<int, std::string>> ranked;
+      bool matched = false;
       for (const auto& [wid, w] : workers_) {
         // A deleted job's entries go to any worker, which records them killed.
         if ((*jobs)[i].exists && !model::Matches(w, (*jobs)[i].selector)) continue;
-        ranked.emplace_back(load_[wid] + unseen_load_[wid] + taken[wid], wid);
+        matched = true;
+        const int load = load_[wid] + unseen_load_[wid] + in_rpc_[wid];
+        if (load < window(w)) ranked.emplace_back(load, wid);
       }
       std::stable_sort(ranked.begin(), ranked.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
       for (auto& [load, wid] : ranked) item.candidates.push_back(wid);
-      if (!item.candidates.empty()) ++taken[item.candidates.front()];
+      // Counted from now on: other senders see the slot taken while this call is out.
+      if (!item.candidates.empty()) ++in_rpc_[item.candidates.front()];
+      if (item.candidates.empty() && matched) {
+        if (now < item.deadline) {
+          blocked.push_back(std::move(item.q));
+        } else {
+          no_worker_why = "every matching worker stayed busy until the starting deadline";
+          no_worker.push_back(std::move(item.q));
+        }
+        continue;
+      }
       if (item.candidates.empty()) {
         if (workers_.empty() && now < item.deadline) {
           // No worker registered at all: after a takeover or an etcd outage they come back
@@ -417,6 +438,13 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
         continue;
       }
       items.push_back(std::move(item));
+    }
+    if (!blocked.empty()) {
+      // Back to the front of the queue, in order; senders wait for room.
+      for (auto it = blocked.rbegin(); it != blocked.rend(); ++it)
+        queue_.push_front(std::move(*it));
+      full_ = true;
+      full_since_ = now;
     }
   }
   if (!no_worker.empty()) NoWorker(commits, no_worker, no_worker_why);
@@ -437,10 +465,21 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
     for (size_t i : open) {
       Item& item = items[i];
       if (item.next >= item.candidates.size()) {
+        if (item.next > 0) {
+          absl::MutexLock lock(&mu_);
+          --in_rpc_[item.candidates[item.next - 1]];
+        }
         park.push_back(i);
         continue;
       }
-      by_worker[item.candidates[item.next++]].push_back(i);
+      const std::string& wid = item.candidates[item.next];
+      if (item.next > 0) {
+        absl::MutexLock lock(&mu_);
+        --in_rpc_[item.candidates[item.next - 1]];
+        ++in_rpc_[wid];
+      }
+      ++item.next;
+      by_worker[wid].push_back(i);
     }
     for (auto& [wid, members] : by_worker) {
       std::string address;
@@ -492,6 +531,10 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
           if (probe_.dispatch_error) probe_.dispatch_error(absl::StatusCodeToString(code));
           still.push_back(members[static_cast<size_t>(k)]);
           continue;
+        }
+        {
+          absl::MutexLock lock(&mu_);
+          --in_rpc_[wid];  // answered: from here the inflight watch (or `unseen_`) counts it
         }
         if (answer.outcome() == RunResponse::STARTED) {
           absl::MutexLock lock(&mu_);

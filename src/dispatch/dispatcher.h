@@ -152,7 +152,10 @@ class Dispatcher {
   absl::flat_hash_map<std::string, Unseen> unseen_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> unseen_load_ ABSL_GUARDED_BY(mu_);
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<std::string> queued_ ABSL_GUARDED_BY(mu_);  // ids queued or being sent
+  bool full_ ABSL_GUARDED_BY(mu_) = false;  // every matching worker's window was full
+  absl::Time full_since_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> in_rpc_ ABSL_GUARDED_BY(mu_);  // worker -> items in a call
+  absl::flat_hash_set<std::string> queued_ ABSL_GUARDED_BY(mu_);       // ids queued or being sent
   std::vector<Queued> parked_ ABSL_GUARDED_BY(mu_);
   std::map<store::LeaseId, absl::Time> suspects_ ABSL_GUARDED_BY(mu_);   // lease -> next check
   absl::flat_hash_map<std::string, JobInfo> jobs_ ABSL_GUARDED_BY(mu_);  // by job name

@@ -53,7 +53,6 @@ struct WorkerService::RunState {
   std::optional<absl::Time> next_retry;         // while waiting out a retry backoff
   std::shared_ptr<executor::RunHandle> handle;  // current attempt
   std::optional<executor::ExecResult> result;   // current attempt's result
-  std::thread thread;
 };
 
 namespace {
@@ -297,12 +296,10 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
       auto schedule = cron::Schedule::Parse(run->job.cron_expr, run->job.Zone());
       if (schedule.ok()) run->next_instant = schedule->Next(run->record.scheduled_time);
     }
-    RunLog(*run).Info("claimed", {{"attempt", run->record.attempt}});
+    RunLog(*run).Debug("claimed", {{"attempt", run->record.attempt}});
     item->set_outcome(RunResponse::STARTED);
     item->set_message(c.message);
-    absl::MutexLock lock(&mu_);
-    // Assigned under mu_: the thread's last act (moving itself to done_threads_) takes mu_.
-    run->thread = std::thread([this, run] { RunThread(run); });
+    threads_.Post([this, run] { RunThread(run); });
   }
   return response;
 }
@@ -442,9 +439,8 @@ void WorkerService::RunThread(const RunPtr& run) {
     if (it != runs_.end() && it->second == run) runs_.erase(it);
     ++finished_generation_;
     running = runs_.size();
-    done_threads_.push_back(std::move(run->thread));
   }
-  // Still safe after the hand-over: Stop() joins this thread before the service goes away.
+  // Still safe here: Stop() joins the run threads before the service goes away.
   ReportRunning(running);
 }
 
@@ -737,13 +733,12 @@ void WorkerService::BackgroundLoop() {
       absl::Time deadline = absl::InfiniteFuture();
       if (watch_failed_) deadline = clock_.Now() + absl::Seconds(1);
       clock_.WaitUntil(mu_, deadline, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stopping_ || wake_background_ != seen_wake || !done_threads_.empty();
+        return stopping_ || wake_background_ != seen_wake;
       });
       if (stopping_) return;
       seen_wake = wake_background_;
       restart_watch = watch_failed_ && clock_.Now() >= deadline;
     }
-    ReapThreads();
     if (restart_watch) {
       kill_watch_.reset();
       absl::Status st = StartKillWatch();
@@ -858,17 +853,6 @@ KillResponse WorkerService::Kill(const KillRequest& request) {
   return response;
 }
 
-void WorkerService::ReapThreads() {
-  std::vector<std::thread> done;
-  {
-    absl::MutexLock lock(&mu_);
-    done.swap(done_threads_);
-  }
-  for (std::thread& t : done) {
-    if (t.joinable()) t.join();
-  }
-}
-
 void WorkerService::Stop() {
   absl::MutexLock stop_lock(&stop_mu_);
   Signals signal;
@@ -896,7 +880,7 @@ void WorkerService::Stop() {
   }
   background_.join();
   kill_watch_.reset();
-  ReapThreads();
+  threads_.Stop();
   results_.Stop();
   absl::MutexLock lock(&mu_);
   stopped_ = true;

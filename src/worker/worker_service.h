@@ -67,6 +67,7 @@
 #include "worker.pb.h"
 #include "worker/claimer.h"
 #include "worker/result_writer.h"
+#include "worker/run_threads.h"
 #include "worker/spool.h"
 
 namespace hg::trace {
@@ -213,7 +214,6 @@ class WorkerService {
                   Signals& signal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void Signal(const Signals& signal);
   void ReportRunning(size_t running) const;
-  void ReapThreads();
   void Release(const RunPtr& run);  // drops a run that did not start from runs_
   void FreeSlotLocked(RunState& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits for one of `capacity` execution slots; false when killed meanwhile.
@@ -250,12 +250,12 @@ class WorkerService {
   int executing_ ABSL_GUARDED_BY(mu_) = 0;  // of them, holding an execution slot
   // Bumped whenever a local run ends (wakes Replace waiters without a store poll).
   int64_t finished_generation_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::thread> done_threads_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);  // retry jitter
 
   bool watch_failed_ ABSL_GUARDED_BY(mu_) = false;
   int64_t wake_background_ ABSL_GUARDED_BY(mu_) = 0;
 
+  RunThreads threads_;                        // the runs' threads (RunThread), reused
   std::unique_ptr<store::Watch> kill_watch_;  // background thread + Start/Stop only
   std::thread background_;
   absl::Mutex stop_mu_;  // serializes Stop() callers
