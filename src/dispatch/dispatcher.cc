@@ -384,11 +384,13 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
   {
     absl::MutexLock lock(&mu_);
     // Least loaded first: what a worker holds (inflight/), what it started for us that the
-    // watch has not shown yet, and what this batch gives it. A worker admits up to twice its
-    // capacity (claims overlap runs): the leader never sends beyond that window, so a burst
-    // waits here — in order, woken by the next finishing run — instead of being declined.
+    // watch has not shown yet, and what calls out now give it. A worker admits up to twice its
+    // capacity (claims overlap runs; a run writing its result no longer counts there, but its
+    // inflight entry lasts until that write): the leader's window is four times the capacity,
+    // so a burst waits here — in order, woken by the next finishing run — instead of being
+    // declined, while the worker is kept busy.
     auto window = [](const WorkerInfo& w) {
-      return w.capacity > 0 ? 2 * w.capacity : std::numeric_limits<int>::max();
+      return w.capacity > 0 ? 4 * w.capacity : std::numeric_limits<int>::max();
     };
     for (auto it = unseen_.begin(); it != unseen_.end();) {
       if (now - it->second.since > absl::Seconds(2)) {
