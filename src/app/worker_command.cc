@@ -1,4 +1,5 @@
 // `hourglass worker`: registers in etcd and runs what the leader sends over gRPC.
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -18,8 +19,8 @@ struct WorkerFlags {
   Settings settings;
   EtcdSettings etcd;
   std::string grpc, advertise, id, labels, capacity, session_ttl, shutdown_grace, kill_grace,
-      output_cap_kib, spool, shell_enabled, shell_allow, prefix, log_level, log_format, metrics,
-      metrics_job_label, otlp_endpoint, secret_headers;
+      output_cap_kib, data, spool, shell_enabled, shell_allow, prefix, log_level, log_format,
+      metrics, metrics_job_label, otlp_endpoint, secret_headers;
 };
 
 int RunWorker(WorkerFlags& f) {
@@ -56,7 +57,18 @@ int RunWorker(WorkerFlags& f) {
   auto cap = ParseSettingInt(f.output_cap_kib, "--output-cap-kib", 1, 1 << 20);
   if (!cap.ok()) return fail(cap.status());
   o.service.output_cap = static_cast<size_t>(*cap) * 1024;
-  o.service.spool_path = f.spool;
+  // Results are spooled by default (a worker restarted while the store was unreachable still
+  // delivers them): <data>/result-spool.jsonl, or --spool; "off" keeps them in memory only.
+  if (f.spool == "off") {
+    o.service.spool_path.clear();
+  } else if (!f.spool.empty()) {
+    o.service.spool_path = f.spool;
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(f.data, ec);
+    if (ec) return fail(absl::InvalidArgumentError("--data " + f.data + ": " + ec.message()));
+    o.service.spool_path = f.data + "/result-spool.jsonl";
+  }
   if (f.shell_enabled != "true" && f.shell_enabled != "false") {
     return fail(absl::InvalidArgumentError("--shell-enabled: must be true or false"));
   }
@@ -110,7 +122,11 @@ void RegisterWorkerCommand(CLI::App& app) {
   s.Add("shutdown-grace", "30s", "SIGTERM: how long running jobs may finish", &f->shutdown_grace);
   s.Add("kill-grace", "5s", "SIGTERM -> SIGKILL delay when a job is killed", &f->kill_grace);
   s.Add("output-cap-kib", "64", "output kept per run (first and last halves)", &f->output_cap_kib);
-  s.Add("spool", "", "file keeping results while etcd is unreachable", &f->spool);
+  s.Add("data", "./hourglass-worker-data", "directory of the worker's result spool", &f->data);
+  s.Add("spool", "",
+        "file keeping results while etcd is unreachable (default <data>/result-spool.jsonl; "
+        "off: memory only)",
+        &f->spool);
   s.Add("shell-enabled", "true", "allow the shell executor", &f->shell_enabled);
   s.Add("shell-allow", "", "allowed command prefixes, comma-separated (empty: any)",
         &f->shell_allow);

@@ -1,6 +1,7 @@
 #include "worker/spool.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -77,6 +78,13 @@ absl::StatusOr<std::unique_ptr<ResultSpool>> ResultSpool::Open(const std::string
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("open", path);
   std::unique_ptr<ResultSpool> spool(new ResultSpool(path, fd));
+  // One worker per spool: a second process would replay and mark the first one's results.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("spool ", path,
+                     " is in use by another worker process: give each worker its own --data "
+                     "(or --spool)"));
+  }
   absl::StatusOr<std::string> text = ReadAll(fd, path);
   if (!text.ok()) return text.status();
 

@@ -51,9 +51,10 @@ struct FinishEntry {
 
 class ResultSpool {
  public:
-  // Opens (creating if needed) the spool at `path`, reading what a previous process left.
-  // Errors: the file cannot be created, read or written (kInternal / kPermissionDenied with the
-  // path and errno text).
+  // Opens (creating if needed) the spool at `path`, reading what a previous process left, and
+  // locks it (flock) for this process. Errors: the file cannot be created, read or written
+  // (kInternal / kPermissionDenied with the path and errno text); another process holds it
+  // (kFailedPrecondition).
   static absl::StatusOr<std::unique_ptr<ResultSpool>> Open(const std::string& path);
   ~ResultSpool();
   ResultSpool(const ResultSpool&) = delete;

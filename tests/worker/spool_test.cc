@@ -114,5 +114,15 @@ TEST_F(SpoolTest, UnwritablePathIsAnError) {
   EXPECT_THAT(std::string(spool.status().message()), ::testing::HasSubstr("missing/dir"));
 }
 
+TEST_F(SpoolTest, OneWorkerPerSpool) {
+  auto first = ResultSpool::Open(path_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = ResultSpool::Open(path_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(second.status().message()), ::testing::HasSubstr("--data"));
+  first->reset();
+  EXPECT_TRUE(ResultSpool::Open(path_).ok());  // free again once the first is closed
+}
+
 }  // namespace
 }  // namespace hg::worker

@@ -223,6 +223,28 @@ TEST_F(WorkerServiceTest, ReplaceKillsTheOlderLocalRunFirst) {
   EXPECT_EQ(ReadLines(out).size(), 1u);
 }
 
+TEST_F(WorkerServiceTest, ReplaceDecidesByScheduledTimeNotByClaimOrder) {
+  // Before: "newer" meant claimed later, so a late-dispatched earlier instant (a catch-up)
+  // killed the run of a later instant.
+  WorkerService& w = StartWorker();
+  const std::string out = Path("order");
+  model::Job job =
+      ShellJob("order", absl::StrCat("echo $HOURGLASS_EXECUTION_ID >> ", out, "; sleep 30"),
+               ConcurrencyPolicy::kReplace);
+  model::ExecutionId later = Schedule(job, clock_.Now() + absl::Seconds(1));
+  model::ExecutionId earlier = Schedule(job, clock_.Now());
+  ASSERT_EQ(RunOne(w, Request(job, later))->outcome(), RunResponse::STARTED);
+  ASSERT_TRUE(WaitFor([&] { return ReadLines(out).size() == 1; }));
+  ASSERT_EQ(RunOne(w, Request(job, earlier))->outcome(), RunResponse::STARTED);
+  model::Execution rec = WaitFinal(earlier);
+  EXPECT_EQ(rec.status, ExecutionStatus::kKilled);
+  EXPECT_EQ(rec.error, absl::StrCat("killed: replaced by execution ", later.str()));
+  EXPECT_EQ(ReadLines(out), std::vector<std::string>{later.str()});  // earlier never ran
+  EXPECT_FALSE(IsFinal(later));
+  w.Kill(later.str(), "test over");
+  WaitFinal(later);
+}
+
 TEST_F(WorkerServiceTest, ReplaceKillsARunOnAnotherWorkerThroughTheStore) {
   WorkerService& w1 = StartWorker("w1");
   WorkerService& w2 = StartWorker("w2");
@@ -282,6 +304,36 @@ TEST_F(WorkerServiceTest, RetriesWithFixedBackoffAndRecordsAttempts) {
   EXPECT_EQ(rec.attempt, 3);
   EXPECT_EQ(rec.retries_attempted, 2);
   EXPECT_EQ(ReadLines(out).size(), 3u);
+}
+
+TEST_F(WorkerServiceTest, TheNextAttemptStartsOnlyOnceItIsRecorded) {
+  // Before: a failed attempt-update write was ignored and the next attempt ran anyway, so a
+  // leader finding the worker lost could retry under the same attempt number (and attempts
+  // could exceed max_retries + 1).
+  WorkerService& w = StartWorker();
+  const std::string out = Path("tries");
+  model::Job job = ShellJob("recorded", absl::StrCat("echo try >> ", out, "; exit 1"));
+  job.retry_policy.max_retries = 1;
+  job.retry_policy.backoff = model::GoDuration::Of(absl::Seconds(10));
+  model::ExecutionId id = Schedule(job);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_TRUE(WaitFor([&] { return w.NextRetry(id.str()).has_value(); }));
+  kv_->SetDown(true);
+  clock_.Advance(absl::Seconds(10));  // the retry is due, but its record cannot be written
+  absl::SleepFor(absl::Milliseconds(300));
+  clock_.Advance(absl::Seconds(1));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(ReadLines(out).size(), 1u) << "attempt 2 started before it was recorded";
+  kv_->SetDown(false);
+  ASSERT_TRUE(WaitFor([&] { return ReadLines(out).size() == 2; }, absl::Seconds(20),
+                      [&] { clock_.Advance(absl::Milliseconds(100)); }));
+  model::Execution rec = WaitFinal(id);
+  EXPECT_EQ(rec.status, ExecutionStatus::kFailed);
+  EXPECT_EQ(rec.attempt, 2);
+  ASSERT_EQ(rec.attempts.size(), 1u);
+  EXPECT_EQ(rec.attempts[0].attempt, 1);
+  EXPECT_EQ(rec.attempts[0].status, ExecutionStatus::kFailed);
+  EXPECT_EQ(ReadLines(out).size(), 2u);
 }
 
 TEST_F(WorkerServiceTest, ExponentialBackoffDoublesUpToTheCap) {
