@@ -199,7 +199,11 @@ absl::Status Waiter::WaitForTurn(const std::string& dir, const std::string& my_k
     }
     if (!mine) return SessionLostError(absl::StrCat("key ", my_key, " is gone"));
     if (before == nullptr) return absl::OkStatus();
-    HG_RETURN_IF_ERROR(WaitDelete(before->key, resp->revision));
+    absl::Status waited = WaitDelete(before->key, resp->revision);
+    // The watch met a compaction (e.g. resumed after a reconnect from a revision the leader's
+    // compactor has since dropped): look again from the current revision.
+    if (store::IsCompacted(waited)) continue;
+    HG_RETURN_IF_ERROR(waited);
   }
 }
 

@@ -423,6 +423,27 @@ TEST_P(CoordTest, ElectionCampaignDeadline) {
   EXPECT_EQ(CountKeys("/t/elect/"), 1);
 }
 
+// A waiting candidate's watch on its predecessor ends with a compaction (etcd: the watch resumed
+// after a reconnect from a revision the leader's compactor has dropped). The candidate looks
+// again and keeps waiting; it does not give up its campaign.
+TEST_P(CoordTest, ElectionCampaignSurvivesACompactedWatch) {
+  FaultyKv faulty(kv());
+  Session& s1 = NewSession();
+  Session s2(faulty, env().clock(), SessionOptions{});
+  HG_ASSERT_OK(s2.Start());
+  Election e1(s1, "/t/elect"), e2(s2, "/t/elect");
+  HG_ASSERT_OK(e1.Campaign("one"));
+  auto f2 = std::async(std::launch::async, [&] { return e2.Campaign("two"); });
+  ASSERT_TRUE(Eventually([&] { return faulty.BreakWatches() > 0; }));
+  EXPECT_FALSE(Ready(f2, kStillBlocked));
+  HG_ASSERT_OK(e1.Resign());
+  ASSERT_TRUE(Ready(f2, absl::Seconds(10)));
+  HG_EXPECT_OK(f2.get());
+  EXPECT_TRUE(e2.IsLeader());
+  HG_EXPECT_OK(e2.Resign());
+  s2.Stop();
+}
+
 TEST_P(CoordTest, ElectionCampaignEndsWithItsSession) {
   Session &s1 = NewSession(), &s2 = NewSession();
   Election e1(s1, "/t/elect"), e2(s2, "/t/elect");
