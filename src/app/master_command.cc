@@ -22,8 +22,8 @@ struct MasterFlags {
   bool dev = false;
   Settings settings;
   EtcdSettings etcd;
-  std::string http, id, election_ttl, prefix, ui_dir, data, log_level, log_format, capacity,
-      metrics_job_label, otlp_endpoint, secret_headers;
+  std::string http, id, election_ttl, compact_retention, prefix, ui_dir, data, log_level,
+      log_format, capacity, metrics_job_label, otlp_endpoint, secret_headers;
 };
 
 int Fail(const char* cmd, const absl::Status& st) {
@@ -52,8 +52,19 @@ int RunMaster(MasterFlags& f) {
   if (*ttl < absl::Seconds(2)) {
     return Fail(cmd, absl::InvalidArgumentError("--election-ttl: minimum 2s"));
   }
+  auto compact_retention = ParseSettingDuration(f.compact_retention, "--compact-retention");
+  if (!compact_retention.ok()) return Fail(cmd, compact_retention.status());
+  if (*compact_retention > absl::ZeroDuration() && *compact_retention < absl::Seconds(1)) {
+    return Fail(cmd, absl::InvalidArgumentError("--compact-retention: 0 (off) or at least 1s"));
+  }
+  if (*compact_retention == absl::ZeroDuration() && !f.dev) {
+    log::Logger("master").Warn(
+        "store compaction is off (--compact-retention 0): etcd must compact itself "
+        "(--auto-compaction-retention), or its database grows until it hits its quota");
+  }
   MasterNodeOptions o;
   o.http_listen = f.http;
+  o.master.compactor.retention = *compact_retention;
   o.ui_dir = FindUiDir(f.ui_dir);
   o.master.id = f.id.empty() ? DefaultNodeId("master") : f.id;
   o.master.address = f.http;
@@ -138,6 +149,10 @@ void AddCommonSettings(MasterFlags& f) {
   s.Add("id", "", "master id (default: <hostname>-master-<pid>)", &f.id);
   s.Add("election-ttl", "10s", "leader lease TTL (minimum 2s): bounds failover time",
         &f.election_ttl);
+  s.Add("compact-retention", "5m",
+        "store history the leader keeps when it compacts the store (etcd's revisions; "
+        "0: never compact, etcd must then run with --auto-compaction-retention)",
+        &f.compact_retention);
   s.Add("prefix", "/hourglass/", "store key prefix", &f.prefix);
   s.Add("ui-dir", "",
         "built web UI (default: web/dist of the source tree, then share/hourglass/ui)", &f.ui_dir);

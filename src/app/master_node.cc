@@ -24,6 +24,7 @@ struct MasterNode::Telemetry {
         fires(metrics),
         leader(metrics),
         dispatch(metrics),
+        compaction(metrics),
         store(metrics),
         kv(inner, store, clock) {}
   std::unique_ptr<telemetry::Metrics> own;
@@ -32,6 +33,7 @@ struct MasterNode::Telemetry {
   telemetry::FireProbe fires;
   telemetry::LeaderProbe leader;
   telemetry::DispatchProbe dispatch;
+  telemetry::CompactionProbe compaction;
   telemetry::StoreProbe store;
   telemetry::InstrumentedKv kv;
 };
@@ -75,6 +77,9 @@ absl::Status MasterNode::Start() {
     mo.dispatcher_probe = telemetry::DispatcherHooks(telemetry_->dispatch, telemetry_->fires);
   }
   if (!mo.probe.leadership) mo.probe = telemetry::MasterHooks(telemetry_->leader);
+  if (!mo.compactor_probe.status && !mo.compactor_probe.compacted) {
+    mo.compactor_probe = telemetry::CompactorHooks(telemetry_->compaction);
+  }
   if (mo.scheduler_probe.tracer == nullptr) mo.scheduler_probe.tracer = options_.tracer;
   if (mo.dispatcher_probe.tracer == nullptr) mo.dispatcher_probe.tracer = options_.tracer;
   master_ = std::make_unique<master::Master>(kv, clock_, keys_, workers_, mo);

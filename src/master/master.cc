@@ -88,6 +88,7 @@ void Master::LeadOneTerm(std::stop_token stop, LeaderContext& ctx) {
   if (options_.probe.leadership) options_.probe.leadership(true, term.term);
 
   scheduler::HistoryRetention retention(kv_, clock_, keys_, options_.retention);
+  Compactor compactor(kv_, clock_, options_.compactor, options_.compactor_probe);
   scheduler::SchedulerProbe scheduler_probe = options_.scheduler_probe;
   scheduler_probe.recorded = [&retention,
                               chained = scheduler_probe.recorded](const std::string& job) {
@@ -108,6 +109,7 @@ void Master::LeadOneTerm(std::stop_token stop, LeaderContext& ctx) {
     scheduler.Stop();
     dispatcher.Stop();
     retention.Stop();
+    compactor.Stop();
     end_term();
   });
   std::thread sched_thread([&] {
@@ -120,8 +122,9 @@ void Master::LeadOneTerm(std::stop_token stop, LeaderContext& ctx) {
     if (!st.ok()) log_.Warn("dispatcher ended", {{"error", std::string(st.message())}});
     end_term();
   });
-  // Retention is housekeeping: its end never ends the term.
+  // Retention and compaction are housekeeping: their end never ends the term.
   std::thread retention_thread([&] { retention.RunAsLeader(); });
+  std::thread compactor_thread([&] { compactor.RunAsLeader(); });
   {
     absl::MutexLock lock(&mu);
     while (!ended && !stop.stop_requested()) {
@@ -131,9 +134,11 @@ void Master::LeadOneTerm(std::stop_token stop, LeaderContext& ctx) {
   scheduler.Stop();
   dispatcher.Stop();
   retention.Stop();
+  compactor.Stop();
   sched_thread.join();
   dispatch_thread.join();
   retention_thread.join();
+  compactor_thread.join();
   ctx.session->RemoveLostListener(listener);
   leader_.store(false);
   if (options_.probe.leadership) options_.probe.leadership(false, term.term);

@@ -1,7 +1,8 @@
 // Master: what every `hourglass master` (and `hourglass dev`) runs besides the API — it keeps a
 // session, registers under masters/, campaigns for leadership, and while leader runs the
-// Scheduler (fires), the Dispatcher (runs to workers) and HistoryRetention (prunes history to
-// each job's history_limit) of that term.
+// Scheduler (fires), the Dispatcher (runs to workers), HistoryRetention (prunes history to
+// each job's history_limit) and the Compactor (compacts the store's revision history) of that
+// term. Retention and compaction are housekeeping: their end never ends the term.
 //
 // Leadership ends when the session is lost (stop scheduling first: both loops are stopped before
 // anything else happens), when a fire transaction finds the term guard failed, or on Stop()
@@ -23,6 +24,7 @@
 #include "common/logging.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/worker_client.h"
+#include "master/compactor.h"
 #include "model/keys.h"
 #include "scheduler/history_retention.h"
 #include "scheduler/scheduler.h"
@@ -42,10 +44,12 @@ class Master {
     int64_t election_ttl_seconds = 10;
     scheduler::Scheduler::Options scheduler;
     scheduler::HistoryRetention::Options retention;
+    Compactor::Options compactor;
     dispatch::Dispatcher::Options dispatcher;
     scheduler::SchedulerProbe scheduler_probe;
     dispatch::DispatcherProbe dispatcher_probe;
     MasterProbe probe;
+    CompactorProbe compactor_probe;
   };
 
   Master(store::Kv& kv, Clock& clock, model::Keys keys, dispatch::WorkerClient& workers,

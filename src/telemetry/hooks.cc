@@ -38,6 +38,15 @@ master::MasterProbe MasterHooks(LeaderProbe& leader) {
   return hooks;
 }
 
+master::CompactorProbe CompactorHooks(CompactionProbe& compaction) {
+  master::CompactorProbe hooks;
+  hooks.status = [&compaction](const store::StoreStatus& s) {
+    compaction.StoreStatus(s.revision, s.compact_revision, s.db_size, s.db_size_in_use);
+  };
+  hooks.compacted = [&compaction](store::Revision revision) { compaction.Compacted(revision); };
+  return hooks;
+}
+
 worker::WorkerProbe WorkerHooks(WorkerProbe& worker, FireProbe& fires) {
   worker::WorkerProbe hooks;
   hooks.execution_finished = [&worker, &fires](std::string_view job, std::string_view status,

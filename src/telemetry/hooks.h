@@ -23,6 +23,7 @@ scheduler::SchedulerProbe SchedulerHooks(FireProbe& fires);
 // Dispatch errors; a run no worker could take also counts as a fire with outcome no_worker.
 dispatch::DispatcherProbe DispatcherHooks(DispatchProbe& dispatch, FireProbe& fires);
 master::MasterProbe MasterHooks(LeaderProbe& leader);
+master::CompactorProbe CompactorHooks(CompactionProbe& compaction);
 // Executions; a run skipped by the Forbid policy also counts as a fire with outcome skipped.
 worker::WorkerProbe WorkerHooks(WorkerProbe& worker, FireProbe& fires);
 

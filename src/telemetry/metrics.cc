@@ -222,6 +222,51 @@ void StoreProbe::Request(std::string_view op, absl::Duration elapsed, bool ok) {
 
 // ---------------------------------------------------------------------------------------------
 
+CompactionProbe::CompactionProbe(Metrics& metrics)
+    : compactions_(prometheus::BuildCounter()
+                       .Name("hourglass_store_compactions_total")
+                       .Help("Store compactions this master applied as leader (compactor).")
+                       .Register(metrics.registry())
+                       .Add({})),
+      revision_(prometheus::BuildGauge()
+                    .Name("hourglass_store_revision")
+                    .Help("The store's revision, as the leader's compactor last read it.")
+                    .Register(metrics.registry())
+                    .Add({})),
+      compact_revision_(prometheus::BuildGauge()
+                            .Name("hourglass_store_compact_revision")
+                            .Help("The newest store compaction known to this master (history "
+                                  "before it is gone).")
+                            .Register(metrics.registry())
+                            .Add({})),
+      db_size_(prometheus::BuildGauge()
+                   .Name("hourglass_store_db_size_bytes")
+                   .Help("Size of the store's backend file (etcd dbSize; SQLite pages), as the "
+                         "leader's compactor last read it.")
+                   .Register(metrics.registry())
+                   .Add({})),
+      db_size_in_use_(prometheus::BuildGauge()
+                          .Name("hourglass_store_db_size_in_use_bytes")
+                          .Help("Bytes of the store's backend file holding data (the rest is "
+                                "free pages, reused by later writes).")
+                          .Register(metrics.registry())
+                          .Add({})) {}
+
+void CompactionProbe::StoreStatus(int64_t revision, int64_t compact_revision, int64_t db_size,
+                                  int64_t db_size_in_use) {
+  revision_.Set(static_cast<double>(revision));
+  compact_revision_.Set(static_cast<double>(compact_revision));
+  db_size_.Set(static_cast<double>(db_size));
+  db_size_in_use_.Set(static_cast<double>(db_size_in_use));
+}
+
+void CompactionProbe::Compacted(int64_t revision) {
+  compactions_.Increment();
+  compact_revision_.Set(static_cast<double>(revision));
+}
+
+// ---------------------------------------------------------------------------------------------
+
 TraceProbe::TraceProbe(Metrics& metrics)
     : spans_(prometheus::BuildCounter()
                  .Name("hourglass_trace_spans_total")

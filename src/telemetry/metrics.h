@@ -153,6 +153,27 @@ class StoreProbe {
   prometheus::Family<prometheus::Counter>& errors_;
 };
 
+// hourglass_store_compactions_total, hourglass_store_revision, hourglass_store_compact_revision,
+// hourglass_store_db_size_bytes, hourglass_store_db_size_in_use_bytes: the leader's store
+// compactor (master/compactor.h). Reported while this master leads; a standby keeps the values it
+// last saw as leader (0 if never).
+class CompactionProbe {
+ public:
+  explicit CompactionProbe(Metrics& metrics);
+  // The store's status as the compactor read it.
+  void StoreStatus(int64_t revision, int64_t compact_revision, int64_t db_size,
+                   int64_t db_size_in_use);
+  // A compaction to `revision` was applied.
+  void Compacted(int64_t revision);
+
+ private:
+  prometheus::Counter& compactions_;
+  prometheus::Gauge& revision_;
+  prometheus::Gauge& compact_revision_;
+  prometheus::Gauge& db_size_;
+  prometheus::Gauge& db_size_in_use_;
+};
+
 // hourglass_trace_spans_total{result="exported|dropped|failed"}: the OTLP exporter's queue.
 class TraceProbe {
  public:
