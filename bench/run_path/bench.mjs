@@ -13,6 +13,9 @@
 // Common options: --hourglass PATH (env HG_BENCH_HOURGLASS), --receiver PATH, --spawn-loop PATH,
 // --capacity 16, --tail 6, --out DIR (results), --keep (keep run folders), --log-level info,
 // --reg-concurrency 4, --run-timeout S, --max-minutes M.
+// Store growth (Hourglass runs): --history-limit N (the jobs' history_limit; default the job
+// default, 100), --compact-retention D (passed to `hourglass master|dev`; default theirs),
+// --db-sample S (DB size sampled every S s of the window into the results; default 10, 0 = off).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,6 +75,9 @@ function settings() {
     tailS: Number(args.tail ?? 6),
     logLevel: args['log-level'] ?? 'info',
     regConcurrency: Number(args['reg-concurrency'] ?? 4),
+    historyLimit: args['history-limit'] !== undefined ? Number(args['history-limit']) : undefined,
+    compactRetention: args['compact-retention'] !== undefined ? String(args['compact-retention']) : undefined,
+    dbSampleS: Number(args['db-sample'] ?? 10),
     keep: Boolean(args.keep),
     out: path.resolve(args.out ?? path.join(os.tmpdir(), `hg-run-path-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
   };
@@ -124,7 +130,7 @@ function runTimeoutS(s, n) {
 }
 
 function hourglassCfg(s, mode, n, extra = {}) {
-  return { mode, n, windowS: s.windowS, tailS: s.tailS, executor: 'http', hourglass: s.hourglass, receiver: s.receiver, capacity: s.capacity, logLevel: s.logLevel, regConcurrency: s.regConcurrency, workDir: s.workDir, keep: s.keep, out: s.out, ...extra };
+  return { mode, n, windowS: s.windowS, tailS: s.tailS, executor: 'http', hourglass: s.hourglass, receiver: s.receiver, capacity: s.capacity, logLevel: s.logLevel, regConcurrency: s.regConcurrency, historyLimit: s.historyLimit, compactRetention: s.compactRetention, dbSampleS: s.dbSampleS, workDir: s.workDir, keep: s.keep, out: s.out, ...extra };
 }
 
 async function runSystem(s, system, n, extra = {}) {
@@ -242,7 +248,7 @@ function save(s, name, data) {
 
 function brief(r) {
   const lag = r.start_lag_ms ?? {};
-  return `${r.system} n=${r.n}: ${r.ok ? '' : `FAILED (${String(r.error).split('\n')[0]}) `}start lag p50/p90/p99/max ${lag.p50}/${lag.p90}/${lag.p99}/${lag.max} ms, e2e p99 ${r.e2e_lag_ms?.p99} ms, expected ${r.expected} recorded ${r.recorded} received ${r.received}, missed ${r.missed}, dup ${r.duplicates}, left ${(r.left_scheduled ?? 0) + (r.left_running ?? 0)}, writes/run ${r.store_writes_per_run}${r.proposals_per_run !== undefined ? `, proposals/run ${r.proposals_per_run}` : ''}, DB bytes/run ${r.db_bytes_per_run}, CPU ${JSON.stringify(r.cpu_s)}, load ${r.load_avg}`;
+  return `${r.system} n=${r.n}: ${r.ok ? '' : `FAILED (${String(r.error).split('\n')[0]}) `}start lag p50/p90/p99/max ${lag.p50}/${lag.p90}/${lag.p99}/${lag.max} ms, e2e p99 ${r.e2e_lag_ms?.p99} ms, expected ${r.expected} recorded ${r.recorded} received ${r.received}, missed ${r.missed}, dup ${r.duplicates}, left ${(r.left_scheduled ?? 0) + (r.left_running ?? 0)}, writes/run ${r.store_writes_per_run}${r.proposals_per_run !== undefined ? `, proposals/run ${r.proposals_per_run}` : ''}, DB bytes/run ${r.db_bytes_per_run}${r.db_growth ? `, DB ${r.db_growth.first_bytes} -> ${r.db_growth.last_bytes} B over the last ${r.db_growth.span_s} s (${r.db_growth.pct} %), peak ${r.db_bytes_peak}` : ''}, CPU ${JSON.stringify(r.cpu_s)}, load ${r.load_avg}`;
 }
 
 // ---------------------------------------------------------------- commands

@@ -73,11 +73,12 @@ async function scrape(url) {
 // Starts the system under test; returns {api, children, metrics: [urls], etcd?, dataFile?}.
 async function startHourglass(cfg, dir) {
   const common = ['--log-format', 'json', '--log-level', cfg.logLevel];
+  const compaction = cfg.compactRetention !== undefined ? ['--compact-retention', cfg.compactRetention] : [];
   if (cfg.mode === 'dev') {
     const port = await freePort();
     const data = path.join(dir, 'data');
     const dev = new Child('hourglass-dev', cfg.hourglass, [
-      'dev', '--http', `127.0.0.1:${port}`, '--data', data, '--capacity', String(cfg.capacity), ...common,
+      'dev', '--http', `127.0.0.1:${port}`, '--data', data, '--capacity', String(cfg.capacity), ...compaction, ...common,
     ], { logDir: dir });
     return { api: `http://127.0.0.1:${port}`, children: [dev], metrics: [`http://127.0.0.1:${port}/metrics`], dev, dataFile: path.join(data, 'hourglass.db') };
   }
@@ -85,7 +86,7 @@ async function startHourglass(cfg, dir) {
   const etcd = await startEtcd(dir);
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
   const master = new Child('hourglass-master', cfg.hourglass, [
-    'master', '--etcd', etcd.url, '--http', `127.0.0.1:${http}`, '--id', 'bench-master', ...common,
+    'master', '--etcd', etcd.url, '--http', `127.0.0.1:${http}`, '--id', 'bench-master', ...compaction, ...common,
   ], { logDir: dir });
   const worker = new Child('hourglass-worker', cfg.hourglass, [
     'worker', '--etcd', etcd.url, '--grpc', `127.0.0.1:${grpc}`, '--metrics', `127.0.0.1:${metrics}`,
@@ -99,27 +100,52 @@ async function startHourglass(cfg, dir) {
   };
 }
 
+// The store's size: etcd's backend (file, and the part holding data), or the SQLite files.
+async function dbSize(sys) {
+  if (sys.etcd) {
+    const t = await scrape(`${sys.etcd.url}/metrics`);
+    return {
+      proposals: promSum(t, 'etcd_server_proposals_committed_total'),
+      dbBytes: promSum(t, 'etcd_mvcc_db_total_size_in_bytes'),
+      dbBytesInUse: promSum(t, 'etcd_mvcc_db_total_size_in_use_in_bytes'),
+    };
+  }
+  return { dbBytes: fileSize(sys.dataFile) + fileSize(`${sys.dataFile}-wal`) };
+}
+
 async function snapshot(sys, children) {
   const texts = await Promise.all(sys.metrics.map(scrape));
-  const snap = {
+  return {
     at: Date.now(),
     cpu: cpuSnapshot(children),
     load: loadAvg(),
     storeWrites: texts.reduce((s, t) => s + promSum(t, 'hourglass_store_request_duration_seconds_count', (l) => WRITE_OPS.has(l.op)), 0),
+    // Runs finished (any status), from the worker's own counter: still right when retention
+    // has pruned the records of the window.
+    executions: texts.reduce((s, t) => s + promSum(t, 'hourglass_executions_total'), 0),
+    ...(await dbSize(sys)),
   };
-  if (sys.etcd) {
-    const t = await scrape(`${sys.etcd.url}/metrics`);
-    snap.proposals = promSum(t, 'etcd_server_proposals_committed_total');
-    snap.dbBytes = promSum(t, 'etcd_mvcc_db_total_size_in_bytes');
-    snap.dbBytesInUse = promSum(t, 'etcd_mvcc_db_total_size_in_use_in_bytes');
-  } else {
-    snap.dbBytes = fileSize(sys.dataFile) + fileSize(`${sys.dataFile}-wal`);
-  }
-  return snap;
+}
+
+// The DB size curve: growth over the last 5 minutes of the window (the last half when the
+// window is shorter), in bytes and percent ("flat" = under 5 %).
+export function dbGrowth(samples, windowS) {
+  if (samples.length < 2) return null;
+  const span = windowS >= 600 ? 300 : windowS / 2;
+  // The last sample at or before the start of the span (the first one if none).
+  const first = samples.filter((x) => x.t_s <= windowS - span).pop() ?? samples[0];
+  const last = samples[samples.length - 1];
+  return {
+    span_s: round(last.t_s - first.t_s, 0),
+    first_bytes: first.bytes,
+    last_bytes: last.bytes,
+    pct: first.bytes > 0 ? round(((last.bytes - first.bytes) / first.bytes) * 100, 1) : null,
+  };
 }
 
 function jobBody(cfg, name, receiverUrl) {
   const base = { name, cron_expr: '* * * * * *', concurrency_policy: 'Allow' };
+  if (cfg.historyLimit !== undefined) base.history_limit = cfg.historyLimit;
   if (cfg.executor === 'shell') return { ...base, executor_type: 'shell', executor: { command: cfg.command } };
   return { ...base, executor_type: 'http', executor: { url: `${receiverUrl}/r/${name}`, method: 'GET' } };
 }
@@ -247,8 +273,16 @@ export function runHourglass(cfg) {
     const t1 = t0 + cfg.windowS * 1000;
     await sleep(t0 - Date.now());
     const a = await snapshot(sys, children);
+    // The DB size every dbSampleS seconds of the window (README.md "Store growth").
+    const samples = [{ t_s: 0, bytes: a.dbBytes, in_use: a.dbBytesInUse }];
+    for (let k = 1; cfg.dbSampleS > 0 && t0 + k * cfg.dbSampleS * 1000 < t1 - 500; k++) {
+      await sleep(t0 + k * cfg.dbSampleS * 1000 - Date.now());
+      const d = await dbSize(sys);
+      samples.push({ t_s: round((Date.now() - t0) / 1000, 1), bytes: d.dbBytes, in_use: d.dbBytesInUse });
+    }
     await sleep(t1 - Date.now());
     const b = await snapshot(sys, children);
+    samples.push({ t_s: cfg.windowS, bytes: b.dbBytes, in_use: b.dbBytesInUse });
     step('window measured');
 
     const pauseStart = Date.now();
@@ -264,10 +298,23 @@ export function runHourglass(cfg) {
     const records = readRecords(sys, dir);
     step(`collected ${records.length} records, ${arrivals.length} arrivals`);
 
-    Object.assign(result, analyse({ records, arrivals, names, t0, windowS: cfg.windowS }));
+    // With a history_limit shorter than the window, retention has pruned the window's older
+    // records: account only for the instants whose records every job still keeps (the newest
+    // history_limit per job, the last job paused pause_s after the window; 15 s of margin for
+    // the retention sweep).
+    let from = t0;
+    if (cfg.historyLimit !== undefined) {
+      const keptFrom = Math.ceil((t1 + result.pause_s * 1000 - (cfg.historyLimit - 15) * 1000) / 1000) * 1000;
+      from = Math.max(t0, Math.min(keptFrom, t1 - 1000));
+    }
+    const accountS = (t1 - from) / 1000;
+    Object.assign(result, analyse({ records, arrivals, names, t0: from, windowS: accountS }));
+    if (from !== t0) result.accounted_window_s = accountS;
     // Store cost per run finished in the window (= N x window when Hourglass keeps up; when it
-    // falls behind, fires of runs not finished yet make this an upper bound).
-    const runs = Math.max(1, result.completed_per_s * cfg.windowS);
+    // falls behind, fires of runs not finished yet make this an upper bound). When retention
+    // pruned the window's records, the worker's counter of finished runs is used instead.
+    const runs = Math.max(1, from !== t0 ? b.executions - a.executions : result.completed_per_s * cfg.windowS);
+    result.runs_in_window = runs;
     result.t0 = new Date(t0).toISOString();
     result.load_avg = [a.load[0], b.load[0]];
     result.cpu_s = cpuDelta(a.cpu, b.cpu);
@@ -276,5 +323,10 @@ export function runHourglass(cfg) {
     result.db_bytes_per_run = Math.round((b.dbBytes - a.dbBytes) / runs);
     if (sys.etcd) result.db_in_use_bytes_per_run = Math.round((b.dbBytesInUse - a.dbBytesInUse) / runs);
     result.db_bytes_end = b.dbBytes;
+    result.db_bytes_peak = Math.max(...samples.map((x) => x.bytes));
+    result.db_size_samples = samples;
+    result.db_growth = dbGrowth(samples, cfg.windowS);
+    if (cfg.historyLimit !== undefined) result.history_limit = cfg.historyLimit;
+    if (cfg.compactRetention !== undefined) result.compact_retention = cfg.compactRetention;
   });
 }
