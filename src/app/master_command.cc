@@ -22,8 +22,8 @@ struct MasterFlags {
   bool dev = false;
   Settings settings;
   EtcdSettings etcd;
-  std::string http, id, election_ttl, compact_retention, prefix, ui_dir, data, log_level,
-      log_format, capacity, metrics_job_label, otlp_endpoint, secret_headers;
+  std::string http, id, election_ttl, compact_retention, fire_ahead, prefix, ui_dir, data,
+      log_level, log_format, capacity, metrics_job_label, otlp_endpoint, secret_headers;
 };
 
 int Fail(const char* cmd, const absl::Status& st) {
@@ -62,9 +62,15 @@ int RunMaster(MasterFlags& f) {
         "store compaction is off (--compact-retention 0): etcd must compact itself "
         "(--auto-compaction-retention), or its database grows until it hits its quota");
   }
+  auto fire_ahead = ParseSettingDuration(f.fire_ahead, "--fire-ahead");
+  if (!fire_ahead.ok()) return Fail(cmd, fire_ahead.status());
+  if (*fire_ahead > absl::Seconds(10)) {
+    return Fail(cmd, absl::InvalidArgumentError("--fire-ahead: at most 10s"));
+  }
   MasterNodeOptions o;
   o.http_listen = f.http;
   o.master.compactor.retention = *compact_retention;
+  o.master.scheduler.fire_ahead = *fire_ahead;
   o.ui_dir = FindUiDir(f.ui_dir);
   o.master.id = f.id.empty() ? DefaultNodeId("master") : f.id;
   o.master.address = f.http;
@@ -153,6 +159,10 @@ void AddCommonSettings(MasterFlags& f) {
         "store history the leader keeps when it compacts the store (etcd's revisions; "
         "0: never compact, etcd must then run with --auto-compaction-retention)",
         &f.compact_retention);
+  s.Add("fire-ahead", "500ms",
+        "the leader fires instants this long before they are due (record, dispatch, claim "
+        "ahead; the worker starts the run at its instant); 0: at the instant",
+        &f.fire_ahead);
   s.Add("prefix", "/hourglass/", "store key prefix", &f.prefix);
   s.Add("ui-dir", "",
         "built web UI (default: web/dist of the source tree, then share/hourglass/ui)", &f.ui_dir);

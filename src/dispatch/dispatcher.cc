@@ -148,7 +148,8 @@ void Dispatcher::OnInflight(const std::vector<coord::PrefixWatch::Change>& chang
       log_.Error("unreadable inflight entry", {{"key", c.key}});
       continue;
     }
-    inflight_[id->str()] = {.worker_id = entry->worker_id, .lease = entry->lease};
+    inflight_[id->str()] = {
+        .worker_id = entry->worker_id, .lease = entry->lease, .scheduled = id->scheduled()};
     ++load_[entry->worker_id];
     if (unseen_.erase(id->str()) > 0) --unseen_load_[entry->worker_id];
   }
@@ -375,6 +376,7 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
     std::string last_error;
     bool passing = true;    // every refusal so far was a passing one
     bool only_full = true;  // every refusal so far was a worker at capacity
+    bool due = true;        // its instant has come: it counts against a worker's window
     trace::Span span;
   };
   std::vector<Item> items;
@@ -392,6 +394,15 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
     auto window = [](const WorkerInfo& w) {
       return w.capacity > 0 ? 4 * w.capacity : std::numeric_limits<int>::max();
     };
+    // Runs claimed ahead of their instant wait on their worker without taking a slot: only
+    // what is due counts against the window.
+    absl::flat_hash_map<std::string, int> ahead;
+    for (const auto& [id, in] : inflight_) {
+      if (in.scheduled > now) ++ahead[in.worker_id];
+    }
+    for (const auto& [id, u] : unseen_) {
+      if (u.scheduled > now) ++ahead[u.worker_id];
+    }
     for (auto it = unseen_.begin(); it != unseen_.end();) {
       if (now - it->second.since > absl::Seconds(2)) {
         --unseen_load_[it->second.worker_id];
@@ -402,6 +413,13 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
     }
     for (size_t i = 0; i < batch.size(); ++i) {
       const absl::Time deadline = batch[i].id.scheduled() + (*jobs)[i].starting_deadline;
+      if ((*jobs)[i].forbid && batch[i].id.scheduled() > now) {
+        // Fired ahead of time: a Forbid run is claimed only at its instant (the claim takes the
+        // lock; earlier, the previous run may still hold it and this one would be skipped).
+        batch[i].not_before = batch[i].id.scheduled();
+        parked_.push_back(std::move(batch[i]));
+        continue;
+      }
       Item item{.q = std::move(batch[i]), .job = (*jobs)[i], .deadline = deadline};
       std::vector<std::pair<int, std::string>> ranked;
       bool matched = false;
@@ -409,14 +427,15 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
         // A deleted job's entries go to any worker, which records them killed.
         if ((*jobs)[i].exists && !model::Matches(w, (*jobs)[i].selector)) continue;
         matched = true;
-        const int load = load_[wid] + unseen_load_[wid] + in_rpc_[wid];
+        const int load = load_[wid] + unseen_load_[wid] - ahead[wid] + in_rpc_[wid];
         if (load < window(w)) ranked.emplace_back(load, wid);
       }
       std::stable_sort(ranked.begin(), ranked.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
       for (auto& [load, wid] : ranked) item.candidates.push_back(wid);
       // Counted from now on: other senders see the slot taken while this call is out.
-      if (!item.candidates.empty()) ++in_rpc_[item.candidates.front()];
+      item.due = item.q.id.scheduled() <= now;
+      if (!item.candidates.empty() && item.due) ++in_rpc_[item.candidates.front()];
       if (item.candidates.empty() && matched) {
         if (now < item.deadline) {
           blocked.push_back(std::move(item.q));
@@ -467,7 +486,7 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
     for (size_t i : open) {
       Item& item = items[i];
       if (item.next >= item.candidates.size()) {
-        if (item.next > 0) {
+        if (item.next > 0 && item.due) {
           absl::MutexLock lock(&mu_);
           --in_rpc_[item.candidates[item.next - 1]];
         }
@@ -475,7 +494,7 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
         continue;
       }
       const std::string& wid = item.candidates[item.next];
-      if (item.next > 0) {
+      if (item.next > 0 && item.due) {
         absl::MutexLock lock(&mu_);
         --in_rpc_[item.candidates[item.next - 1]];
         ++in_rpc_[wid];
@@ -534,7 +553,7 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
           still.push_back(members[static_cast<size_t>(k)]);
           continue;
         }
-        {
+        if (item.due) {
           absl::MutexLock lock(&mu_);
           --in_rpc_[wid];  // answered: from here the inflight watch (or `unseen_`) counts it
         }
@@ -542,7 +561,8 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
           absl::MutexLock lock(&mu_);
           // Counted against the worker until its inflight entry shows up in the watch.
           if (!inflight_.contains(item.q.id.str()) &&
-              unseen_.try_emplace(item.q.id.str(), Unseen{wid, now}).second) {
+              unseen_.try_emplace(item.q.id.str(), Unseen{wid, now, item.q.id.scheduled()})
+                  .second) {
             ++unseen_load_[wid];
           }
         }

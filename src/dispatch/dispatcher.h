@@ -107,6 +107,7 @@ class Dispatcher {
   struct Inflight {
     std::string worker_id;
     store::LeaseId lease = 0;
+    absl::Time scheduled;  // a run claimed ahead of its instant waits on its worker until then
   };
 
   void SenderLoop(const coord::LeaderTerm& term, runs::GroupCommit& commits);
@@ -148,6 +149,7 @@ class Dispatcher {
   struct Unseen {
     std::string worker_id;
     absl::Time since;
+    absl::Time scheduled;
   };
   absl::flat_hash_map<std::string, Unseen> unseen_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> unseen_load_ ABSL_GUARDED_BY(mu_);

@@ -55,11 +55,12 @@ std::optional<absl::Time> FirePlanner::NextOf(const std::string& name) const {
   return it->second.next;
 }
 
-std::vector<JobDecision> FirePlanner::TakeDue(absl::Time now) {
+std::vector<JobDecision> FirePlanner::TakeDue(absl::Time now, absl::Time horizon) {
+  horizon = std::max(horizon, now);
   std::vector<JobDecision> out;
   while (true) {
     DropStale();
-    if (heap_.empty() || heap_.top().at > now) break;
+    if (heap_.empty() || heap_.top().at > horizon) break;
     HeapItem item = heap_.top();
     heap_.pop();
     Entry& e = jobs_.at(item.name);
@@ -69,7 +70,7 @@ std::vector<JobDecision> FirePlanner::TakeDue(absl::Time now) {
     std::vector<absl::Time> due;
     int64_t extra = 0;
     std::optional<absl::Time> latest_unlisted;
-    for (std::optional<absl::Time> t = e.next; t && *t <= now; t = e.job.schedule.Next(*t)) {
+    for (std::optional<absl::Time> t = e.next; t && *t <= horizon; t = e.job.schedule.Next(*t)) {
       if (due.size() + 1 < static_cast<size_t>(kMaxListedPerJob)) {
         due.push_back(*t);
       } else {
@@ -82,10 +83,15 @@ std::vector<JobDecision> FirePlanner::TakeDue(absl::Time now) {
     if (!e.job.paused) {
       // The last instant that is still within the starting deadline may run; with Allow every
       // such instant runs. Everything else is missed (and said so).
+      // Instants after `now` (fired ahead of time) are on time; the catch-up rules apply to
+      // the ones already past, the last of which is the one that may still run.
+      size_t past = 0;
+      while (past < due.size() && due[past] <= now) ++past;
       for (size_t i = 0; i < due.size(); ++i) {
+        const bool ahead = due[i] > now;
         const bool in_deadline = now - due[i] <= e.job.starting_deadline;
-        const bool is_last = i + 1 == due.size();
-        const bool fire = in_deadline && (e.job.allow_overlap || is_last);
+        const bool is_last_past = i + 1 == past;
+        const bool fire = ahead || (in_deadline && (e.job.allow_overlap || is_last_past));
         d.fires.push_back({.job = e.job.name,
                            .instant = due[i],
                            .kind = fire ? PlannedFire::Kind::kFire : PlannedFire::Kind::kMissed,

@@ -67,10 +67,13 @@ class FirePlanner {
   // When the next instant of any job is due (nullopt: nothing scheduled).
   std::optional<absl::Time> NextDue();
 
-  // Resolves every instant due at or before `now`, advancing the in-memory cursors.
-  // The caller persists the decisions (cursor + records) and calls Rollback() for any job whose
-  // write failed so it is decided again.
-  std::vector<JobDecision> TakeDue(absl::Time now);
+  // Resolves every instant due at or before `horizon` (>= now; later than now to fire ahead of
+  // time), advancing the in-memory cursors. Instants after `now` are on time and always fire
+  // (unless paused); for the ones at or before `now` the catch-up rules apply. The caller
+  // persists the decisions (cursor + records) and calls Rollback() for any job whose write
+  // failed so it is decided again.
+  std::vector<JobDecision> TakeDue(absl::Time now, absl::Time horizon);
+  std::vector<JobDecision> TakeDue(absl::Time now) { return TakeDue(now, now); }
 
   // Undoes a decision whose write failed: sets the job's cursor to what is persisted and makes
   // `first_taken` (the decision's first instant) due again — unless `cursor` is already at or

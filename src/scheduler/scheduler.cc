@@ -306,7 +306,10 @@ absl::Status Scheduler::RunAsLeader(const LeaderTerm& term) {
     {
       absl::MutexLock lock(&mu_);
       const std::optional<absl::Time> due = planner_.NextDue();
-      const absl::Time deadline = due ? *due : clock_.Now() + absl::Seconds(1);
+      // Fired `fire_ahead` before the instant: records, dispatch and claims happen before it,
+      // and the worker starts the run at the instant itself.
+      const absl::Time deadline =
+          due ? *due - options_.fire_ahead : clock_.Now() + absl::Seconds(1);
       clock_.WaitUntil(mu_, deadline, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stop_ || !events_.empty();
       });
@@ -327,7 +330,7 @@ absl::Status Scheduler::RunAsLeader(const LeaderTerm& term) {
       absl::MutexLock lock(&mu_);
       job_count_ = jobs_.size();
     }
-    std::vector<JobDecision> decisions = planner_.TakeDue(now);
+    std::vector<JobDecision> decisions = planner_.TakeDue(now, now + options_.fire_ahead);
     if (decisions.empty()) continue;
     absl::Status st = Commit(commits, term, std::move(decisions));
     if (absl::IsFailedPrecondition(st)) {

@@ -59,6 +59,9 @@ class Scheduler {
     int max_fires_per_change = 40;
     // How long to wait before retrying after the store was unavailable.
     absl::Duration retry_delay = absl::Milliseconds(200);
+    // Instants are fired this long before they are due (record, pending entry, dispatch and
+    // claim done ahead); the worker starts each run at its instant. 0 = at the instant.
+    absl::Duration fire_ahead = absl::ZeroDuration();
   };
 
   Scheduler(store::Kv& kv, Clock& clock, model::Keys keys, Options options,

@@ -45,6 +45,7 @@ struct WorkerService::RunState {
   bool admitted = false;        // counts against the admission limit (2 x capacity): until its last
                                 // attempt ends
   bool executing = false;       // holds one of `capacity` execution slots
+  bool waiting_start = false;   // claimed ahead of its instant, in `starts_` until then
   bool marked_running = false;  // the record says `running` (MarkRunning or an attempt update)
   std::string problem;          // claimed but not runnable as stored: ends `failed` saying this
   bool kill_requested = false;
@@ -219,8 +220,10 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
         continue;
       }
       // Claims are admitted up to twice the capacity, so the next runs' claims overlap the
-      // current runs; at most `capacity` of them execute at once (AcquireSlot).
-      if (admitted_ >= 2 * options_.capacity) {
+      // current runs; at most `capacity` of them execute at once (AcquireSlot). A run claimed
+      // ahead of its instant (the leader fires ahead) takes no admission until it is due.
+      const bool ahead = ids[i].scheduled() > clock_.Now();
+      if (!ahead && admitted_ >= 2 * options_.capacity) {
         Refuse(item, absl::ResourceExhaustedError(absl::StrCat("worker ", options_.worker_id,
                                                                " is at capacity (",
                                                                options_.capacity, " runs)")));
@@ -229,8 +232,10 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
       auto run = std::make_shared<RunState>();
       run->id = ids[i];
       run->lease = lease;
-      run->admitted = true;
-      ++admitted_;
+      if (!ahead) {
+        run->admitted = true;
+        ++admitted_;
+      }
       runs_[ids[i].str()] = run;
       reserved[i] = run;
     }
@@ -299,7 +304,15 @@ absl::StatusOr<RunResponse> WorkerService::Run(const RunRequest& request) {
     RunLog(*run).Debug("claimed", {{"attempt", run->record.attempt}});
     item->set_outcome(RunResponse::STARTED);
     item->set_message(c.message);
-    threads_.Post([this, run] { RunThread(run); });
+    absl::MutexLock lock(&mu_);
+    if (run->id.scheduled() > clock_.Now() && !run->kill_requested) {
+      // Claimed ahead of its instant: it starts then (BackgroundLoop), holding no thread.
+      run->waiting_start = true;
+      starts_.emplace(run->id.scheduled(), run);
+      ++wake_background_;
+    } else {
+      threads_.Post([this, run] { RunThread(run); });
+    }
   }
   return response;
 }
@@ -732,12 +745,18 @@ void WorkerService::BackgroundLoop() {
       absl::MutexLock lock(&mu_);
       absl::Time deadline = absl::InfiniteFuture();
       if (watch_failed_) deadline = clock_.Now() + absl::Seconds(1);
+      if (!starts_.empty()) deadline = std::min(deadline, starts_.begin()->first);
       clock_.WaitUntil(mu_, deadline, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return stopping_ || wake_background_ != seen_wake;
       });
       if (stopping_) return;
       seen_wake = wake_background_;
       restart_watch = watch_failed_ && clock_.Now() >= deadline;
+      // Runs claimed ahead whose instant has come start now.
+      const absl::Time now = clock_.Now();
+      while (!starts_.empty() && starts_.begin()->first <= now) {
+        StartWaitingLocked(starts_.begin()->second);
+      }
     }
     if (restart_watch) {
       kill_watch_.reset();
@@ -809,6 +828,20 @@ void WorkerService::KillLocked(const RunPtr& run, const std::string& reason,
     run->kill_reason = reason;
   }
   if (run->handle) signal.push_back({run->handle, run->kill_reason, mode});
+  // Waiting for its instant: it ends now (its thread sees the kill and records it).
+  if (run->waiting_start) StartWaitingLocked(run);
+}
+
+void WorkerService::StartWaitingLocked(const RunPtr& run) {
+  if (!run->waiting_start) return;
+  run->waiting_start = false;
+  for (auto it = starts_.find(run->id.scheduled()); it != starts_.end(); ++it) {
+    if (it->second == run) {
+      starts_.erase(it);
+      break;
+    }
+  }
+  threads_.Post([this, run] { RunThread(run); });
 }
 
 void WorkerService::FreeSlotLocked(RunState& run) {

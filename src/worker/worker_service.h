@@ -216,6 +216,8 @@ class WorkerService {
   void ReportRunning(size_t running) const;
   void Release(const RunPtr& run);  // drops a run that did not start from runs_
   void FreeSlotLocked(RunState& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands a run that waited for its instant to a run thread (its instant came, or a kill).
+  void StartWaitingLocked(const RunPtr& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits for one of `capacity` execution slots; false when killed meanwhile.
   bool AcquireSlot(const RunPtr& run);
   // Writes the `running` record of a run that is taking a while (display only).
@@ -246,7 +248,9 @@ class WorkerService {
   std::function<bool()> alive_ ABSL_GUARDED_BY(mu_);
   bool session_lost_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, RunPtr> runs_ ABSL_GUARDED_BY(mu_);
-  int admitted_ ABSL_GUARDED_BY(mu_) = 0;   // runs_ entries admitted (claiming or running)
+  int admitted_ ABSL_GUARDED_BY(mu_) = 0;  // runs_ entries admitted (claiming or running)
+  // Runs claimed ahead of their instant, by instant: started by BackgroundLoop when due.
+  std::multimap<absl::Time, RunPtr> starts_ ABSL_GUARDED_BY(mu_);
   int executing_ ABSL_GUARDED_BY(mu_) = 0;  // of them, holding an execution slot
   // Bumped whenever a local run ends (wakes Replace waiters without a store poll).
   int64_t finished_generation_ ABSL_GUARDED_BY(mu_) = 0;

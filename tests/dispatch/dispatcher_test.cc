@@ -91,18 +91,20 @@ class DispatcherTest : public ::testing::Test {
   }
 
   // A scheduled run of a job with `starting_deadline`, fired at the current (fake) instant.
-  void Fire(const std::string& starting_deadline) {
+  // `ahead`: the instant lies this far after the (fake) now, as when the leader fires ahead.
+  void Fire(const std::string& starting_deadline, const std::string& extra = "",
+            absl::Duration ahead = absl::ZeroDuration()) {
     auto job =
         model::ParseJobRequest(R"({"name":"j","cron_expr":"0 0 * * * *","executor_type":"shell",)"
                                R"("executor":{"command":"true"},"starting_deadline":")" +
-                               starting_deadline + R"("})");
+                               starting_deadline + R"(")" + extra + "}");
     ASSERT_TRUE(job.ok()) << job.status();
     job_ = *job;
     auto put = kv_->Put({.key = keys_.Job(job->name), .value = model::SerializeJob(*job)});
     ASSERT_TRUE(put.ok());
     std::mt19937_64 rng(7);
-    record_ =
-        model::NewExecution(job->name, clock_.Now(), model::Trigger::kSchedule, term_.term, rng);
+    record_ = model::NewExecution(job->name, clock_.Now() + ahead, model::Trigger::kSchedule,
+                                  term_.term, rng);
     auto cursor = store::Get(*kv_, keys_.Cursor(job->name));
     ASSERT_TRUE(cursor.ok());
     auto fired = kv_->Txn(runs::FireJob(keys_, job->name, put->revision,
@@ -200,6 +202,24 @@ TEST_F(DispatcherTest, ALastingRefusalFailsAtOnce) {
   ASSERT_TRUE(WaitFor([&] { return Record().status == model::ExecutionStatus::kFailed; }));
   EXPECT_EQ(workers.calls(), 1);
   EXPECT_EQ(Record().error, "no worker available (w1: INVALID_ARGUMENT: malformed execution id)");
+}
+
+TEST_F(DispatcherTest, AForbidRunFiredAheadIsSentOnlyAtItsInstant) {
+  // Its claim takes the job's lock: sent early it would find the previous run still holding it.
+  ScriptedWorkers workers({absl::OkStatus()});
+  Fire("60s", R"(,"concurrency_policy":"Forbid")", absl::Milliseconds(500));
+  StartDispatcher(workers);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(workers.calls(), 0);
+  clock_.Advance(absl::Milliseconds(500));
+  ASSERT_TRUE(WaitFor([&] { return workers.calls() == 1; }));
+}
+
+TEST_F(DispatcherTest, AnAllowRunFiredAheadIsSentAtOnce) {
+  ScriptedWorkers workers({absl::OkStatus()});
+  Fire("60s", "", absl::Milliseconds(500));
+  StartDispatcher(workers);
+  ASSERT_TRUE(WaitFor([&] { return workers.calls() == 1; }));  // the worker waits, not us
 }
 
 TEST_F(DispatcherTest, DispatchSurvivesItsWatchesEnding) {

@@ -33,6 +33,37 @@ TEST(FirePlanner, NewJobStartsAfterNowAndFiresEachInstantOnce) {
   EXPECT_EQ(p.NextDue(), T(kBase + 20));
 }
 
+TEST(FirePlanner, InstantsWithinTheHorizonAreFiredAheadOnTime) {
+  FirePlanner p;
+  p.Upsert(Job("a", "*/10 * * * * *"), T(kBase + 3));
+  const absl::Time now = T(kBase + 9) + absl::Milliseconds(500);
+  EXPECT_TRUE(p.TakeDue(now, now + absl::Milliseconds(400)).empty());  // 10 is beyond
+  auto d = p.TakeDue(now, now + absl::Milliseconds(500));
+  ASSERT_EQ(d.size(), 1u);
+  ASSERT_EQ(d[0].fires.size(), 1u);
+  EXPECT_EQ(d[0].fires[0].instant, T(kBase + 10));
+  EXPECT_EQ(d[0].fires[0].kind, Kind::kFire);
+  EXPECT_FALSE(d[0].fires[0].late);
+  EXPECT_EQ(d[0].cursor, T(kBase + 10));
+  EXPECT_TRUE(p.TakeDue(T(kBase + 10)).empty());  // fired ahead: not again at the instant
+}
+
+TEST(FirePlanner, AheadOfTimeDoesNotChangeTheCatchUpOfThePast) {
+  FirePlanner p;
+  PlannedJob job = Job("f", "* * * * * *", T(kBase));  // cursor 5 s behind
+  job.starting_deadline = absl::Seconds(60);
+  const absl::Time now = T(kBase + 5) + absl::Milliseconds(500);
+  p.Upsert(std::move(job), now);
+  auto d = p.TakeDue(now, now + absl::Seconds(1));
+  ASSERT_EQ(d.size(), 1u);
+  ASSERT_EQ(d[0].fires.size(), 6u);  // 1..5 past, 6 ahead
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(d[0].fires[i].kind, Kind::kMissed) << i;
+  EXPECT_EQ(d[0].fires[4].kind, Kind::kFire);  // the last past instant: the catch-up run
+  EXPECT_TRUE(d[0].fires[4].late);
+  EXPECT_EQ(d[0].fires[5].kind, Kind::kFire);  // the instant ahead runs on time
+  EXPECT_FALSE(d[0].fires[5].late);
+}
+
 TEST(FirePlanner, JobsDueAtTheSameInstantComeOutTogether) {
   FirePlanner p;
   for (std::string name : {"a", "b", "c"}) p.Upsert(Job(name, "* * * * * *"), T(kBase));

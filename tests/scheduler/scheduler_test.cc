@@ -91,9 +91,9 @@ class SchedulerTest : public ::testing::Test {
     ASSERT_TRUE(kv_->Put({.key = keys_.Job(job->name), .value = model::SerializeJob(*job)}).ok());
   }
 
-  void StartScheduler(const LeaderTerm& term, SchedulerProbe probe = {}) {
-    scheduler_ = std::make_unique<Scheduler>(*faults_, clock_, keys_, Scheduler::Options{},
-                                             std::move(probe));
+  void StartScheduler(const LeaderTerm& term, SchedulerProbe probe = {},
+                      Scheduler::Options options = {}) {
+    scheduler_ = std::make_unique<Scheduler>(*faults_, clock_, keys_, options, std::move(probe));
     thread_ = std::thread([this, term] { result_ = scheduler_->RunAsLeader(term); });
     // Loaded before the test moves the clock: a job loaded after an Advance would start after
     // the new now, and the instant the test waits for would never come.
@@ -272,6 +272,21 @@ TEST_F(SchedulerTest, TransientReadErrorsAreRetriedWithinTheTerm) {
     return History("a").size() >= 2;
   }));
   EXPECT_FALSE(ended);  // still leading
+}
+
+TEST_F(SchedulerTest, FiresAheadOfTheInstantWhenAsked) {
+  PutJob("a", "*/10 * * * * *");
+  StartScheduler(BecomeLeader(), {}, {.fire_ahead = absl::Milliseconds(500)});
+  clock_.Advance(absl::Milliseconds(9400));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(History("a").size(), 0u);
+  clock_.Advance(absl::Milliseconds(100));  // 0.5 s before kBase + 10
+  ASSERT_TRUE(WaitFor([&] { return History("a").size() == 1; }));
+  EXPECT_EQ(History("a")[0].scheduled_time, absl::FromUnixSeconds(kBase + 10));
+  EXPECT_EQ(History("a")[0].trigger, model::Trigger::kSchedule);
+  clock_.Advance(absl::Milliseconds(500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(History("a").size(), 1u);  // not again at the instant
 }
 
 TEST_F(SchedulerTest, LargeBatchIsSplitUnderTheTxnOpLimit) {

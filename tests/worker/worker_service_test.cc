@@ -231,8 +231,8 @@ TEST_F(WorkerServiceTest, ReplaceDecidesByScheduledTimeNotByClaimOrder) {
   model::Job job =
       ShellJob("order", absl::StrCat("echo $HOURGLASS_EXECUTION_ID >> ", out, "; sleep 30"),
                ConcurrencyPolicy::kReplace);
-  model::ExecutionId later = Schedule(job, clock_.Now() + absl::Seconds(1));
-  model::ExecutionId earlier = Schedule(job, clock_.Now());
+  model::ExecutionId later = Schedule(job, clock_.Now());
+  model::ExecutionId earlier = Schedule(job, clock_.Now() - absl::Seconds(1));
   ASSERT_EQ(RunOne(w, Request(job, later))->outcome(), RunResponse::STARTED);
   ASSERT_TRUE(WaitFor([&] { return ReadLines(out).size() == 1; }));
   ASSERT_EQ(RunOne(w, Request(job, earlier))->outcome(), RunResponse::STARTED);
@@ -273,6 +273,29 @@ TEST_F(WorkerServiceTest, ReplaceKillsARunOnAnotherWorkerThroughTheStore) {
   EXPECT_EQ(old_rec.error, absl::StrCat("killed: replaced by execution ", b.str()));
   EXPECT_EQ(WaitFinal(b).status, ExecutionStatus::kSuccess);
   EXPECT_TRUE(WaitFor([&] { return !Exists(keys_.Kill(a)); }));  // consumed by w1
+}
+
+TEST_F(WorkerServiceTest, ARunClaimedAheadOfItsInstantStartsAtTheInstant) {
+  WorkerService& w = StartWorker();
+  const std::string out = Path("at");
+  model::Job job = ShellJob("ahead", absl::StrCat("echo ran >> ", out));
+  const absl::Time instant = clock_.Now() + absl::Milliseconds(500);
+  model::ExecutionId id = Schedule(job, instant);
+  model::ExecutionId killed = Schedule(job, instant);
+  ASSERT_EQ(RunOne(w, Request(job, id))->outcome(), RunResponse::STARTED);
+  ASSERT_EQ(RunOne(w, Request(job, killed))->outcome(), RunResponse::STARTED);
+  EXPECT_TRUE(Exists(keys_.Inflight(id)));  // claimed now, ...
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_TRUE(ReadLines(out).empty());  // ... not started before its instant
+  // A kill while it waits ends it at once, unstarted.
+  EXPECT_TRUE(w.Kill(killed.str(), "not wanted"));
+  EXPECT_EQ(WaitFinal(killed).status, ExecutionStatus::kKilled);
+  EXPECT_TRUE(ReadLines(out).empty());
+  clock_.Advance(absl::Milliseconds(500));
+  model::Execution rec = WaitFinal(id);
+  EXPECT_EQ(rec.status, ExecutionStatus::kSuccess);
+  EXPECT_EQ(rec.start_time, instant);  // started at the instant, not at the claim
+  EXPECT_EQ(ReadLines(out).size(), 1u);
 }
 
 TEST_F(WorkerServiceTest, RetriesWithFixedBackoffAndRecordsAttempts) {
