@@ -7,17 +7,25 @@
 #include "common/status.h"
 #include "model/execution.h"
 #include "model/job.h"
+#include "runs/group_commit.h"
 
 namespace hg::scheduler {
 namespace {
 // Records read per round; a limit lowered from 10000 to 1 is worked off over several rounds.
 constexpr int64_t kMaxReadPerRound = 1000;
 constexpr int kMaxRounds = 20;
+// Ranges per read transaction (etcd's default --max-txn-ops is 128).
+constexpr size_t kReadsPerTxn = 120;
 }  // namespace
 
 HistoryRetention::HistoryRetention(store::Kv& kv, Clock& clock, model::Keys keys, Options options,
                                    PrunedProbe probe)
-    : kv_(kv), clock_(clock), keys_(std::move(keys)), options_(options), probe_(std::move(probe)) {}
+    : kv_(kv),
+      clock_(clock),
+      keys_(std::move(keys)),
+      options_(options),
+      probe_(std::move(probe)),
+      commits_(kv, runs::GroupCommit::Options{.max_ops = options.max_txn_ops}) {}
 
 void HistoryRetention::Stop() {
   absl::MutexLock lock(&mu_);
@@ -34,51 +42,96 @@ void HistoryRetention::MarkDirty(std::string job) {
   dirty_.insert(std::move(job));
 }
 
-absl::StatusOr<int64_t> HistoryRetention::PruneJob(const model::JobName& job, int limit) {
-  const std::string prefix = keys_.ExecPrefix(job);
+// One job's part of a prune round: how far beyond its limit it is.
+struct HistoryRetention::Target {
+  model::JobName name;
+  int limit = 0;
+  int64_t excess = 0;
   int64_t deleted = 0;
-  for (int round = 0; round < kMaxRounds; ++round) {
-    auto count_req = store::RangeRequest::Prefix(prefix);
-    count_req.count_only = true;
-    HG_ASSIGN_OR_RETURN(store::RangeResponse counted, kv_.Range(count_req));
-    const int64_t excess = counted.count - std::max(limit, 0);
-    if (excess <= 0) break;
-    // Keys sort by scheduled time within a job (model/ids.h), so the first keys are the oldest.
-    auto oldest_req = store::RangeRequest::Prefix(prefix);
-    oldest_req.limit = std::min(excess, kMaxReadPerRound);
-    HG_ASSIGN_OR_RETURN(store::RangeResponse oldest, kv_.Range(oldest_req));
-    std::vector<const store::KeyValue*> doomed;
-    for (const store::KeyValue& kv : oldest.kvs) {
-      auto rec = model::ParseExecution(kv.value);
-      if (rec.ok() && model::IsFinal(rec->status)) doomed.push_back(&kv);
-    }
-    if (doomed.empty()) break;  // the oldest are all live runs: keep them, try next sweep
-    bool conflict = false;
-    const size_t per_txn = static_cast<size_t>(std::max(1, options_.max_txn_ops));
-    for (size_t i = 0; i < doomed.size(); i += per_txn) {
-      store::TxnRequest txn;
-      const size_t end = std::min(doomed.size(), i + per_txn);
-      for (size_t j = i; j < end; ++j) {
-        txn.compare.push_back(store::Compare::ModRevision(
-            doomed[j]->key, store::Compare::Result::kEqual, doomed[j]->mod_revision));
-        txn.success.push_back(store::DeleteRequest::Key(doomed[j]->key));
+};
+
+absl::StatusOr<int64_t> HistoryRetention::PruneJob(const model::JobName& job, int limit) {
+  std::vector<Target> targets = {{.name = job, .limit = limit}};
+  HG_RETURN_IF_ERROR(Prune(targets));
+  if (targets[0].deleted > 0 && probe_) probe_(targets[0].deleted);
+  return targets[0].deleted;
+}
+
+absl::Status HistoryRetention::Prune(std::vector<Target>& targets) {
+  std::vector<Target*> todo;
+  for (Target& t : targets) todo.push_back(&t);
+  for (int round = 0; round < kMaxRounds && !todo.empty(); ++round) {
+    // How many records each job has: count-only ranges, one read transaction per chunk.
+    for (size_t begin = 0; begin < todo.size(); begin += kReadsPerTxn) {
+      const size_t end = std::min(todo.size(), begin + kReadsPerTxn);
+      store::TxnRequest read;
+      for (size_t i = begin; i < end; ++i) {
+        store::RangeRequest count = store::RangeRequest::Prefix(keys_.ExecPrefix(todo[i]->name));
+        count.count_only = true;
+        read.success.push_back(std::move(count));
       }
-      HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
-      if (resp.succeeded) {
-        deleted += static_cast<int64_t>(end - i);
-      } else {
-        conflict = true;  // one of them changed (or went): re-read in the next round
+      HG_ASSIGN_OR_RETURN(store::TxnResponse counted, kv_.Txn(read));
+      for (size_t i = begin; i < end; ++i) {
+        const auto* r = std::get_if<store::RangeResponse>(&counted.responses.at(i - begin));
+        todo[i]->excess = (r ? r->count : 0) - std::max(todo[i]->limit, 0);
       }
     }
-    // Some of the oldest were live and the rest is done: nothing more to gain this sweep.
-    if (!conflict && doomed.size() < oldest.kvs.size()) break;
+    std::erase_if(todo, [](const Target* t) { return t->excess <= 0; });
+    // The oldest beyond the limit (keys sort by scheduled time within a job, model/ids.h);
+    // only final records go, in runs of consecutive keys, each run one range delete guarded by
+    // "nothing in this range changed or appeared since the read". A live run (`scheduled`,
+    // `running`) is somebody's state: never deleted, so a job may keep more than its limit.
+    std::vector<store::TxnRequest> changes;
+    std::vector<std::pair<Target*, int64_t>> change_of;
+    std::vector<Target*> next;
+    for (Target* t : todo) {
+      store::RangeRequest oldest = store::RangeRequest::Prefix(keys_.ExecPrefix(t->name));
+      oldest.limit = std::min(t->excess, kMaxReadPerRound);
+      HG_ASSIGN_OR_RETURN(store::RangeResponse read, kv_.Range(oldest));
+      store::TxnRequest change;
+      int64_t doomed = 0;
+      size_t i = 0;
+      while (i < read.kvs.size()) {
+        auto final_at = [&](size_t k) {
+          auto rec = model::ParseExecution(read.kvs[k].value);
+          return rec.ok() && model::IsFinal(rec->status);
+        };
+        if (!final_at(i)) {
+          ++i;
+          continue;
+        }
+        size_t j = i;
+        while (j + 1 < read.kvs.size() && final_at(j + 1)) ++j;
+        const std::string from = read.kvs[i].key;
+        const std::string to = read.kvs[j].key + std::string(1, '\0');  // just after the last
+        store::Compare unchanged =
+            store::Compare::ModRevision(from, store::Compare::Result::kLess, read.revision + 1);
+        unchanged.range_end = to;
+        change.compare.push_back(std::move(unchanged));
+        change.success.push_back(store::DeleteRequest{.key = from, .range_end = to});
+        doomed += static_cast<int64_t>(j - i + 1);
+        i = j + 1;
+      }
+      if (doomed == 0) continue;  // the oldest are all live: keep them, try next sweep
+      changes.push_back(std::move(change));
+      change_of.emplace_back(t, doomed);
+    }
+    std::vector<runs::GroupCommit::Result> results = commits_.CommitAll(std::move(changes));
+    for (size_t k = 0; k < results.size(); ++k) {
+      HG_RETURN_IF_ERROR(results[k].status);
+      auto [t, doomed] = change_of[k];
+      // A conflict (a record changed or appeared meanwhile) is read again next round; so is a
+      // job whose excess was larger than one round reads.
+      if (results[k].succeeded) t->deleted += doomed;
+      if (!results[k].succeeded || t->excess > doomed) next.push_back(t);
+    }
+    todo = std::move(next);
   }
-  if (deleted > 0 && probe_) probe_(deleted);
-  return deleted;
+  return absl::OkStatus();
 }
 
 void HistoryRetention::Sweep(std::set<std::string> names, bool all) {
-  std::vector<std::pair<model::JobName, int>> targets;
+  std::vector<Target> targets;
   if (all) {
     auto jobs = kv_.Range(store::RangeRequest::Prefix(keys_.JobsPrefix()));
     if (!jobs.ok()) {
@@ -88,35 +141,46 @@ void HistoryRetention::Sweep(std::set<std::string> names, bool all) {
     }
     for (const store::KeyValue& kv : jobs->kvs) {
       auto job = model::ParseStoredJob(kv.value);
-      if (job.ok()) targets.emplace_back(job->name, job->history_limit);
+      if (job.ok()) targets.push_back({.name = job->name, .limit = job->history_limit});
     }
   } else {
+    // The reported jobs' limits: their definitions, one read transaction per chunk.
+    std::vector<model::JobName> wanted;
     for (const std::string& n : names) {
-      auto name = model::JobName::Parse(n);
-      if (!name.ok()) continue;
-      auto kv = store::Get(kv_, keys_.Job(*name));
-      if (!kv.ok()) {
-        MarkDirty(n);  // store trouble: try again next sweep
+      if (auto name = model::JobName::Parse(n); name.ok()) wanted.push_back(*name);
+    }
+    for (size_t begin = 0; begin < wanted.size(); begin += kReadsPerTxn) {
+      const size_t end = std::min(wanted.size(), begin + kReadsPerTxn);
+      store::TxnRequest read;
+      for (size_t i = begin; i < end; ++i) {
+        read.success.push_back(store::RangeRequest::Key(keys_.Job(wanted[i])));
+      }
+      auto resp = kv_.Txn(read);
+      if (!resp.ok()) {
+        for (size_t i = begin; i < end; ++i) MarkDirty(wanted[i].str());  // next sweep
         continue;
       }
-      if (!kv->has_value()) continue;  // deleted meanwhile
-      auto job = model::ParseStoredJob((*kv)->value);
-      if (job.ok()) targets.emplace_back(job->name, job->history_limit);
+      for (size_t i = begin; i < end; ++i) {
+        const auto* r = std::get_if<store::RangeResponse>(&resp->responses.at(i - begin));
+        if (r == nullptr || r->kvs.empty()) continue;  // deleted meanwhile
+        auto job = model::ParseStoredJob(r->kvs.front().value);
+        if (job.ok()) targets.push_back({.name = job->name, .limit = job->history_limit});
+      }
     }
   }
-  for (const auto& [name, limit] : targets) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (stop_) return;
-    }
-    auto deleted = PruneJob(name, limit);
-    if (!deleted.ok()) {
-      log_.Warn("cannot prune history; will retry",
-                {{"job", name.str()}, {"error", std::string(deleted.status().message())}});
-      MarkDirty(name.str());
-    } else if (*deleted > 0) {
-      log_.Debug("pruned history", {{"job", name.str()}, {"records", *deleted}, {"limit", limit}});
-    }
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_) return;
+  }
+  absl::Status st = Prune(targets);
+  int64_t deleted = 0;
+  for (const Target& t : targets) deleted += t.deleted;
+  if (deleted > 0 && probe_) probe_(deleted);
+  if (!st.ok()) {
+    log_.Warn("cannot prune history; will retry", {{"error", std::string(st.message())}});
+    for (const Target& t : targets) MarkDirty(t.name.str());
+  } else if (deleted > 0) {
+    log_.Debug("pruned history", {{"jobs", targets.size()}, {"records", deleted}});
   }
 }
 
