@@ -98,7 +98,8 @@ void Dispatcher::OnWorkers(const coord::PrefixWatch::State& state) {
     }
     entry->lease = kv.lease;
     live_leases_.insert(kv.lease);
-    workers_[entry->id] = *std::move(entry);
+    const std::string worker_id = entry->id;
+    workers_[worker_id] = *std::move(entry);
   }
   if (!workers_.empty()) {
     // Entries waiting for any worker (or a slot) look again now.
