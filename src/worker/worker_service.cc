@@ -832,7 +832,7 @@ void WorkerService::KillLocked(const RunPtr& run, const std::string& reason,
   if (run->waiting_start) StartWaitingLocked(run);
 }
 
-void WorkerService::StartWaitingLocked(const RunPtr& run) {
+void WorkerService::StartWaitingLocked(RunPtr run) {  // by value: `run` may live in starts_
   if (!run->waiting_start) return;
   run->waiting_start = false;
   for (auto it = starts_.find(run->id.scheduled()); it != starts_.end(); ++it) {

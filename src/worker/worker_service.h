@@ -217,7 +217,7 @@ class WorkerService {
   void Release(const RunPtr& run);  // drops a run that did not start from runs_
   void FreeSlotLocked(RunState& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands a run that waited for its instant to a run thread (its instant came, or a kill).
-  void StartWaitingLocked(const RunPtr& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartWaitingLocked(RunPtr run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits for one of `capacity` execution slots; false when killed meanwhile.
   bool AcquireSlot(const RunPtr& run);
   // Writes the `running` record of a run that is taking a while (display only).
