@@ -82,10 +82,11 @@ size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   return size * count;  // the rest of an over-long body is counted and dropped, never an error
 }
 
-// Sets up `t.easy`; false (with t.error set) when libcurl refuses.
-bool Configure(Transfer& t, const HttpConfig& config) {
+// Sets up `t.easy` (a handle of the pool, or a new one); false (with t.error set) when libcurl
+// refuses.
+bool Configure(Transfer& t, const HttpConfig& config, CURL* reused) {
   const HttpSpec& spec = t.run.spec;
-  t.easy = curl_easy_init();
+  t.easy = reused != nullptr ? reused : curl_easy_init();
   if (t.easy == nullptr) {
     snprintf(t.error, sizeof t.error, "libcurl could not create a request");
     return false;
@@ -173,12 +174,17 @@ class HttpExecutor::Impl {
   void Abort(Transfer& t, std::string reason);
   static int ResponseCode(Transfer& t);  // 0 when no response arrived
   void Report(Transfer& t, ExecResult result);
+  // Takes `t`'s easy handle back into the pool (reset: no option of the last request leaks into
+  // the next), so a run does not allocate and free libcurl's buffers (64 KiB and more) anew.
+  void Recycle(Transfer& t);
 
   const HttpConfig config_;
   const Clock& clock_;
   CURLM* const multi_;  // used by the executor thread; curl_multi_wakeup from any thread
   const std::shared_ptr<internal::Mailbox<HttpRun>> mailbox_;
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers_;  // executor thread only
+  std::vector<CURL*> idle_handles_;  // executor thread only; at most kMaxIdleHandles
+  static constexpr size_t kMaxIdleHandles = 256;
   internal::LoopThread<HttpRun> thread_{mailbox_};
 };
 
@@ -213,7 +219,12 @@ std::unique_ptr<RunHandle> HttpExecutor::Impl::Start(const ExecRequest& request,
 void HttpExecutor::Impl::Add(HttpRun run) {
   const uint64_t id = run.id;
   auto t = std::make_unique<Transfer>(std::move(run));
-  if (!Configure(*t, config_) || curl_multi_add_handle(multi_, t->easy) != CURLM_OK) {
+  CURL* reused = nullptr;
+  if (!idle_handles_.empty()) {
+    reused = idle_handles_.back();
+    idle_handles_.pop_back();
+  }
+  if (!Configure(*t, config_, reused) || curl_multi_add_handle(multi_, t->easy) != CURLM_OK) {
     ExecResult result;
     result.error = t->error[0] != '\0' ? t->error : "libcurl could not start the request";
     internal::Stamp(result, clock_, t->run.started, t->run.clock_start);
@@ -263,6 +274,14 @@ void HttpExecutor::Impl::Report(Transfer& t, ExecResult result) {
   result.output_bytes = t.body.total();
   internal::Stamp(result, clock_, t.run.started, t.run.clock_start);
   t.run.on_done(std::move(result));
+  Recycle(t);
+}
+
+void HttpExecutor::Impl::Recycle(Transfer& t) {
+  if (t.easy == nullptr || idle_handles_.size() >= kMaxIdleHandles) return;
+  curl_easy_reset(t.easy);
+  idle_handles_.push_back(t.easy);
+  t.easy = nullptr;  // the Transfer no longer owns it
 }
 
 void HttpExecutor::Impl::Loop() {
@@ -279,6 +298,8 @@ void HttpExecutor::Impl::Loop() {
     if (batch.stopping) {  // nothing new can arrive: abort the rest and leave
       for (auto& [id, t] : transfers_) Abort(*t, "executor stopped");
       transfers_.clear();
+      for (CURL* easy : idle_handles_) curl_easy_cleanup(easy);
+      idle_handles_.clear();
       return;
     }
     int running = 0;
