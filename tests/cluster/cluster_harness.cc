@@ -1,6 +1,7 @@
 #include "tests/cluster/cluster_harness.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -16,8 +17,6 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include <gtest/gtest.h>
-
 #include "httplib.h"
 
 namespace hg::testing {
@@ -116,6 +115,18 @@ nlohmann::json HttpReply::Json() const {
   return nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
 }
 
+namespace {
+
+void AppendFlags(std::vector<std::string>* argv,
+                 std::initializer_list<std::pair<std::string, std::string>> flags) {
+  for (const auto& [flag, value] : flags) {
+    argv->push_back(flag);
+    argv->push_back(value);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(Options options) {
   auto c = std::unique_ptr<Cluster>(new Cluster());
   c->options_ = options;
@@ -135,12 +146,9 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(Options options) {
   for (int i = 0; i < options.masters; ++i) {
     c->master_proxies_.emplace_back();
     if (options.proxy_masters) {
-      for (int m = 0; m < c->etcd_->size(); ++m) {
-        const std::string url = c->etcd_->ClientUrl(m);
-        auto proxy = TcpProxy::Start(std::stoi(url.substr(url.rfind(':') + 1)));
-        if (!proxy.ok()) return proxy.status();
-        c->master_proxies_.back().push_back(*std::move(proxy));
-      }
+      auto proxies = c->ProxiesToEtcd();
+      if (!proxies.ok()) return proxies.status();
+      c->master_proxies_.back() = *std::move(proxies);
     }
     c->master_addrs_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
     c->masters_.push_back(c->MakeMaster(i));
@@ -148,6 +156,12 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(Options options) {
     if (auto st = c->masters_.back()->Start(); !st.ok()) return st;
   }
   for (int i = 0; i < options.workers; ++i) {
+    c->worker_proxies_.emplace_back();
+    if (options.proxy_workers) {
+      auto proxies = c->ProxiesToEtcd();
+      if (!proxies.ok()) return proxies.status();
+      c->worker_proxies_.back() = *std::move(proxies);
+    }
     c->worker_addrs_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
     c->workers_.push_back(c->MakeWorker(i));
     if (auto st = c->workers_.back()->Start(); !st.ok()) return st;
@@ -167,33 +181,52 @@ Cluster::~Cluster() {
   }
 }
 
-std::unique_ptr<Process> Cluster::MakeMaster(int i) {
-  std::string etcd = etcd_->ClientUrls();
-  if (!master_proxies_[i].empty()) {
-    etcd.clear();
-    for (const auto& p : master_proxies_[i]) {
-      absl::StrAppend(&etcd, etcd.empty() ? "" : ",", "http://127.0.0.1:", p->port());
-    }
+absl::StatusOr<std::vector<std::unique_ptr<TcpProxy>>> Cluster::ProxiesToEtcd() {
+  std::vector<std::unique_ptr<TcpProxy>> out;
+  for (int m = 0; m < etcd_->size(); ++m) {
+    const std::string url = etcd_->ClientUrl(m);
+    auto proxy = TcpProxy::Start(std::stoi(url.substr(url.rfind(':') + 1)));
+    if (!proxy.ok()) return proxy.status();
+    out.push_back(*std::move(proxy));
   }
-  std::vector<std::string> argv{binary_, "master", "--etcd", etcd, "--http",
-                                master_addrs_[i], "--id", absl::StrCat("master", i),
-                                "--election-ttl", options_.election_ttl, "--log-format", "json",
-                                "--log-level", "debug"};
+  return out;
+}
+
+std::string Cluster::EtcdUrls(const std::vector<std::unique_ptr<TcpProxy>>& proxies) const {
+  if (proxies.empty()) return etcd_->ClientUrls();
+  std::string urls;
+  for (const auto& p : proxies) {
+    absl::StrAppend(&urls, urls.empty() ? "" : ",", "http://127.0.0.1:", p->port());
+  }
+  return urls;
+}
+
+std::unique_ptr<Process> Cluster::MakeMaster(int i) {
+  std::vector<std::string> argv{binary_, "master"};
+  AppendFlags(&argv, {{"--etcd", EtcdUrls(master_proxies_[i])},
+                      {"--http", master_addrs_[i]},
+                      {"--id", absl::StrCat("master", i)},
+                      {"--election-ttl", options_.election_ttl},
+                      {"--fire-ahead", absl::FormatDuration(options_.fire_ahead)},
+                      {"--log-format", "json"},
+                      {"--log-level", "debug"}});
   argv.insert(argv.end(), options_.master_args.begin(), options_.master_args.end());
   return std::make_unique<Process>(absl::StrCat("master", i), std::move(argv),
                                    absl::StrCat(dir_, "/master", i, ".log"));
 }
 
 std::unique_ptr<Process> Cluster::MakeWorker(int i) {
-  // --metrics on port 0: several workers on one host must not fight over the default port.
-  std::vector<std::string> argv{binary_, "worker", "--etcd", etcd_->ClientUrls(), "--grpc",
-                                worker_addrs_[i], "--id", absl::StrCat("worker", i),
-                                "--session-ttl", options_.worker_session_ttl,
-                                "--shutdown-grace", "2s", "--capacity",
-                                absl::StrCat(options_.worker_capacity), "--metrics",
-                                "127.0.0.1:0", "--spool",
-                                absl::StrCat(dir_, "/worker", i, ".spool"), "--log-format",
-                                "json"};
+  std::vector<std::string> argv{binary_, "worker"};
+  AppendFlags(&argv, {{"--etcd", EtcdUrls(worker_proxies_[i])},
+                      {"--grpc", worker_addrs_[i]},
+                      {"--id", absl::StrCat("worker", i)},
+                      {"--session-ttl", options_.worker_session_ttl},
+                      {"--shutdown-grace", "2s"},
+                      {"--capacity", absl::StrCat(options_.worker_capacity)},
+                      // Port 0: several workers on one host must not fight over the default.
+                      {"--metrics", "127.0.0.1:0"},
+                      {"--spool", absl::StrCat(dir_, "/worker", i, ".spool")},
+                      {"--log-format", "json"}});
   argv.insert(argv.end(), options_.worker_args.begin(), options_.worker_args.end());
   return std::make_unique<Process>(absl::StrCat("worker", i), std::move(argv),
                                    absl::StrCat(dir_, "/worker", i, ".log"));
@@ -230,6 +263,12 @@ absl::Status Cluster::RestartWorker(int i) {
   return workers_[i]->Start();
 }
 
+std::vector<TcpProxy*> Cluster::WorkerProxies(int i) {
+  std::vector<TcpProxy*> out;
+  for (auto& p : worker_proxies_.at(i)) out.push_back(p.get());
+  return out;
+}
+
 absl::StatusOr<HttpReply> Cluster::Http(int master, const std::string& method,
                                         const std::string& path, const std::string& body) {
   std::vector<int> order;
@@ -249,7 +288,8 @@ absl::StatusOr<HttpReply> Cluster::Http(int master, const std::string& method,
                         : method == "PUT"  ? cli.Put(path.c_str(), body, "application/json")
                                            : cli.Delete(path.c_str());
     if (!r) {
-      last = absl::UnavailableError(absl::StrCat(master_addrs_[i], ": ", httplib::to_string(r.error())));
+      last = absl::UnavailableError(
+          absl::StrCat(master_addrs_[i], ": ", httplib::to_string(r.error())));
       continue;
     }
     HttpReply reply{.status = r->status, .body = r->body, .headers = {}};

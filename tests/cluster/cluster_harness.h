@@ -58,18 +58,25 @@ class Cluster {
     int etcd_members = 1;
     int masters = 2;
     int workers = 1;
+    // Every scenario uses these TTLs unless it says otherwise.
     std::string election_ttl = "2s";
     std::string worker_session_ttl = "2s";
     int worker_capacity = 16;
+    // Masters' --fire-ahead: instants are fired (recorded, dispatched, claimed) this long before
+    // they are due, and runs start at their instant.
+    absl::Duration fire_ahead = absl::Milliseconds(500);
     std::vector<std::string> master_args;  // appended to every master's command line
     std::vector<std::string> worker_args;  // appended to every worker's command line
     // Masters reach etcd through a TcpProxy each (PartitionMaster); workers and the test
     // reach it directly.
     bool proxy_masters = false;
+    // Workers reach etcd through a TcpProxy each too (WorkerProxies).
+    bool proxy_workers = false;
   };
   static absl::StatusOr<std::unique_ptr<Cluster>> Start(Options options);
   ~Cluster();
 
+  const Options& options() const { return options_; }
   EtcdCluster& etcd() { return *etcd_; }
   Process& master(int i) { return *masters_.at(i); }
   Process& worker(int i) { return *workers_.at(i); }
@@ -86,6 +93,8 @@ class Cluster {
   // gRPC links to workers stay up.
   void PartitionMaster(int i, bool cut);
   absl::Status RestartWorker(int i);
+  // Worker i's proxies to the etcd members (empty unless Options::proxy_workers).
+  std::vector<TcpProxy*> WorkerProxies(int i);
 
   // HTTP to master i (or to the first master that answers when i < 0).
   absl::StatusOr<HttpReply> Http(int master, const std::string& method, const std::string& path,
@@ -106,6 +115,9 @@ class Cluster {
   Cluster() = default;
   std::unique_ptr<Process> MakeMaster(int i);
   std::unique_ptr<Process> MakeWorker(int i);
+  // One TcpProxy per etcd member, and the --etcd value that goes through them.
+  absl::StatusOr<std::vector<std::unique_ptr<TcpProxy>>> ProxiesToEtcd();
+  std::string EtcdUrls(const std::vector<std::unique_ptr<TcpProxy>>& proxies) const;
 
   Options options_;
   std::string dir_;
@@ -117,6 +129,7 @@ class Cluster {
   std::vector<bool> master_paused_;
   std::vector<std::vector<std::unique_ptr<TcpProxy>>> master_proxies_;  // [master][etcd member]
   std::vector<std::unique_ptr<Process>> workers_;
+  std::vector<std::vector<std::unique_ptr<TcpProxy>>> worker_proxies_;  // [worker][etcd member]
 };
 
 // A free loopback TCP port (bound and released; good enough for tests on one machine).

@@ -1,4 +1,5 @@
-// Scenario (d), etcd failures, with real processes: 3 etcd members, 2 masters, 1 worker.
+// Scenario (d), etcd failures, with real processes: 3 etcd members, 2 masters, 1 worker, jobs
+// every second (5; HG_SCENARIO_JOBS): 3/5 of them with a 60 s starting deadline, 2/5 with 3 s.
 //  1. Kill one etcd follower, later the etcd leader (each restarted): scheduling goes on, every
 //     instant runs exactly once.
 //  2. Stop all of etcd for HG_ETCD_OUTAGE_SECONDS (default 10; the figure is 30): the
@@ -8,10 +9,9 @@
 //     Jobs with a 60 s deadline catch every instant up; jobs with a 3 s deadline record misses.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
+#include <algorithm>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/cluster/cluster_harness.h"
@@ -20,36 +20,29 @@
 namespace hg::testing {
 namespace {
 
-int OutageSeconds() {
-  int n = 10;
-  const char* env = std::getenv("HG_ETCD_OUTAGE_SECONDS");  // NOLINT: test knob
-  if (env != nullptr && absl::SimpleAtoi(env, &n) && n > 0) return n;
-  return 10;
-}
-
-// Max lateness (run start - instant) of first attempts whose instant is in [from, to].
-double MaxLatenessMs(const std::vector<RunLine>& runs, absl::Time from, absl::Time to) {
-  double worst = 0;
+// Lateness (run start - instant, ms) of first attempts whose instant is in [from, to].
+std::vector<double> LatenessMs(const std::vector<RunLine>& runs, absl::Time from, absl::Time to) {
+  std::vector<double> out;
   for (const RunLine& r : runs) {
     const absl::Time t = ParseTimeOrDie(r.scheduled);
     if (r.attempt == 1 && t >= from && t <= to) {
-      worst = std::max(worst, absl::ToDoubleMilliseconds(r.started - t));
+      out.push_back(absl::ToDoubleMilliseconds(r.started - t));
     }
   }
-  return worst;
+  return out;
 }
 
 TEST(EtcdFailures, MemberLossAndFullOutage) {
   int leader = -1;
-  auto cluster = StartCluster({.etcd_members = 3, .masters = 2, .workers = 1,
-                               .election_ttl = "2s", .worker_session_ttl = "2s"},
-                              &leader);
+  auto cluster = StartCluster({.etcd_members = 3, .masters = 2, .workers = 1}, &leader);
   ASSERT_TRUE(cluster != nullptr);
   Cluster& c = *cluster;
 
   const std::string out = c.dir() + "/runs.txt";
-  Fleet patient = CreateFleet(c, "patient", 3, out, nullptr, "60s");
-  Fleet strict = CreateFleet(c, "strict", 2, out, nullptr, "3s");
+  const int jobs = ScenarioJobs(5);
+  const int patient_jobs = std::max(1, jobs * 3 / 5);
+  Fleet patient = CreateFleet(c, "patient", patient_jobs, out, nullptr, "60s");
+  Fleet strict = CreateFleet(c, "strict", std::max(1, jobs - patient_jobs), out, nullptr, "3s");
   ASSERT_FALSE(::testing::Test::HasFailure());
   const absl::Time from = NextSecond(strict.created) + absl::Seconds(1);
   std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -74,7 +67,7 @@ TEST(EtcdFailures, MemberLossAndFullOutage) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
 
   // 2. All of etcd down.
-  const int outage_s = OutageSeconds();
+  const int outage_s = EnvInt("HG_ETCD_OUTAGE_SECONDS", 10);
   const absl::Time outage_start = absl::Now();
   for (int m = 0; m < 3; ++m) ASSERT_TRUE(c.etcd().Stop(m).ok());
   int get_status = 0, post_status = 0;
@@ -119,21 +112,18 @@ TEST(EtcdFailures, MemberLossAndFullOutage) {
   const absl::Time to = FloorSecond(absl::Now()) - absl::Seconds(1);
 
   // No definition lost.
-  absl::StatusOr<HttpReply> list = absl::UnavailableError("not asked");
+  absl::StatusOr<std::set<std::string>> names = absl::UnavailableError("not asked");
   EXPECT_TRUE(WaitFor(
       [&] {
-        list = c.Http(-1, "GET", "/jobs/?limit=100");
-        return list.ok() && list->status == 200;
+        names = JobNames(c);
+        return names.ok();
       },
       absl::Seconds(20)));
-  ASSERT_TRUE(list.ok() && list->status == 200)
-      << (list.ok() ? absl::StrCat(list->status, " ", list->body) : list.status().ToString());
-  std::set<std::string> names;
-  for (const auto& j : list->Json()) names.insert(j.value("name", ""));
+  ASSERT_TRUE(names.ok()) << names.status();
   for (const Fleet* f : {&patient, &strict}) {
-    for (const auto& n : f->names) EXPECT_TRUE(names.count(n)) << n << " lost";
+    for (const auto& n : f->names) EXPECT_TRUE(names->count(n)) << n << " lost";
   }
-  EXPECT_FALSE(names.count("during-outage")) << "a write refused with 503 was applied";
+  EXPECT_FALSE(names->count("during-outage")) << "a write refused with 503 was applied";
 
   // A leader elected right after etcd returns may see no worker yet (they re-register within
   // their session TTL), or a worker still renewing its session: a patient job's instants must
@@ -146,7 +136,7 @@ TEST(EtcdFailures, MemberLossAndFullOutage) {
   int no_worker = 0;
   for (const auto& [job, recs] : p.history) {
     for (const auto& e : recs) {
-      no_worker += e.value("error", "").find("no worker available") != std::string::npos;
+      no_worker += e.value("reason", "") == "no_worker";
     }
   }
   EXPECT_EQ(no_worker, 0);
@@ -158,12 +148,17 @@ TEST(EtcdFailures, MemberLossAndFullOutage) {
   }
   EXPECT_GT(catchup, 0) << "instants of the outage were not caught up";
 
-  const double follower_lateness =
-      MaxLatenessMs(p.runs, FloorSecond(follower_killed), follower_window_end);
-  EXPECT_LE(follower_lateness, 1000) << "losing one etcd follower interrupted scheduling";
-  Figure("etcd_follower_kill_max_lateness_ms", follower_lateness);
-  Figure("etcd_leader_kill_max_lateness_ms",
-         MaxLatenessMs(p.runs, FloorSecond(leader_killed), leader_window_end));
+  const std::vector<double> follower_lateness =
+      LatenessMs(p.runs, FloorSecond(follower_killed), follower_window_end);
+  EXPECT_LE(Max(follower_lateness), 1000) << "losing one etcd follower interrupted scheduling";
+  // Runs of instants the leader kill stalled are still queued when the full outage starts
+  // (8 s later) when the job rate is high: the max then includes the outage.
+  const std::vector<double> leader_lateness =
+      LatenessMs(p.runs, FloorSecond(leader_killed), leader_window_end);
+  Figure("jobs", jobs);
+  Figure("etcd_follower_kill_max_lateness_ms", Max(follower_lateness));
+  Figure("etcd_leader_kill_median_lateness_ms", Median(leader_lateness));
+  Figure("etcd_leader_kill_max_lateness_ms", Max(leader_lateness));
   Figure("etcd_outage_s", absl::ToDoubleSeconds(outage_end - outage_start));
   Figure("etcd_outage_api_get_status", get_status);
   Figure("etcd_outage_api_post_status", post_status);
@@ -173,6 +168,41 @@ TEST(EtcdFailures, MemberLossAndFullOutage) {
   Figure("instants", p.total.instants + s.total.instants);
   Figure("duplicates", p.total.duplicates + s.total.duplicates);
   Figure("no_outcome", p.total.no_outcome + s.total.no_outcome);
+}
+
+// A claim whose answer is lost (the worker's link to etcd resets after etcd committed it; as
+// when all of etcd stops while a batch of claims is in flight, which scenario (d) hit at 200
+// jobs/s) must not cost the instant its run: nothing ran, the store is back at once and the
+// starting deadline is 60 s away. With fire-ahead the claims of an instant are sent ~500 ms
+// before it, so the worker's answers are lost in [t - 0.6 s, t - 0.2 s] of three instants.
+// DISABLED: fails on the run path v2 as of 997d0d6 — the worker settles an in-doubt claim as
+// `failed` "not started: the store became unreachable while worker … claimed it" (no typed
+// reason; WorkerService::SettleUnknownClaim), so those instants never run (RELIABILITY.md,
+// known gaps). Run with --gtest_also_run_disabled_tests.
+TEST(EtcdFailures, DISABLED_ClaimWhoseAnswerWasLostStillRuns) {
+  int leader = -1;
+  auto cluster = StartCluster({.masters = 1, .workers = 1, .proxy_workers = true}, &leader);
+  ASSERT_TRUE(cluster != nullptr);
+  Cluster& c = *cluster;
+  Fleet fleet = CreateFleet(c, "patient", ScenarioJobs(5), c.dir() + "/runs.txt", nullptr, "60s");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const absl::Time from = NextSecond(fleet.created) + absl::Seconds(1);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+
+  TcpProxy& link = *c.WorkerProxies(0).at(0);
+  for (int k = 0; k < 3; ++k) {
+    SleepToFraction(0.4);
+    link.SetLoseAnswers(true);
+    absl::SleepFor(absl::Milliseconds(400));
+    link.SetLoseAnswers(false);
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const absl::Time to = FloorSecond(absl::Now()) - absl::Seconds(1);
+  EXPECT_GT(link.answers_lost(), 0) << "no answer was lost: the test proved nothing";
+  FleetResult r = SettleAndAccount(c, fleet, from, to);
+  Figure("answers_lost", link.answers_lost());
+  FleetFigures(r);
 }
 
 }  // namespace

@@ -4,13 +4,11 @@
 // by the new leader starts at most TTL + 1 s after the kill, and every instant of the window
 // ran exactly once (none missed: the gap is far below the starting deadline), cross-checked
 // with the history.
-// HG_FAILOVER_JOBS overrides the job count (RELIABILITY.md records the shape used).
+// HG_SCENARIO_JOBS overrides the job count (RELIABILITY.md's figures: 200).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/cluster/cluster_harness.h"
@@ -22,23 +20,15 @@ namespace {
 constexpr absl::Duration kTtl = absl::Seconds(2);
 constexpr int kKills = 3;
 
-int JobCount() {
-  int n = 20;
-  const char* env = std::getenv("HG_FAILOVER_JOBS");  // NOLINT: test knob
-  if (env != nullptr && absl::SimpleAtoi(env, &n) && n > 0) return n;
-  return 20;
-}
-
 TEST(Failover, LeaderKilledEveryInstantRunsExactlyOnce) {
   int first_leader = -1;
-  auto cluster = StartCluster({.etcd_members = 1, .masters = 3, .workers = 2,
-                               .election_ttl = "2s", .worker_session_ttl = "3s"},
-                              &first_leader);
+  auto cluster =
+      StartCluster({.masters = 3, .workers = 2, .worker_session_ttl = "3s"}, &first_leader);
   ASSERT_TRUE(cluster != nullptr);
   Cluster& c = *cluster;
   std::optional<int> leader = first_leader;
 
-  const int jobs = JobCount();
+  const int jobs = ScenarioJobs(20);
   Fleet fleet = CreateFleet(c, "tick", jobs, c.dir() + "/runs.txt");
   ASSERT_FALSE(::testing::Test::HasFailure());
   const absl::Time from = NextSecond(fleet.created) + absl::Seconds(1);
@@ -81,9 +71,9 @@ TEST(Failover, LeaderKilledEveryInstantRunsExactlyOnce) {
         << " after the kill";
     gaps.push_back(absl::ToDoubleMilliseconds(gap));
     elections.push_back(absl::ToDoubleMilliseconds(k.election));
-    std::cout << "failover: term " << k.old_term << " killed, term " << f.term
-              << " visible after " << absl::FormatDuration(k.election) << ", first fire "
-              << f.run.id << " " << absl::FormatDuration(gap) << " after the kill\n";
+    std::cout << "failover: term " << k.old_term << " killed, term " << f.term << " visible after "
+              << absl::FormatDuration(k.election) << ", first fire " << f.run.id << " "
+              << absl::FormatDuration(gap) << " after the kill\n";
   }
   Figure("jobs", jobs);
   Figure("failover_kill_to_first_fire_ms_median", Median(gaps));

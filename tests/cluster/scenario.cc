@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -70,6 +71,25 @@ absl::StatusOr<std::vector<nlohmann::json>> History(Cluster& c, const std::strin
   return out;
 }
 
+absl::StatusOr<std::set<std::string>> JobNames(Cluster& c, int via) {
+  std::set<std::string> out;
+  std::string cursor;
+  for (int page = 0; page < 1000; ++page) {
+    std::string path = "/jobs/?limit=100";
+    if (!cursor.empty()) absl::StrAppend(&path, "&cursor=", cursor);
+    auto r = c.Http(via, "GET", path);
+    if (!r.ok()) return r.status();
+    if (r->status != 200) {
+      return absl::UnavailableError(absl::StrCat("GET ", path, ": ", r->status, " ", r->body));
+    }
+    for (const auto& j : r->Json()) out.insert(j.value("name", ""));
+    auto it = r->headers.find("X-Next-Cursor");
+    if (it == r->headers.end() || it->second.empty()) return out;
+    cursor = it->second;
+  }
+  return absl::InternalError("GET /jobs/: more than 1000 pages");
+}
+
 absl::StatusOr<nlohmann::json> Execution(Cluster& c, const std::string& id, int via) {
   auto r = c.Http(via, "GET", "/executions/" + id);
   if (!r.ok()) return r.status();
@@ -78,6 +98,14 @@ absl::StatusOr<nlohmann::json> Execution(Cluster& c, const std::string& id, int 
   }
   return r->Json();
 }
+
+int EnvInt(const char* name, int fallback) {
+  int n = 0;
+  const char* env = std::getenv(name);  // NOLINT: test knob
+  return env != nullptr && absl::SimpleAtoi(env, &n) && n > 0 ? n : fallback;
+}
+
+int ScenarioJobs(int fallback) { return EnvInt("HG_SCENARIO_JOBS", fallback); }
 
 bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
@@ -121,6 +149,7 @@ Accounting Account(const std::vector<RunLine>& runs, const std::vector<nlohmann:
     }
   }
   std::map<absl::Time, std::string> status_of;
+  std::map<absl::Time, const nlohmann::json*> record_of;
   for (const auto& rec : history) {
     const absl::Time t = ParseTimeOrDie(rec.value("scheduled_time", ""));
     if (rec.value("trigger", "") == "manual") continue;
@@ -129,6 +158,7 @@ Accounting Account(const std::vector<RunLine>& runs, const std::vector<nlohmann:
       problem(absl::StrCat(job, " two records for ", FormatSecond(t)));
     }
     status_of[t] = rec.value("status", "");
+    record_of[t] = &rec;
   }
   for (absl::Time t = from; t <= to; t += absl::Seconds(1)) {
     ++a.instants;
@@ -145,6 +175,10 @@ Accounting Account(const std::vector<RunLine>& runs, const std::vector<nlohmann:
     } else if (status_of.count(t) && (status_of[t] == "failed" || status_of[t] == "killed" ||
                                       status_of[t] == "timeout" || status_of[t] == "skipped")) {
       ++a.other_outcome;
+      const nlohmann::json& rec = *record_of[t];
+      const std::string kind = absl::StrCat(status_of[t], "/", rec.value("reason", "-"));
+      ++a.other_by_kind[kind];
+      if (a.other_examples[kind].size() < 3) a.other_examples[kind].push_back(rec.dump());
     } else {
       ++a.no_outcome;
       problem(absl::StrCat(job, " ", FormatSecond(t), " has no outcome (record: ",
@@ -181,6 +215,13 @@ absl::Time FloorSecond(absl::Time t) {
 }
 
 absl::Time NextSecond(absl::Time t) { return FloorSecond(t) + absl::Seconds(1); }
+
+void SleepToFraction(double frac) {
+  const absl::Time now = absl::Now();
+  absl::Time at = FloorSecond(now) + absl::Seconds(frac);
+  if (at <= now) at += absl::Seconds(1);
+  absl::SleepFor(at - now);
+}
 
 Fleet CreateFleet(Cluster& c, const std::string& prefix, int n, const std::string& out_file,
                   const std::function<bool(int)>& forbid, const std::string& starting_deadline,
@@ -240,9 +281,20 @@ FleetResult SettleAndAccount(Cluster& c, const Fleet& fleet, absl::Time from, ab
     out.total.other_outcome += a.other_outcome;
     out.total.no_outcome += a.no_outcome;
     out.total.duplicate_records += a.duplicate_records;
+    for (const auto& [kind, n] : a.other_by_kind) out.total.other_by_kind[kind] += n;
+    for (auto& [kind, recs] : a.other_examples) {
+      auto& keep = out.total.other_examples[kind];
+      for (auto& r : recs) {
+        if (keep.size() < 3) keep.push_back(std::move(r));
+      }
+    }
     for (auto& p : a.problems) {
       if (out.total.problems.size() < 30) out.total.problems.push_back(std::move(p));
     }
+  }
+  for (const auto& [kind, n] : out.total.other_by_kind) {
+    std::cout << "outcome without a run: " << kind << " x" << n << ", e.g.\n";
+    for (const auto& r : out.total.other_examples[kind]) std::cout << "  " << r << "\n";
   }
   EXPECT_EQ(out.total.duplicates, 0);
   EXPECT_EQ(out.total.duplicate_records, 0);
@@ -303,6 +355,7 @@ TickScenario StartTickScenario(const Cluster::Options& options, int jobs) {
   TickScenario s;
   s.cluster = StartCluster(options, &s.leader);
   if (s.cluster == nullptr) return s;
+  Figure("jobs", jobs);
   s.fleet = CreateFleet(*s.cluster, "tick", jobs, s.cluster->dir() + "/runs.txt");
   if (::testing::Test::HasFailure()) return s;
   s.from = NextSecond(s.fleet.created) + absl::Seconds(1);
@@ -317,12 +370,13 @@ void FleetFigures(const FleetResult& r) {
   Figure("no_outcome", r.total.no_outcome);
 }
 
-int StaleTermWrites(const FleetResult& r, int64_t term, absl::Time since) {
+int StaleTermWrites(const FleetResult& r, int64_t term, absl::Time since,
+                    absl::Duration fire_ahead) {
   int n = 0;
   for (const auto& [job, recs] : r.history) {
     for (const auto& e : recs) {
       if (e.value("term", int64_t{0}) == term &&
-          ParseTimeOrDie(e.value("scheduled_time", "")) >= NextSecond(since)) {
+          ParseTimeOrDie(e.value("scheduled_time", "")) > since + fire_ahead) {
         ++n;
         ADD_FAILURE() << "term " << term << " (deposed at " << absl::FormatTime(since) << ") wrote "
                       << e.dump();

@@ -52,8 +52,17 @@ std::vector<RunLine> ReadRuns(const std::string& path);
 // GET /jobs/<job>/history through every page (newest first, as the API sends it).
 absl::StatusOr<std::vector<nlohmann::json>> History(Cluster& c, const std::string& job,
                                                     int via = -1);
+// Names of every job: GET /jobs/ through every page.
+absl::StatusOr<std::set<std::string>> JobNames(Cluster& c, int via = -1);
 // GET /executions/<id>.
 absl::StatusOr<nlohmann::json> Execution(Cluster& c, const std::string& id, int via = -1);
+
+// An integer knob from the environment (> 0), else `fallback`.
+int EnvInt(const char* name, int fallback);
+// A scenario's job rate: how many every-second jobs it runs, i.e. instants per second.
+// HG_SCENARIO_JOBS overrides `fallback`, the CTest default (small, so the suite stays quick under
+// sanitizers on 2 cores); RELIABILITY.md's figures are taken at HG_SCENARIO_JOBS=200.
+int ScenarioJobs(int fallback);
 
 // Polls `cond` every 50 ms until it holds or `timeout` passes; true when it held.
 bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout);
@@ -72,6 +81,9 @@ struct Accounting {
   int other_outcome = 0;  // no run, but a final record: failed/killed/timeout/skipped
   int no_outcome = 0;     // instants with neither a run nor a missed record
   int duplicate_records = 0;
+  // other_outcome by "<status>/<reason>" (reason "-" when none), and a few records of each.
+  std::map<std::string, int> other_by_kind;
+  std::map<std::string, std::vector<std::string>> other_examples;
   std::vector<std::string> problems;  // human-readable, first few
 };
 Accounting Account(const std::vector<RunLine>& runs, const std::vector<nlohmann::json>& history,
@@ -123,6 +135,9 @@ FirstFire FirstFireAfterTerm(const FleetResult& r, int64_t after_term);
 absl::Time NextSecond(absl::Time t);
 absl::Time FloorSecond(absl::Time t);
 
+// Sleeps until `frac` of the way into the next second (so a signal lands mid-second).
+void SleepToFraction(double frac);
+
 // Starts a cluster and waits (30 s each) for a leader and every worker. On error adds a test
 // failure and returns nullptr; `leader` receives the leader's index.
 std::unique_ptr<Cluster> StartCluster(const Cluster::Options& options, int* leader);
@@ -142,9 +157,11 @@ TickScenario StartTickScenario(const Cluster::Options& options, int jobs);
 // FIGURE lines for the accounting of a fleet: instants, duplicates, missed, no_outcome.
 void FleetFigures(const FleetResult& r);
 
-// Records of `term` for an instant at or after the first whole second after `since` (a leader
-// frozen or cut off at `since` must not write them); each one is a test failure.
-int StaleTermWrites(const FleetResult& r, int64_t term, absl::Time since);
+// Records of `term` for an instant after `since` + `fire_ahead` (a leader frozen or cut off at
+// `since` may have fired instants up to `fire_ahead` ahead before it, never later ones); each
+// one is a test failure.
+int StaleTermWrites(const FleetResult& r, int64_t term, absl::Time since,
+                    absl::Duration fire_ahead);
 
 // Median and max of a list of figures (0 when empty).
 double Median(std::vector<double> v);

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 
@@ -91,8 +92,14 @@ void TcpProxy::Pump(int client_fd) {
     return;
   }
   bool cut = false;  // data was held back by a partition: the stream is broken
+  // An answer was dropped (SetLoseAnswers): the connection closes at this time.
+  std::optional<std::chrono::steady_clock::time_point> doomed;
   char buf[16384];
   while (!stop_.load()) {
+    if (doomed && std::chrono::steady_clock::now() >= *doomed) {
+      answers_lost_.fetch_add(1);
+      break;
+    }
     if (partitioned_.load()) {
       cut = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -110,6 +117,11 @@ void TcpProxy::Pump(int client_fd) {
       const int to = i == 0 ? up : client_fd;
       const ssize_t r = recv(from, buf, sizeof buf, 0);
       if (r < 0 && errno == EINTR) continue;
+      if (r > 0 && from == up && (doomed || lose_answers_.load())) {
+        // Held back; the server gets 200 ms to finish what it was asked meanwhile.
+        if (!doomed) doomed = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+        continue;
+      }
       if (r <= 0 || !WriteAll(to, buf, r)) closed = true;
     }
     if (closed) break;

@@ -8,6 +8,11 @@
 //   p->SetPartitioned(false);  // connections that were cut are closed (as a reset would after a
 //                              // real partition); new ones forward again
 //
+//   p->SetLoseAnswers(true);   // requests still reach the server, but every connection that
+//                              // gets an answer meanwhile is closed 200 ms later without passing
+//                              // it on: the server did the work, the client sees a reset (as
+//                              // when a server dies right after committing)
+//
 // Thread-safe. One thread accepts, one thread per connection forwards (poll, 50 ms ticks). The
 // destructor closes every socket and joins every thread.
 #pragma once
@@ -31,6 +36,9 @@ class TcpProxy {
 
   int port() const { return port_; }
   void SetPartitioned(bool on) { partitioned_.store(on); }
+  void SetLoseAnswers(bool on) { lose_answers_.store(on); }
+  // Connections closed by SetLoseAnswers(true) with an answer held back.
+  int answers_lost() const { return answers_lost_.load(); }
 
  private:
   TcpProxy() = default;
@@ -42,6 +50,8 @@ class TcpProxy {
   int listen_fd_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<bool> partitioned_{false};
+  std::atomic<bool> lose_answers_{false};
+  std::atomic<int> answers_lost_{0};
   std::thread accept_thread_;
   std::mutex mu_;
   std::vector<std::thread> pumps_;  // guarded by mu_
