@@ -296,6 +296,18 @@ Ended EndBeforeStart(const model::Keys& keys, const store::KeyValue& record_kv,
   return out;
 }
 
+store::TxnRequest ReleaseClaim(const model::Keys& keys, const store::KeyValue& inflight_kv,
+                               const InflightEntry& inflight, const store::KeyValue& record_kv,
+                               const model::ExecutionId& id, const std::string& lock_key) {
+  store::TxnRequest txn;
+  txn.compare = {ModIs(inflight_kv.key, inflight_kv.mod_revision),
+                 ModIs(record_kv.key, record_kv.mod_revision)};
+  txn.success = {store::DeleteRequest::Key(inflight_kv.key),
+                 Put(keys.Pending(id), EncodePending({.attempt = inflight.attempt}))};
+  if (!lock_key.empty()) txn.success.push_back(store::DeleteRequest::Key(lock_key));
+  return txn;
+}
+
 Ended EndOrphan(const model::Keys& keys, const store::KeyValue& record_kv, const Execution& record,
                 ExecutionStatus status, std::string error, absl::Time now) {
   Ended out;

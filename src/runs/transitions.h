@@ -152,6 +152,14 @@ Ended EndBeforeStart(const model::Keys& keys, const store::KeyValue& record_kv,
                      absl::Time now, std::string_view worker_id = "",
                      bool delete_kill_request = false);
 
+// Gives back a claim that never started: its answer was lost (the store became unreachable just
+// after the commit), so the worker could not know it held it. The inflight entry (and the Forbid
+// lock) go, the pending entry comes back with the claimed attempt, and the leader dispatches it
+// again. Guarded by the inflight entry and the record as read.
+store::TxnRequest ReleaseClaim(const model::Keys& keys, const store::KeyValue& inflight_kv,
+                               const InflightEntry& inflight, const store::KeyValue& record_kv,
+                               const model::ExecutionId& id, const std::string& lock_key);
+
 // Ends a non-final record that nothing will run or finish (neither queued nor claimed: written
 // by hand, or left by a version before this protocol). Guarded by the record as read.
 Ended EndOrphan(const model::Keys& keys, const store::KeyValue& record_kv,

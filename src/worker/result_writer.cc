@@ -139,15 +139,19 @@ absl::Status ResultWriter::Settle(FinishEntry& entry) {
     }
     if (Ours(inflight_kv, entry) && current) {
       if (entry.claim_unknown) {
-        // The claim did commit: the stored record with the entry's outcome.
-        model::Execution settled = *current;
-        settled.status = final.status;
-        settled.end_time = final.end_time;
-        settled.error = final.error;
-        settled.worker_id = entry.worker_id;
-        settled.attempt = entry.attempt;
-        final = std::move(settled);
-        entry.claim_unknown = false;
+        // The claim did commit, but nothing was started: give it back for another dispatch
+        // (it may still start within its starting deadline) instead of failing an instant
+        // that never ran.
+        auto inflight = runs::DecodeInflight(inflight_kv->value);
+        runs::GroupCommit::Result r = commits_.Commit(runs::ReleaseClaim(
+            keys_, *inflight_kv, *inflight, *record_kv, final.id, entry.lock_key));
+        if (!r.answered())
+          return r.status.ok() ? absl::AbortedError("release not answered") : r.status;
+        if (r.succeeded) {
+          run_log.Warn("released a claim whose answer was lost; it will be dispatched again");
+          return absl::OkStatus();
+        }
+        continue;  // changed meanwhile: look again
       }
       // Still this run's: our own earlier write whose answer was lost, or a late result of an
       // earlier attempt merged into the record meanwhile. Write again over what is there.

@@ -44,8 +44,8 @@ struct FinishEntry {
   std::string lock_key;      // Forbid: the lock it holds ("" otherwise)
   std::string worker_id;     // who ran it
   int attempt = 1;           // attempt of the final record
-  // A claim whose answer was lost: the record is written only if the claim turns out to have
-  // committed (the inflight entry is this worker's); otherwise nothing ran and nothing is due.
+  // A claim whose answer was lost: if it turns out to have committed (the inflight entry is this
+  // worker's) the claim is given back (runs::ReleaseClaim); otherwise nothing ran, nothing is due.
   bool claim_unknown = false;
 };
 

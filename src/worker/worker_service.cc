@@ -345,9 +345,9 @@ void WorkerService::Release(const RunPtr& run) {
 
 void WorkerService::SettleUnknownClaim(const model::ExecutionId& id, const Claimer::Result& claim,
                                        store::LeaseId lease) {
-  // If the claim committed, the execution is claimed here but nothing started: end it `failed`
-  // through the result path, which acts only if the inflight entry is ours (and then keeps the
-  // stored record's other fields: claim_unknown).
+  // If the claim committed, the execution is claimed here but nothing started: the result path
+  // gives the claim back (runs::ReleaseClaim) if the inflight entry turns out to be ours, so the
+  // leader dispatches it again; otherwise nothing ran and nothing is due.
   model::Execution never;
   never.id = id;
   never.scheduled_time = id.scheduled();

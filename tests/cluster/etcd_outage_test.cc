@@ -175,11 +175,10 @@ TEST(EtcdFailures, MemberLossAndFullOutage) {
 // jobs/s) must not cost the instant its run: nothing ran, the store is back at once and the
 // starting deadline is 60 s away. With fire-ahead the claims of an instant are sent ~500 ms
 // before it, so the worker's answers are lost in [t - 0.6 s, t - 0.2 s] of three instants.
-// DISABLED: fails on the run path v2 as of 997d0d6 — the worker settles an in-doubt claim as
-// `failed` "not started: the store became unreachable while worker … claimed it" (no typed
-// reason; WorkerService::SettleUnknownClaim), so those instants never run (RELIABILITY.md,
-// known gaps). Run with --gtest_also_run_disabled_tests.
-TEST(EtcdFailures, DISABLED_ClaimWhoseAnswerWasLostStillRuns) {
+// A claim whose answer is lost (the worker cannot know it holds it) is given back by the
+// worker (runs::ReleaseClaim) and dispatched again: the instant still runs, once. Failed on
+// 997d0d6, where the worker settled such claims as `failed` "not started".
+TEST(EtcdFailures, ClaimWhoseAnswerWasLostStillRuns) {
   int leader = -1;
   auto cluster = StartCluster({.masters = 1, .workers = 1, .proxy_workers = true}, &leader);
   ASSERT_TRUE(cluster != nullptr);

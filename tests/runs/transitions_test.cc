@@ -136,6 +136,22 @@ TEST_F(TransitionsTest, AKillRequestOrAHeldLockStopsTheClaim) {
   EXPECT_FALSE(Commit(Claim(keys_, id, HintOf(View(id), DecideClaim(View(id))), "w1", 1).txn));
 }
 
+TEST_F(TransitionsTest, AReleasedClaimIsQueuedAgain) {
+  model::ExecutionId id = Fire(PutJob());
+  ClaimView view = View(id);
+  ASSERT_TRUE(Commit(Claim(keys_, id, HintOf(view, DecideClaim(view)), "w1", 9).txn));
+  auto inflight = Get(keys_.Inflight(id));
+  ASSERT_TRUE(inflight.has_value());
+  EXPECT_TRUE(Commit(ReleaseClaim(keys_, *inflight, *DecodeInflight(inflight->value),
+                                  *Get(keys_.Exec(id)), id, "")));
+  EXPECT_FALSE(Get(keys_.Inflight(id)).has_value());
+  EXPECT_EQ(DecodePending(Get(keys_.Pending(id))->value)->attempt, 1);
+  EXPECT_EQ(DecideClaim(View(id)).decision, ClaimDecision::kClaim);
+  // A stale release (the entry moved on) writes nothing.
+  EXPECT_FALSE(Commit(ReleaseClaim(keys_, *inflight, *DecodeInflight(inflight->value),
+                                   *Get(keys_.Exec(id)), id, "")));
+}
+
 TEST_F(TransitionsTest, FinishFromAStaleRevisionIsRefused) {
   model::ExecutionId id = Fire(PutJob());
   ClaimView view = View(id);
