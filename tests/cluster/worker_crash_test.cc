@@ -242,6 +242,12 @@ TEST_F(WorkerCrash, RetryRunsOnTheOtherWorker) {
   const int runner = c_->WorkerIndex(rec.value("worker_id", ""));
   EXPECT_GE(runner, 0) << rec.dump();
   EXPECT_NE(runner, victim) << "retried on the dead worker? " << rec.dump();
+  // The record shows the lost attempt too (retry_on_worker_loss, on by default).
+  const nlohmann::json earlier = rec.value("attempts", nlohmann::json::array());
+  ASSERT_EQ(earlier.size(), 1u) << rec.dump();
+  EXPECT_EQ(earlier[0].value("attempt", 0), 1) << rec.dump();
+  EXPECT_EQ(earlier[0].value("reason", ""), "worker_lost") << rec.dump();
+  EXPECT_EQ(c_->WorkerIndex(earlier[0].value("worker_id", "")), victim) << rec.dump();
   Figure("worker_lost_retry_done_ms", absl::ToDoubleMilliseconds(retried_after));
 
   // What really ran: attempt 1 and attempt 2 of the same execution, once each.
