@@ -575,9 +575,11 @@ TEST_P(CoordTest, MutexInsideCallerTransactions) {
     store::TxnRequest txn;
     txn.compare.push_back(m.FreeGuard());
     txn.compare.push_back(Compare::Value(exec, Compare::Result::kEqual, "scheduled"));
-    txn.success.push_back(store::PutRequest{.key = exec, .value = "running"});
-    txn.success.push_back(m.AcquireOp(exec));
-    txn.failure.push_back(m.HolderOp());
+    // Built in place: gcc 12 at -O2 warns (falsely) about moving a temporary TxnOp.
+    txn.success.emplace_back(std::in_place_type<store::PutRequest>,
+                             store::PutRequest{.key = exec, .value = "running"});
+    txn.success.emplace_back(std::in_place_type<store::PutRequest>, m.AcquireOp(exec));
+    txn.failure.emplace_back(std::in_place_type<store::RangeRequest>, m.HolderOp());
     return kv().Txn(txn);
   };
   absl::StatusOr<store::TxnResponse> r1 = claim(m1, "/t/exec/1");
