@@ -398,6 +398,7 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
     // Runs claimed ahead of their instant wait on their worker without taking a slot: only
     // what is due counts against the window.
     absl::flat_hash_map<std::string, int> ahead;
+    absl::flat_hash_map<std::string, int> batch_ahead;  // this batch's runs not yet due
     for (const auto& [id, in] : inflight_) {
       if (in.scheduled > now) ++ahead[in.worker_id];
     }
@@ -428,8 +429,10 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
         // A deleted job's entries go to any worker, which records them killed.
         if ((*jobs)[i].exists && !model::Matches(w, (*jobs)[i].selector)) continue;
         matched = true;
-        const int load = load_[wid] + unseen_load_[wid] - ahead[wid] + in_rpc_[wid];
-        if (load < window(w)) ranked.emplace_back(load, wid);
+        // The window counts what is due; the ranking counts everything a worker holds (runs
+        // claimed ahead included), so an instant fired ahead is spread over the workers.
+        const int due = load_[wid] + unseen_load_[wid] - ahead[wid] + in_rpc_[wid];
+        if (due < window(w)) ranked.emplace_back(due + ahead[wid] + batch_ahead[wid], wid);
       }
       std::stable_sort(ranked.begin(), ranked.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -437,6 +440,7 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
       // Counted from now on: other senders see the slot taken while this call is out.
       item.due = item.q.id.scheduled() <= now;
       if (!item.candidates.empty() && item.due) ++in_rpc_[item.candidates.front()];
+      if (!item.candidates.empty() && !item.due) ++batch_ahead[item.candidates.front()];
       if (item.candidates.empty() && matched) {
         if (now < item.deadline) {
           blocked.push_back(std::move(item.q));

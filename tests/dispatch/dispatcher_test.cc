@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -30,11 +31,13 @@ class ScriptedWorkers final : public WorkerClient {
   explicit ScriptedWorkers(std::deque<absl::Status> script) : script_(std::move(script)) {}
   // A scripted OK answers every item STARTED; a refusal of a passing kind answers each item
   // DECLINED with its code (as a worker at capacity does), other errors fail the whole call.
-  absl::StatusOr<hourglass::v1::RunResponse> Run(const std::string&,
+  absl::StatusOr<hourglass::v1::RunResponse> Run(const std::string& address,
                                                  const hourglass::v1::RunRequest& req,
                                                  absl::Duration) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
+    items_ += req.items_size();
+    items_to_[address] += req.items_size();
     absl::Status st = script_.front();
     if (script_.size() > 1) script_.pop_front();
     hourglass::v1::RunResponse resp;
@@ -61,11 +64,21 @@ class ScriptedWorkers final : public WorkerClient {
     absl::MutexLock lock(&mu_);
     return calls_;
   }
+  int items() {
+    absl::MutexLock lock(&mu_);
+    return items_;
+  }
+  int items_to(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    return items_to_[address];
+  }
 
  private:
   absl::Mutex mu_;
   std::deque<absl::Status> script_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int items_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int> items_to_ ABSL_GUARDED_BY(mu_);
 };
 
 class DispatcherTest : public ::testing::Test {
@@ -102,9 +115,8 @@ class DispatcherTest : public ::testing::Test {
     job_ = *job;
     auto put = kv_->Put({.key = keys_.Job(job->name), .value = model::SerializeJob(*job)});
     ASSERT_TRUE(put.ok());
-    std::mt19937_64 rng(7);
     record_ = model::NewExecution(job->name, clock_.Now() + ahead, model::Trigger::kSchedule,
-                                  term_.term, rng);
+                                  term_.term, rng_);
     auto cursor = store::Get(*kv_, keys_.Cursor(job->name));
     ASSERT_TRUE(cursor.ok());
     auto fired = kv_->Txn(runs::FireJob(keys_, job->name, put->revision,
@@ -156,6 +168,7 @@ class DispatcherTest : public ::testing::Test {
   std::unique_ptr<testing::WatchBreakingKv> breaking_;  // what the dispatcher sees
   coord::LeaderTerm term_;
   model::Job job_;
+  std::mt19937_64 rng_{7};
   model::Execution record_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::thread thread_;
@@ -220,6 +233,22 @@ TEST_F(DispatcherTest, AnAllowRunFiredAheadIsSentAtOnce) {
   Fire("60s", "", absl::Milliseconds(500));
   StartDispatcher(workers);
   ASSERT_TRUE(WaitFor([&] { return workers.calls() == 1; }));  // the worker waits, not us
+}
+
+TEST_F(DispatcherTest, RunsFiredAheadAreSpreadOverTheWorkers) {
+  // Runs not yet due take no slot, but they still count for balance: an instant fired ahead
+  // does not all land on one worker.
+  ASSERT_TRUE(kv_->Put({.key = keys_.Worker("w2"),
+                        .value = R"({"id":"w2","address":"127.0.0.1:2","labels":{},"capacity":4})"})
+                  .ok());
+  ScriptedWorkers workers({absl::OkStatus()});
+  for (int i = 0; i < 8; ++i) {
+    Fire("60s", "", absl::Milliseconds(500));
+  }
+  StartDispatcher(workers);
+  ASSERT_TRUE(WaitFor([&] { return workers.items() == 8; }));
+  EXPECT_EQ(workers.items_to("127.0.0.1:1"), 4);
+  EXPECT_EQ(workers.items_to("127.0.0.1:2"), 4);
 }
 
 TEST_F(DispatcherTest, DispatchSurvivesItsWatchesEnding) {
