@@ -105,7 +105,7 @@ void Dispatcher::OnWorkers(const coord::PrefixWatch::State& state) {
     // Entries waiting for any worker (or a slot) look again now.
     for (Queued& q : parked_) queue_.push_back(std::move(q));
     parked_.clear();
-    full_ = false;
+    UnblockLocked(nullptr, 0);
   }
   if (probe_.workers) probe_.workers(workers_.size());
   FindSuspectsLocked();
@@ -134,14 +134,14 @@ void Dispatcher::OnPending(const std::vector<coord::PrefixWatch::Change>& change
 
 void Dispatcher::OnInflight(const std::vector<coord::PrefixWatch::Change>& changes) {
   absl::MutexLock lock(&mu_);
-  bool freed = false;
+  absl::flat_hash_map<std::string, int> freed;  // worker id -> slots freed
   for (const auto& c : changes) {
     auto id = keys_.IdFromKey(c.key, keys_.InflightPrefix());
     if (!id) continue;
     if (auto it = inflight_.find(id->str()); it != inflight_.end()) {
       --load_[it->second.worker_id];
+      if (!c.after) ++freed[it->second.worker_id];
       inflight_.erase(it);
-      freed = true;
     }
     if (!c.after) continue;
     auto entry = runs::DecodeInflight(c.after->value);
@@ -154,9 +154,27 @@ void Dispatcher::OnInflight(const std::vector<coord::PrefixWatch::Change>& chang
     ++load_[entry->worker_id];
     if (unseen_.erase(id->str()) > 0) --unseen_load_[entry->worker_id];
   }
-  if (freed) full_ = false;  // a window has room again
+  for (const auto& [worker_id, n] : freed) {
+    if (auto w = workers_.find(worker_id); w != workers_.end()) UnblockLocked(&w->second, n);
+  }
   FindSuspectsLocked();
   ++wake_;
+}
+
+void Dispatcher::UnblockLocked(const WorkerInfo* worker, int n) {
+  std::vector<Queued> back;
+  for (auto it = blocked_.begin(); it != blocked_.end();) {
+    Blocked& b = it->second;
+    if (worker == nullptr || b.any_worker || model::Matches(*worker, b.selector)) {
+      while (!b.entries.empty() && (worker == nullptr || static_cast<int>(back.size()) < n)) {
+        back.push_back(std::move(b.entries.front()));
+        b.entries.pop_front();
+      }
+    }
+    it = b.entries.empty() ? blocked_.erase(it) : std::next(it);
+  }
+  // Older than anything queued since: they go first, in their order.
+  for (auto it = back.rbegin(); it != back.rend(); ++it) queue_.push_front(std::move(*it));
 }
 
 void Dispatcher::FindSuspectsLocked() {
@@ -182,7 +200,7 @@ absl::Status Dispatcher::RunAsLeader(const coord::LeaderTerm& term) {
     unseen_.clear();
     unseen_load_.clear();
     in_rpc_.clear();
-    full_ = false;
+    blocked_.clear();
     queue_.clear();
     queued_.clear();
     parked_.clear();
@@ -273,10 +291,13 @@ void Dispatcher::SenderLoop(const coord::LeaderTerm& term, runs::GroupCommit& co
           }
         }
         if (suspect != 0) break;
-        // While every worker's window is full the queue waits for a finishing run (OnInflight
-        // clears `full_`), instead of asking workers that would decline.
-        if (full_ && now - full_since_ >= options_.busy_retry) full_ = false;  // look again
-        while (!full_ && !queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
+        // Blocked entries wait for a finishing run (OnInflight); now and then they are looked at
+        // again anyway, so one whose starting deadline passed meanwhile ends (NoWorker).
+        if (!blocked_.empty() && now >= next_blocked_check_) {
+          UnblockLocked(nullptr, 0);
+          next_blocked_check_ = now + options_.busy_retry;
+        }
+        while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -284,7 +305,7 @@ void Dispatcher::SenderLoop(const coord::LeaderTerm& term, runs::GroupCommit& co
         absl::Time until = absl::InfiniteFuture();
         for (const Queued& q : parked_) until = std::min(until, q.not_before);
         for (const auto& [lease, due] : suspects_) until = std::min(until, due);
-        if (full_) until = std::min(until, full_since_ + options_.busy_retry);
+        if (!blocked_.empty()) until = std::min(until, next_blocked_check_);
         seen = wake_;
         clock_.WaitUntil(mu_, until,
                          [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || wake_ != seen; });
@@ -382,7 +403,7 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
   };
   std::vector<Item> items;
   items.reserve(batch.size());
-  std::vector<Queued> no_worker, blocked;
+  std::vector<Queued> no_worker;
   std::string no_worker_why;
   {
     absl::MutexLock lock(&mu_);
@@ -443,7 +464,16 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
       if (!item.candidates.empty() && !item.due) ++batch_ahead[item.candidates.front()];
       if (item.candidates.empty() && matched) {
         if (now < item.deadline) {
-          blocked.push_back(std::move(item.q));
+          const JobInfo& job = (*jobs)[i];
+          std::string key = job.exists ? "" : "*";
+          for (const auto& [k, v] : job.selector) absl::StrAppend(&key, k, "=", v, ",");
+          Blocked& b = blocked_[key];
+          b.selector = job.selector;
+          b.any_worker = !job.exists;
+          b.entries.push_back(std::move(item.q));
+          if (blocked_.size() == 1 && b.entries.size() == 1) {
+            next_blocked_check_ = now + options_.busy_retry;
+          }
         } else {
           no_worker_why = "every matching worker stayed busy until the starting deadline";
           no_worker.push_back(std::move(item.q));
@@ -464,13 +494,6 @@ void Dispatcher::DispatchBatch(runs::GroupCommit& commits, std::vector<Queued> b
         continue;
       }
       items.push_back(std::move(item));
-    }
-    if (!blocked.empty()) {
-      // Back to the front of the queue, in order; senders wait for room.
-      for (auto it = blocked.rbegin(); it != blocked.rend(); ++it)
-        queue_.push_front(std::move(*it));
-      full_ = true;
-      full_since_ = now;
     }
   }
   if (!no_worker.empty()) NoWorker(commits, no_worker, no_worker_why);

@@ -126,6 +126,9 @@ class Dispatcher {
   void OnInflight(const std::vector<coord::PrefixWatch::Change>& changes);
   // Inflight entries whose lease no live registry entry holds become suspects.
   void FindSuspectsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Back to the front of the queue: up to `n` blocked entries a slot of `worker` may take (all
+  // blocked entries of every selector when `worker` is null).
+  void UnblockLocked(const WorkerInfo* worker, int n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndTerm();  // the guard failed: stop everything
 
   store::Kv& kv_;
@@ -154,8 +157,16 @@ class Dispatcher {
   absl::flat_hash_map<std::string, Unseen> unseen_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> unseen_load_ ABSL_GUARDED_BY(mu_);
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
-  bool full_ ABSL_GUARDED_BY(mu_) = false;  // every matching worker's window was full
-  absl::Time full_since_ ABSL_GUARDED_BY(mu_);
+  // Entries every matching worker's window was full for, by selector: each waits, in order, for
+  // a slot of a worker its selector matches (a finishing run there releases one), so a busy
+  // pool never holds up the entries of another.
+  struct Blocked {
+    std::map<std::string, std::string> selector;
+    bool any_worker = false;  // a deleted job's entries: any worker records them
+    std::deque<Queued> entries;
+  };
+  std::map<std::string, Blocked> blocked_ ABSL_GUARDED_BY(mu_);  // by selector key
+  absl::Time next_blocked_check_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> in_rpc_ ABSL_GUARDED_BY(mu_);  // worker -> items in a call
   absl::flat_hash_set<std::string> queued_ ABSL_GUARDED_BY(mu_);       // ids queued or being sent
   std::vector<Queued> parked_ ABSL_GUARDED_BY(mu_);

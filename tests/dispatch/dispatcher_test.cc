@@ -106,11 +106,11 @@ class DispatcherTest : public ::testing::Test {
   // A scheduled run of a job with `starting_deadline`, fired at the current (fake) instant.
   // `ahead`: the instant lies this far after the (fake) now, as when the leader fires ahead.
   void Fire(const std::string& starting_deadline, const std::string& extra = "",
-            absl::Duration ahead = absl::ZeroDuration()) {
-    auto job =
-        model::ParseJobRequest(R"({"name":"j","cron_expr":"0 0 * * * *","executor_type":"shell",)"
-                               R"("executor":{"command":"true"},"starting_deadline":")" +
-                               starting_deadline + R"(")" + extra + "}");
+            absl::Duration ahead = absl::ZeroDuration(), const std::string& name = "j") {
+    auto job = model::ParseJobRequest(R"({"name":")" + name +
+                                      R"(","cron_expr":"0 0 * * * *","executor_type":"shell",)"
+                                      R"("executor":{"command":"true"},"starting_deadline":")" +
+                                      starting_deadline + R"(")" + extra + "}");
     ASSERT_TRUE(job.ok()) << job.status();
     job_ = *job;
     auto put = kv_->Put({.key = keys_.Job(job->name), .value = model::SerializeJob(*job)});
@@ -249,6 +249,26 @@ TEST_F(DispatcherTest, RunsFiredAheadAreSpreadOverTheWorkers) {
   ASSERT_TRUE(WaitFor([&] { return workers.items() == 8; }));
   EXPECT_EQ(workers.items_to("127.0.0.1:1"), 4);
   EXPECT_EQ(workers.items_to("127.0.0.1:2"), 4);
+}
+
+TEST_F(DispatcherTest, ABusyPoolNeverHoldsUpAnother) {
+  // Two pools of one worker each (capacity 1: a window of 4). Pool a gets more than its window;
+  // pool b's entries, queued behind them, are still sent at once.
+  ASSERT_TRUE(kv_->Put({.key = keys_.Worker("w1"),
+                        .value = R"({"id":"w1","address":"127.0.0.1:1","labels":{"pool":"a"},)"
+                                 R"("capacity":1})"})
+                  .ok());
+  ASSERT_TRUE(kv_->Put({.key = keys_.Worker("w2"),
+                        .value = R"({"id":"w2","address":"127.0.0.1:2","labels":{"pool":"b"},)"
+                                 R"("capacity":1})"})
+                  .ok());
+  ScriptedWorkers workers({absl::OkStatus()});
+  for (int i = 0; i < 8; ++i) Fire("60s", R"(,"selector":{"pool":"a"})", {}, "a");
+  StartDispatcher(workers);
+  ASSERT_TRUE(WaitFor([&] { return workers.items_to("127.0.0.1:1") == 4; }));
+  for (int i = 0; i < 2; ++i) Fire("60s", R"(,"selector":{"pool":"b"})", {}, "b");
+  ASSERT_TRUE(WaitFor([&] { return workers.items_to("127.0.0.1:2") == 2; }));
+  EXPECT_EQ(workers.items_to("127.0.0.1:1"), 4);  // a's window stays full: the rest wait
 }
 
 TEST_F(DispatcherTest, DispatchSurvivesItsWatchesEnding) {
