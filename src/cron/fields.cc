@@ -110,7 +110,9 @@ class FieldParser {
       }
     } else {
       HG_ASSIGN_OR_RETURN(lo, Value(base, item));
-      hi = has_step ? spec.max : lo;  // "a/n" runs to the maximum (day of week: 7, Sunday)
+      // "a/n" runs to the field's maximum; for day of week that is Saturday (6), as in
+      // robfig/cron, so "MON/2" is Mon, Wed, Fri and never Sunday (docs/design/cron.md).
+      hi = has_step ? (index_ == kDayOfWeek ? 6 : spec.max) : lo;
     }
     for (int v = lo; v <= hi; v += step) {
       *bits |= uint64_t{1} << (index_ == kDayOfWeek && v == 7 ? 0 : v);

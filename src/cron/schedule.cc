@@ -115,12 +115,17 @@ absl::StatusOr<Schedule> Schedule::Parse(std::string_view expr, absl::TimeZone z
       absl::StatusOr<absl::Duration> d = ParseGoDuration(words[1]);
       if (!d.ok()) return Invalid(absl::StrCat("@every: ", d.status().message()));
       if (*d < absl::Seconds(1)) {
-        return Invalid(
-            absl::StrCat("@every: interval \"", Av(words[1]), "\" is below the 1s minimum"));
+        return Invalid(absl::StrCat(
+            "@every: interval \"", Av(words[1]), "\" is below the 1s minimum",
+            *d > absl::ZeroDuration() ? " (robfig/cron ran it every 1s: write @every 1s)" : ""));
       }
+      // Refused rather than rounded as robfig/cron does: the stored expression must say what
+      // runs (docs/design/cron.md "Differences from robfig/cron").
       if (*d % absl::Seconds(1) != absl::ZeroDuration()) {
-        return Invalid(absl::StrCat("@every: interval \"", Av(words[1]),
-                                    "\" is not a whole number of seconds"));
+        return Invalid(absl::StrCat(
+            "@every: interval \"", Av(words[1]),
+            "\" is not a whole number of seconds (robfig/cron truncated it: write @every ",
+            FormatGoDuration(absl::Trunc(*d, absl::Seconds(1))), ")"));
       }
       if (*d > kSearchHorizon) {
         return Invalid(absl::StrCat("@every: interval \"", Av(words[1]),

@@ -12,7 +12,8 @@
 //  4. Expressions with fewer than 5 fires within our 5-year horizon: the libraries search further.
 //  5. Never generated, because they are ours alone: @every, CRON_TZ=/TZ= prefixes, "FRI-SUN"
 //     ranges ending in a Sunday name, steps larger than the field's range, weekday names in
-//     "#"/"L" items (cron-parser only takes numbers there).
+//     "#"/"L" items (cron-parser only takes numbers there), "a/n" in day of week (runs to
+//     Saturday as in robfig/cron; cron-parser runs it to 7).
 // Anything else a library rejects or answers differently fails the test loudly, as does a
 // missing node or node_modules.
 #include <sys/wait.h>
@@ -116,14 +117,16 @@ class Generator {
 
   // "*" in `star_weight` of 4 draws; otherwise a list of 1-3 items over disjoint sub-ranges
   // (cron-parser rejects lists whose items share a value).
-  std::string Plain(int lo, int hi, int star_weight, Case* c, const char* const* names = nullptr) {
+  // `open_step` allows "a/n" as the last item.
+  std::string Plain(int lo, int hi, int star_weight, Case* c, const char* const* names = nullptr,
+                    bool open_step = true) {
     if (Int(0, 3) < star_weight) return "*";
     std::vector<std::string> items;
     const int n = static_cast<int>(Int(1, 3));
     const int len = hi - lo + 1;
     for (int k = 0; k < n; ++k) {
       const int a = lo + k * len / n, b = lo + (k + 1) * len / n - 1;
-      items.push_back(Item(a, b, lo, names, n == 1, k == n - 1, c));
+      items.push_back(Item(a, b, lo, names, n == 1, open_step && k == n - 1, c));
     }
     return absl::StrJoin(items, ",");
   }
@@ -155,9 +158,9 @@ class Generator {
   }
 
   std::string DayOfWeek(Case* c) {
-    // Lists are drawn from 1..7 (7 is Sunday) so that "a/n", which runs to 7, never repeats a
-    // day (cron-parser rejects duplicates); Sunday is never named in a range (croner reads
-    // "SUN-SUN" as the whole week).
+    // Lists are drawn from 1..7 (7 is Sunday); Sunday is never named in a range (croner reads
+    // "SUN-SUN" as the whole week). No "a/n": it runs to Saturday as in robfig/cron, where
+    // cron-parser runs it to 7 (tests/cron/robfig_test.cc covers it).
     static const char* kNames[] = {"MON", "TUE", "WED", "THU", "FRI", "SAT", "7"};
     switch (Int(0, 9)) {
       case 0:
@@ -173,7 +176,7 @@ class Generator {
         return absl::StrCat(Int(1, 7));  // 7 is Sunday
       case 5:
       case 6:
-        return Plain(1, 7, 0, c, kNames);
+        return Plain(1, 7, 0, c, kNames, /*open_step=*/false);
       default:
         return "*";
     }

@@ -147,10 +147,13 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"@daily 5", "cron: unexpected text after \"@daily\": \"5\""},
         ErrorCase{"@every",
                   "cron: \"@every\" takes exactly one duration (e.g. @every 1h30m), got 0 words"},
-        ErrorCase{"@every 500ms", "cron: @every: interval \"500ms\" is below the 1s minimum"},
+        ErrorCase{"@every 500ms",
+                  "cron: @every: interval \"500ms\" is below the 1s minimum (robfig/cron ran "
+                  "it every 1s: write @every 1s)"},
         ErrorCase{"@every -5s", "cron: @every: interval \"-5s\" is below the 1s minimum"},
         ErrorCase{"@every 1.5s",
-                  "cron: @every: interval \"1.5s\" is not a whole number of seconds"},
+                  "cron: @every: interval \"1.5s\" is not a whole number of seconds "
+                  "(robfig/cron truncated it: write @every 1s)"},
         ErrorCase{"@every 50000h",
                   "cron: @every: interval \"50000h\" exceeds the 5-year search horizon"},
         ErrorCase{"@every 1x", "cron: @every: invalid duration \"1x\": unknown unit in \"x\""},

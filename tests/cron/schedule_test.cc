@@ -85,10 +85,10 @@ TEST(ScheduleTest, WeekdaySevenIsSunday) {
   EXPECT_EQ(Fires("0 0 0 * * SUN", "UTC", kJan1, 3), sunday);
   EXPECT_THAT(sunday, ElementsAre("2026-01-04T00:00:00+00:00", "2026-01-11T00:00:00+00:00",
                                   "2026-01-18T00:00:00+00:00"));
-  // "a/n" runs to the field's maximum, 7 (Sunday): Wednesday, Friday, Sunday.
+  // "a/n" runs to Saturday (robfig/cron), not to 7: Wednesday, Friday, never Sunday.
   EXPECT_THAT(Fires("0 0 0 * * 3/2", "UTC", kJan1, 3),
-              ElementsAre("2026-01-02T00:00:00+00:00", "2026-01-04T00:00:00+00:00",
-                          "2026-01-07T00:00:00+00:00"));
+              ElementsAre("2026-01-02T00:00:00+00:00", "2026-01-07T00:00:00+00:00",
+                          "2026-01-09T00:00:00+00:00"));
   EXPECT_THAT(Fires("0 0 0 * * 5-7", "UTC", kJan1, 4),  // Friday, Saturday, Sunday
               ElementsAre("2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00",
                           "2026-01-04T00:00:00+00:00", "2026-01-09T00:00:00+00:00"));
@@ -120,8 +120,7 @@ TEST(ScheduleTest, NearestWeekday) {
   EXPECT_THAT(Fires("0 0 0 LW * *", "UTC", kJan1, 1), ElementsAre("2026-01-30T00:00:00+00:00"));
   EXPECT_THAT(Fires("0 0 0 LW 5 *", "UTC", kJan1, 1), ElementsAre("2026-05-29T00:00:00+00:00"));
   // 31W in a 30-day month names no day in that month.
-  EXPECT_THAT(Fires("0 0 0 31W 4,5 *", "UTC", kJan1, 1),
-              ElementsAre("2026-05-29T00:00:00+00:00"));
+  EXPECT_THAT(Fires("0 0 0 31W 4,5 *", "UTC", kJan1, 1), ElementsAre("2026-05-29T00:00:00+00:00"));
 }
 
 TEST(ScheduleTest, NthAndLastWeekday) {
