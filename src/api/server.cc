@@ -127,6 +127,26 @@ std::optional<absl::Time> TimeParam(const Request& req, const char* name,
   return *t;
 }
 
+// History page size: `page_size`, or v1's `pageSize` with v1's bounds (at most 100; more is
+// served as 100, as v1 did). Both with different values is an error.
+int HistoryPageSize(const Request& req, int fallback, std::vector<model::FieldError>* errors) {
+  constexpr int kV1MaxPageSize = 100;
+  const size_t before = errors->size();
+  const int size = IntParam(req, "page_size", fallback, errors);
+  if (!req.has_param("pageSize") || req.get_param_value("pageSize").empty()) return size;
+  const int v1_size = IntParam(req, "pageSize", fallback, errors);
+  if (errors->size() > before) return size;
+  if (v1_size < 1) {
+    errors->push_back({"pageSize", absl::StrCat("must be between 1 and ", kV1MaxPageSize)});
+    return size;
+  }
+  if (req.has_param("page_size") && !req.get_param_value("page_size").empty() && size != v1_size) {
+    errors->push_back({"pageSize", "conflicts with page_size; send one of them"});
+    return size;
+  }
+  return std::min(v1_size, kV1MaxPageSize);
+}
+
 absl::StatusOr<model::JobName> NameFromPath(const Request& req) {
   auto name = model::JobName::Parse(req.matches[1].str());
   if (!name.ok()) {
@@ -488,7 +508,7 @@ void ApiServer::RegisterRoutes() {
     std::vector<model::FieldError> errors;
     HistoryQuery query;
     query.page = IntParam(req, "page", 1, &errors);
-    query.page_size = IntParam(req, "page_size", opts.default_history_page_size, &errors);
+    query.page_size = HistoryPageSize(req, opts.default_history_page_size, &errors);
     if (req.has_param("cursor")) query.cursor = req.get_param_value("cursor");
     std::string status_text;
     if (req.has_param("status") && !req.get_param_value("status").empty()) {

@@ -297,6 +297,33 @@ TEST_F(ServerTest, HistoryPagingAndFilters) {
   EXPECT_EQ(zero["error"]["fields"][0]["field"], "page");
 }
 
+TEST_F(ServerTest, HistoryV1PageSizeAlias) {
+  std::vector<std::string> newest_first;
+  for (int i = 0; i < 101; ++i) {
+    newest_first.insert(newest_first.begin(), PutExecution("j", clock_.Now() + absl::Seconds(i),
+                                                           model::ExecutionStatus::kSuccess)
+                                                  .id.str());
+  }
+  // v1 scripts page with ?page=&pageSize=.
+  Json page2 = Body(client_->Get("/jobs/j/history?page=2&pageSize=3"));
+  ASSERT_THAT(page2, SizeIs(3));
+  EXPECT_EQ(page2[0]["id"], newest_first[3]);
+  EXPECT_EQ(page2[2]["id"], newest_first[5]);
+  // v1's bounds for its own parameter: default 20, at most 100 (more is served as 100).
+  EXPECT_THAT(Body(client_->Get("/jobs/j/history")), SizeIs(20));
+  EXPECT_THAT(Body(client_->Get("/jobs/j/history?pageSize=500")), SizeIs(100));
+  EXPECT_THAT(Body(client_->Get("/jobs/j/history?page_size=101")), SizeIs(101));
+  // Both names with different values, or a bad value, is a precise 400.
+  Json both =
+      ExpectError(client_->Get("/jobs/j/history?page_size=2&pageSize=3"), 400, "invalid_argument");
+  EXPECT_EQ(both["error"]["fields"][0]["field"], "pageSize");
+  EXPECT_THAT(Body(client_->Get("/jobs/j/history?page_size=3&pageSize=3")), SizeIs(3));
+  Json bad = ExpectError(client_->Get("/jobs/j/history?pageSize=abc"), 400, "invalid_argument");
+  EXPECT_EQ(bad["error"]["fields"][0]["field"], "pageSize");
+  Json zero = ExpectError(client_->Get("/jobs/j/history?pageSize=0"), 400, "invalid_argument");
+  EXPECT_EQ(zero["error"]["fields"][0]["field"], "pageSize");
+}
+
 TEST_F(ServerTest, TriggerPauseResume) {
   ExpectError(Post("/jobs/nope/trigger", ""), 404, "not_found");
   ASSERT_EQ(Post("/jobs/", kV1ShellJob)->status, 201);
