@@ -4,11 +4,13 @@
 #include "store/etcd/etcd_kv.h"
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "tests/fixtures/certs.h"
 #include "tests/fixtures/etcd_fixture.h"
 #include "tests/store/kv_conformance.h"
 
@@ -230,8 +232,8 @@ TEST(EtcdKvTest, BadOptionsAreRejected) {
   EXPECT_EQ(EtcdKv::Create({}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(EtcdKv::Create({.endpoints = {"http://"}}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_FALSE(EtcdKv::Create({.endpoints = {"127.0.0.1:2379"}, .tls = true,
-                               .ca_file = "/nonexistent/ca.crt"})
+  EXPECT_FALSE(EtcdKv::Create(
+                   {.endpoints = {"127.0.0.1:2379"}, .tls = true, .ca_file = "/nonexistent/ca.crt"})
                    .ok());
 }
 
@@ -354,6 +356,99 @@ TEST(EtcdKvTest, AuthWithPasswordAndReauthAfterRestart) {
   ExpectExactlyInOrder(rec.events(), 6);
 }
 
+// What a deployment uses: a user whose role covers only Hourglass's prefix (not root).
+absl::Status AddPrefixUser(const EtcdCluster& c, const std::string& user,
+                           const std::string& password, const std::string& prefix) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"user", "add", user + ":" + password, "--interactive=false"},
+        {"role", "add", user + "-rw"},
+        {"role", "grant-permission", user + "-rw", "--prefix=true", "readwrite", prefix},
+        {"user", "grant-role", user, user + "-rw"}}) {
+    auto out = c.Etcdctl(args);
+    if (!out.ok()) return out.status();
+  }
+  return absl::OkStatus();
+}
+
+// An etcd with auth on and user "hourglass" (password "hg-pw") whose role covers /hourglass/
+// only; `kv` logs in as that user.
+struct PrefixUserEtcd {
+  std::unique_ptr<EtcdCluster> etcd;
+  std::unique_ptr<EtcdKv> kv;
+};
+void StartWithPrefixUser(std::vector<std::string> extra_flags, PrefixUserEtcd* out) {
+  auto etcd = EtcdCluster::Start({.auth = true, .extra_flags = std::move(extra_flags)});
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  out->etcd = *std::move(etcd);
+  ASSERT_TRUE(AddPrefixUser(*out->etcd, "hourglass", "hg-pw", "/hourglass/").ok());
+  out->kv = MustConnect(
+      {.endpoints = out->etcd->Endpoints(), .username = "hourglass", .password = "hg-pw"});
+  ASSERT_NE(out->kv, nullptr);
+}
+
+TEST(EtcdKvTest, AuthUserWithRoleOnPrefixOnly) {
+  PrefixUserEtcd e;
+  ASSERT_NO_FATAL_FAILURE(StartWithPrefixUser({}, &e));
+  EtcdCluster& c = *e.etcd;
+  EtcdKv* kv = e.kv.get();
+  Recorder rec;
+  auto w = kv->StartWatch(WatchRequest::Prefix("/hourglass/w/"), rec.Handler());
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_NO_FATAL_FAILURE(PutN(*kv, "/hourglass/w/", 0, 3));
+  ASSERT_TRUE(rec.WaitFor(3)) << rec.final_status();
+  auto got = kv->Range(RangeRequest::Key("/hourglass/w/1"));
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->kvs.size(), 1u);
+  EXPECT_EQ(got->kvs[0].value, "1");
+  auto lease = kv->LeaseGrant(5);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  (*w)->Cancel();
+
+  // Outside the role's prefix: denied, as a code (not a transport error).
+  auto outside = kv->Put({.key = "/other/k", .value = "x"});
+  EXPECT_EQ(outside.status().code(), absl::StatusCode::kPermissionDenied) << outside.status();
+
+  auto wrong = MustConnect({.endpoints = c.Endpoints(), .username = "hourglass", .password = "no"});
+  ASSERT_NE(wrong, nullptr);
+  auto denied = wrong->Range(RangeRequest::Key("/hourglass/w/1"));
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kUnauthenticated) << denied.status();
+  EXPECT_TRUE(absl::StrContains(denied.status().message(), "\"hourglass\"")) << denied.status();
+  auto wrong_watch = wrong->StartWatch(WatchRequest::Prefix("/hourglass/"), rec.Handler());
+  EXPECT_EQ(wrong_watch.status().code(), absl::StatusCode::kUnauthenticated)
+      << wrong_watch.status();
+}
+
+// etcd's simple tokens expire after --auth-token-ttl of disuse (default 5 min): a long-lived
+// client whose token expired must log in again by itself, for calls and for new watches.
+TEST(EtcdKvTest, AuthReauthenticatesAfterTokenExpiry) {
+  PrefixUserEtcd e;
+  ASSERT_NO_FATAL_FAILURE(StartWithPrefixUser({"--auth-token-ttl=1"}, &e));
+  EtcdKv* kv = e.kv.get();
+  Recorder rec;
+  auto w = kv->StartWatch(WatchRequest::Prefix("/hourglass/t/"), rec.Handler());
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_NO_FATAL_FAILURE(PutN(*kv, "/hourglass/t/", 0, 2));
+  ASSERT_TRUE(rec.WaitFor(2)) << rec.final_status();
+
+  // Real etcd time: the token's TTL runs out while the client is idle.
+  absl::SleepFor(absl::Seconds(3));
+  ASSERT_NO_FATAL_FAILURE(PutN(*kv, "/hourglass/t/", 2, 4));
+  ASSERT_TRUE(rec.WaitFor(4)) << rec.final_status();
+  absl::SleepFor(absl::Seconds(3));
+  Recorder late;
+  auto w2 = kv->StartWatch(WatchRequest::Prefix("/hourglass/t/"), late.Handler());
+  ASSERT_TRUE(w2.ok()) << w2.status();
+  auto got = kv->Range(RangeRequest::Prefix("/hourglass/t/"));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->kvs.size(), 4u);
+  ASSERT_NO_FATAL_FAILURE(PutN(*kv, "/hourglass/t/", 4, 5));
+  EXPECT_TRUE(late.WaitFor(1)) << late.final_status();
+  ASSERT_TRUE(rec.WaitFor(5)) << rec.final_status();
+  (*w2)->Cancel();
+  (*w)->Cancel();
+  ExpectExactlyInOrder(rec.events(), 5);
+}
+
 // ---- TLS ----
 
 TEST(EtcdKvTest, TlsWithClientCertificates) {
@@ -376,14 +471,44 @@ TEST(EtcdKvTest, TlsWithClientCertificates) {
   EXPECT_TRUE(rec.WaitFor(2)) << rec.final_status();
   (*w)->Cancel();
 
-  // Without a client certificate the server refuses the handshake.
+  // Without a client certificate the server refuses the handshake: a transport error that
+  // names the endpoint, never a hang.
   auto no_cert = MustConnect({.endpoints = {c.ClientUrl(0)},
                               .request_timeout = absl::Milliseconds(500),
                               .ca_file = files.ca_cert});
   ASSERT_NE(no_cert, nullptr);
-  EXPECT_FALSE(no_cert->Range(RangeRequest::Key("t")).ok());
+  auto refused = no_cert->Range(RangeRequest::Key("t"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), c.Endpoint(0))) << refused.status();
+
+  // A client certificate from another CA is refused the same way.
+  auto other_dir = hg::testing::MakeTempDir("other-ca");
+  ASSERT_TRUE(other_dir.ok()) << other_dir.status();
+  auto other = hg::testing::GenerateCerts(*other_dir);
+  ASSERT_TRUE(other.ok()) << other.status();
+  auto foreign = MustConnect({.endpoints = {c.ClientUrl(0)},
+                              .request_timeout = absl::Milliseconds(500),
+                              .ca_file = files.ca_cert,
+                              .cert_file = other->master_cert,
+                              .key_file = other->master_key});
+  ASSERT_NE(foreign, nullptr);
+  auto foreign_put = foreign->Put({.key = "t", .value = "forged"});
+  EXPECT_EQ(foreign_put.status().code(), absl::StatusCode::kUnavailable) << foreign_put.status();
+  auto foreign_watch = foreign->StartWatch(WatchRequest::Prefix("/t/"), rec.Handler());
+  EXPECT_FALSE(foreign_watch.ok());
+  // A server whose certificate our CA did not sign is refused by the client.
+  auto wrong_ca = MustConnect({.endpoints = {c.ClientUrl(0)},
+                               .request_timeout = absl::Milliseconds(500),
+                               .ca_file = other->ca,
+                               .cert_file = files.client_cert,
+                               .key_file = files.client_key});
+  ASSERT_NE(wrong_ca, nullptr);
+  EXPECT_EQ(wrong_ca->Range(RangeRequest::Key("t")).status().code(),
+            absl::StatusCode::kUnavailable);
+  std::filesystem::remove_all(*other_dir);
   // Plain text to a TLS port fails too.
-  auto plain = MustConnect({.endpoints = c.Endpoints(), .request_timeout = absl::Milliseconds(500)});
+  auto plain =
+      MustConnect({.endpoints = c.Endpoints(), .request_timeout = absl::Milliseconds(500)});
   ASSERT_NE(plain, nullptr);
   EXPECT_FALSE(plain->Range(RangeRequest::Key("t")).ok());
 }
