@@ -1,5 +1,7 @@
 #include "api/errors.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
 #include "model/field_errors.h"
@@ -74,9 +76,28 @@ std::string_view CodeName(absl::StatusCode code) {
   }
 }
 
-std::string ErrorBody(std::string_view code, std::string_view message) {
-  model::Json body = {{"error", {{"code", code}, {"message", message}}}};
+namespace {
+
+// The one body shape: v1's {"error": string, "details": [string]} plus "code" and, for
+// validation errors, "fields". Each detail is one problem ("field: message").
+std::string Body(std::string_view code, std::string_view message,
+                 const std::vector<model::FieldError>& fields) {
+  model::Json details = model::Json::array();
+  for (const auto& f : fields) details.push_back(absl::StrCat(f.field, ": ", f.message));
+  if (fields.empty()) details.push_back(message);
+  model::Json body = {{"error", message}, {"details", std::move(details)}, {"code", code}};
+  if (!fields.empty()) {
+    model::Json list = model::Json::array();
+    for (const auto& f : fields) list.push_back({{"field", f.field}, {"message", f.message}});
+    body["fields"] = std::move(list);
+  }
   return model::DumpJson(body);
+}
+
+}  // namespace
+
+std::string ErrorBody(std::string_view code, std::string_view message) {
+  return Body(code, message, {});
 }
 
 HttpError ErrorToHttp(const absl::Status& status) {
@@ -87,14 +108,7 @@ HttpError ErrorToHttp(const absl::Status& status) {
       status.code() == absl::StatusCode::kDeadlineExceeded) {
     message = absl::StrCat("store unavailable: ", message.empty() ? "no answer" : message);
   }
-  model::Json error = {{"code", CodeName(status.code())}, {"message", message}};
-  auto fields = model::FieldErrorsOf(status);
-  if (!fields.empty()) {
-    model::Json list = model::Json::array();
-    for (const auto& f : fields) list.push_back({{"field", f.field}, {"message", f.message}});
-    error["fields"] = std::move(list);
-  }
-  out.body = model::DumpJson(model::Json{{"error", std::move(error)}});
+  out.body = Body(CodeName(status.code()), message, model::FieldErrorsOf(status));
   return out;
 }
 

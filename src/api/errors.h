@@ -1,6 +1,8 @@
 // The one place where errors become HTTP (STYLE.md "Errors"). Every error response of the API
-// has the same body:
-//   {"error":{"code":"invalid_argument","message":"…"[,"fields":[{"field":"…","message":"…"}]]}}
+// has the same body, v1's shape ("error" a string, "details" a list of strings) extended:
+//   {"error":"<message>","details":["<problem>",…],"code":"invalid_argument"
+//    [,"fields":[{"field":"…","message":"…"}]]}
+// "details" has one "field: message" per field error, else the message alone.
 // Pure functions; thread-safe.
 #pragma once
 

@@ -1,6 +1,7 @@
 // Per-field validation errors carried inside an absl::Status, so they survive StatusOr plumbing
 // and reach the one place that maps errors to HTTP (api/errors.h), which renders them as
-//   {"error":{"code":"invalid_argument","message":"…","fields":[{"field":"…","message":"…"}]}}
+//   {"error":"…","details":["field: message",…],"code":"invalid_argument",
+//    "fields":[{"field":"…","message":"…"}]}
 // Field paths use dots for objects and [i] for arrays: `executor.url`, `labels.team`,
 // `executor.expected_status[1]`. Pure; thread-compatible.
 #pragma once

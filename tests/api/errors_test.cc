@@ -24,15 +24,22 @@ TEST(ErrorsTest, MapsCodes) {
 }
 
 TEST(ErrorsTest, Bodies) {
+  // "error" a string and "details" a list of strings (the v1 shape), "code" and "fields" beside.
   EXPECT_EQ(ErrorToHttp(absl::NotFoundError("job \"a\" not found")).body,
-            R"({"error":{"code":"not_found","message":"job \"a\" not found"}})");
+            R"({"error":"job \"a\" not found","details":["job \"a\" not found"],)"
+            R"("code":"not_found"})");
   EXPECT_EQ(ErrorToHttp(absl::UnavailableError("connection refused")).body,
-            R"({"error":{"code":"unavailable","message":"store unavailable: connection refused"}})");
-  EXPECT_EQ(ErrorToHttp(model::InvalidFieldsError("invalid job", {{"name", "is required"}})).body,
-            R"({"error":{"code":"invalid_argument","message":"invalid job: name: is required",)"
-            R"("fields":[{"field":"name","message":"is required"}]}})");
+            R"({"error":"store unavailable: connection refused",)"
+            R"("details":["store unavailable: connection refused"],"code":"unavailable"})");
+  EXPECT_EQ(ErrorToHttp(model::InvalidFieldsError(
+                            "invalid job", {{"name", "is required"}, {"cron_expr", "bad minute"}}))
+                .body,
+            R"({"error":"invalid job: name: is required; cron_expr: bad minute",)"
+            R"("details":["name: is required","cron_expr: bad minute"],"code":"invalid_argument",)"
+            R"("fields":[{"field":"name","message":"is required"},)"
+            R"({"field":"cron_expr","message":"bad minute"}]})");
   EXPECT_EQ(ErrorBody("payload_too_large", "too big"),
-            R"({"error":{"code":"payload_too_large","message":"too big"}})");
+            R"({"error":"too big","details":["too big"],"code":"payload_too_large"})");
 }
 
 }  // namespace

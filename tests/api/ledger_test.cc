@@ -156,15 +156,15 @@ TEST_F(LedgerTest, DefaultsUnixMillisAndLimits) {
   EXPECT_EQ(ms["instants"].size(), 3u);
 
   Json bad = Get("/jobs/minutely/ledger?from=yesterday&to=" + model::FormatRfc3339(At(1)), 400);
-  EXPECT_EQ(bad["error"]["fields"][0]["field"], "from");
+  EXPECT_EQ(bad["fields"][0]["field"], "from");
   Json reversed = Get(Window(20, 10), 400);
-  EXPECT_EQ(reversed["error"]["fields"][0]["field"], "from");
+  EXPECT_EQ(reversed["fields"][0]["field"], "from");
   // More than 1000 instants: a clear 400, never a huge answer.
   Json wide = Get(absl::StrCat("/jobs/minutely/ledger?from=", model::FormatRfc3339(At(0)),
                                "&to=", model::FormatRfc3339(At(2000))),
                   400);
-  EXPECT_EQ(wide["error"]["fields"][0]["field"], "to");
-  EXPECT_THAT(wide["error"]["fields"][0]["message"].get<std::string>(), HasSubstr("1000"));
+  EXPECT_EQ(wide["fields"][0]["field"], "to");
+  EXPECT_THAT(wide["fields"][0]["message"].get<std::string>(), HasSubstr("1000"));
   Get("/jobs/absent/ledger", 404);
 }
 

@@ -59,8 +59,11 @@ class ServerTest : public testing::ServiceFixture {
     EXPECT_EQ(r->status, status) << r->body;
     EXPECT_EQ(r->get_header_value("Content-Type"), kJsonType);
     Json body = Body(r);
-    EXPECT_EQ(body["error"]["code"], code) << r->body;
-    EXPECT_TRUE(body["error"]["message"].is_string());
+    EXPECT_EQ(body["code"], code) << r->body;
+    EXPECT_TRUE(body["error"].is_string());
+    // v1 clients show details.join(', ') (or "Error: " + error): a non-empty list of strings.
+    EXPECT_TRUE(body["details"].is_array() && !body["details"].empty()) << r->body;
+    for (const auto& d : body["details"]) EXPECT_TRUE(d.is_string()) << r->body;
     return body;
   }
 
@@ -163,22 +166,28 @@ TEST_F(ServerTest, ValidationErrorsArePerField) {
                                          R"("retry_policy":{"max_retries":11},"colour":1})"),
                           400, "invalid_argument");
   std::vector<std::string> fields;
-  for (const auto& f : body["error"]["fields"]) fields.push_back(f["field"]);
+  for (const auto& f : body["fields"]) fields.push_back(f["field"]);
   EXPECT_THAT(fields, ::testing::UnorderedElementsAre("name", "cron_expr", "executor.url",
                                                       "retry_policy.max_retries", "colour"));
-  for (const auto& f : body["error"]["fields"]) {
+  for (const auto& f : body["fields"]) {
     if (f["field"] == "colour") {
       EXPECT_EQ(f["message"], "unknown field");
     }
+  }
+  // One human-readable detail per problem, in the order of `fields`.
+  ASSERT_THAT(body["details"], SizeIs(body["fields"].size()));
+  for (size_t i = 0; i < body["fields"].size(); ++i) {
+    EXPECT_EQ(body["details"][i], body["fields"][i]["field"].get<std::string>() + ": " +
+                                      body["fields"][i]["message"].get<std::string>());
   }
 }
 
 TEST_F(ServerTest, InvalidJsonNamesThePosition) {
   Json body =
       ExpectError(Post("/jobs/", "{\n  \"name\": \"a\",\n  oops\n}"), 400, "invalid_argument");
-  EXPECT_THAT(body["error"]["message"].get<std::string>(),
+  EXPECT_THAT(body["error"].get<std::string>(),
               StartsWith("invalid JSON: parse error at line 3, column 3"));
-  EXPECT_FALSE(body["error"].contains("fields"));
+  EXPECT_FALSE(body.contains("fields"));
   ExpectError(Post("/jobs/", "[1,2]"), 400, "invalid_argument");
   ExpectError(Post("/jobs/", ""), 400, "invalid_argument");
 }
@@ -188,7 +197,7 @@ TEST_F(ServerTest, BodyLimitAndMediaType) {
   auto r = Post("/jobs/", huge);
   ASSERT_TRUE(r) << "no response to an oversized body";
   EXPECT_EQ(r->status, 413);
-  EXPECT_EQ(model::ParseJson(r->body).value()["error"]["code"], "payload_too_large");
+  EXPECT_EQ(model::ParseJson(r->body).value()["code"], "payload_too_large");
 
   ExpectError(Post("/jobs/", kV1ShellJob, "text/plain"), 415, "unsupported_media_type");
   ExpectError(Post("/jobs/", "name=x", "application/x-www-form-urlencoded"), 415,
@@ -209,9 +218,8 @@ TEST_F(ServerTest, PutByName) {
   // Mismatch.
   Json mismatch =
       ExpectError(client_->Put("/jobs/other", body, kJsonType), 400, "invalid_argument");
-  EXPECT_EQ(mismatch["error"]["fields"][0]["field"], "name");
-  EXPECT_EQ(mismatch["error"]["fields"][0]["message"],
-            "must match the name in the URL (\"other\")");
+  EXPECT_EQ(mismatch["fields"][0]["field"], "name");
+  EXPECT_EQ(mismatch["fields"][0]["message"], "must match the name in the URL (\"other\")");
   ExpectError(client_->Put("/jobs/bad%20name", body, kJsonType), 400, "invalid_argument");
 }
 
@@ -262,7 +270,7 @@ TEST_F(ServerTest, ListPaging) {
   EXPECT_EQ(rest[0]["name"], "c");
   EXPECT_FALSE(second->has_header("X-Next-Cursor"));
   Json bad = ExpectError(client_->Get("/jobs/?limit=x"), 400, "invalid_argument");
-  EXPECT_EQ(bad["error"]["fields"][0]["field"], "limit");
+  EXPECT_EQ(bad["fields"][0]["field"], "limit");
   ExpectError(client_->Get("/jobs/?limit=-1"), 400, "invalid_argument");
 }
 
@@ -292,9 +300,9 @@ TEST_F(ServerTest, HistoryPagingAndFilters) {
 
   Json bad = ExpectError(client_->Get("/jobs/j/history?page=1&page_size=abc&status=done"), 400,
                          "invalid_argument");
-  EXPECT_THAT(bad["error"]["fields"], SizeIs(2));
+  EXPECT_THAT(bad["fields"], SizeIs(2));
   Json zero = ExpectError(client_->Get("/jobs/j/history?page=0"), 400, "invalid_argument");
-  EXPECT_EQ(zero["error"]["fields"][0]["field"], "page");
+  EXPECT_EQ(zero["fields"][0]["field"], "page");
 }
 
 TEST_F(ServerTest, HistoryV1PageSizeAlias) {
@@ -316,12 +324,12 @@ TEST_F(ServerTest, HistoryV1PageSizeAlias) {
   // Both names with different values, or a bad value, is a precise 400.
   Json both =
       ExpectError(client_->Get("/jobs/j/history?page_size=2&pageSize=3"), 400, "invalid_argument");
-  EXPECT_EQ(both["error"]["fields"][0]["field"], "pageSize");
+  EXPECT_EQ(both["fields"][0]["field"], "pageSize");
   EXPECT_THAT(Body(client_->Get("/jobs/j/history?page_size=3&pageSize=3")), SizeIs(3));
   Json bad = ExpectError(client_->Get("/jobs/j/history?pageSize=abc"), 400, "invalid_argument");
-  EXPECT_EQ(bad["error"]["fields"][0]["field"], "pageSize");
+  EXPECT_EQ(bad["fields"][0]["field"], "pageSize");
   Json zero = ExpectError(client_->Get("/jobs/j/history?pageSize=0"), 400, "invalid_argument");
-  EXPECT_EQ(zero["error"]["fields"][0]["field"], "pageSize");
+  EXPECT_EQ(zero["fields"][0]["field"], "pageSize");
 }
 
 TEST_F(ServerTest, TriggerPauseResume) {
@@ -360,7 +368,7 @@ TEST_F(ServerTest, Executions) {
   EXPECT_TRUE(store::Get(*kv_, service_.keys().Kill(running.id))->has_value());
   Json conflict =
       ExpectError(Post("/executions/" + done.id.str() + "/kill", ""), 409, "failed_precondition");
-  EXPECT_THAT(conflict["error"]["message"].get<std::string>(), HasSubstr("already finished"));
+  EXPECT_THAT(conflict["error"].get<std::string>(), HasSubstr("already finished"));
   ExpectError(client_->Get("/executions/j@1772938800000-00000000"), 404, "not_found");
   ExpectError(client_->Get("/executions/garbage"), 400, "invalid_argument");
   ExpectError(Post("/executions/garbage/kill", ""), 400, "invalid_argument");
@@ -392,7 +400,7 @@ TEST_F(ServerTest, CronPreview) {
   EXPECT_TRUE(p["description"].is_string());
   Json bad = ExpectError(client_->Get("/cron/preview?expr=61%20*%20*%20*%20*%20*"), 400,
                          "invalid_argument");
-  EXPECT_EQ(bad["error"]["fields"][0]["field"], "expr");
+  EXPECT_EQ(bad["fields"][0]["field"], "expr");
   ExpectError(client_->Get("/cron/preview?expr=*&n=x"), 400, "invalid_argument");
 }
 
@@ -401,16 +409,16 @@ TEST_F(ServerTest, HealthAndReadiness) {
   EXPECT_EQ(client_->Get("/readyz")->status, 200);
   flaky_.SetDown(true);
   Json down = ExpectError(client_->Get("/readyz"), 503, "unavailable");
-  EXPECT_THAT(down["error"]["message"].get<std::string>(), StartsWith("store unavailable"));
+  EXPECT_THAT(down["error"].get<std::string>(), StartsWith("store unavailable"));
   EXPECT_EQ(client_->Get("/healthz")->status, 200);  // alive, just not ready
   Json list = ExpectError(client_->Get("/jobs/"), 503, "unavailable");
-  EXPECT_THAT(list["error"]["message"].get<std::string>(), StartsWith("store unavailable"));
+  EXPECT_THAT(list["error"].get<std::string>(), StartsWith("store unavailable"));
   ExpectError(Post("/jobs/", kV1ShellJob), 503, "unavailable");
 }
 
 TEST_F(ServerTest, UnknownRoutesLongPathsAndExceptions) {
   Json body = ExpectError(client_->Get("/nope"), 404, "not_found");
-  EXPECT_EQ(body["error"]["message"], "no route for GET /nope");
+  EXPECT_EQ(body["error"], "no route for GET /nope");
   ExpectError(client_->Get(("/jobs/" + std::string(3000, 'a')).c_str()), 414, "uri_too_long");
   ExpectError(client_->Get("/boom"), 500, "internal");
   auto extra = client_->Get("/extra");

@@ -96,10 +96,15 @@ describe('HourglassClient', () => {
     expect(await client.cluster()).toEqual({ leader: null, masters: [], workers: [] });
   });
 
-  it('turns an error body into an ApiError with field messages', async () => {
+  it('turns an error body into an ApiError with details and field messages', async () => {
     const { client } = mock(() =>
       json(
-        { error: { code: 'invalid_argument', message: 'invalid job', fields: [{ field: 'cron_expr', message: 'bad minute' }] } },
+        {
+          error: 'invalid job: cron_expr: bad minute',
+          details: ['cron_expr: bad minute'],
+          code: 'invalid_argument',
+          fields: [{ field: 'cron_expr', message: 'bad minute' }],
+        },
         400,
       ),
     );
@@ -108,9 +113,23 @@ describe('HourglassClient', () => {
     const e = err as ApiError;
     expect(e.status).toBe(400);
     expect(e.code).toBe('invalid_argument');
-    expect(e.message).toBe('invalid job');
+    expect(e.message).toBe('invalid job: cron_expr: bad minute');
+    expect(e.details).toEqual(['cron_expr: bad minute']);
     expect(e.fieldMessage('cron_expr')).toBe('bad minute');
     expect(e.fieldMessage('name')).toBeUndefined();
+  });
+
+  it('reads the v1 error shape (error string, details, no code)', async () => {
+    const { client } = mock(() =>
+      json({ error: 'Validation failed', details: ["Field 'CronExpr' failed on the 'cron' tag."] }, 400),
+    );
+    await expect(client.getJob('x')).rejects.toMatchObject({
+      status: 400,
+      code: 'http_400',
+      message: 'Validation failed',
+      details: ["Field 'CronExpr' failed on the 'cron' tag."],
+      fields: [],
+    });
   });
 
   it('copes with non-JSON errors and network failures', async () => {

@@ -13,18 +13,21 @@ import type {
   Ledger,
 } from './types';
 
-/** An HTTP error from the API, with the server's error code and per-field messages if it sent them. */
+/** An HTTP error from the API, with the server's error code, its list of problems (`details`) and
+ * per-field messages if it sent them. */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly fields: FieldError[];
+  readonly details: string[];
 
-  constructor(status: number, code: string, message: string, fields: FieldError[] = []) {
+  constructor(status: number, code: string, message: string, fields: FieldError[] = [], details: string[] = []) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.fields = fields;
+    this.details = details;
   }
 
   /** The first message for `field`, if the server reported one. */
@@ -71,13 +74,14 @@ async function errorFromResponse(res: Response): Promise<ApiError> {
       body = null;
     }
   }
-  const e = body?.error;
-  const message =
-    e?.message || (text && !body ? text.slice(0, 300) : '') || `${res.status} ${res.statusText}`.trim();
-  const fields = Array.isArray(e?.fields)
-    ? e.fields.filter((f) => f && typeof f.field === 'string').map((f) => ({ field: f.field, message: String(f.message ?? '') }))
+  const error = typeof body?.error === 'string' ? body.error : '';
+  const message = error || (text && !body ? text.slice(0, 300) : '') || `${res.status} ${res.statusText}`.trim();
+  const fields = Array.isArray(body?.fields)
+    ? body.fields.filter((f) => f && typeof f.field === 'string').map((f) => ({ field: f.field, message: String(f.message ?? '') }))
     : [];
-  return new ApiError(res.status, e?.code ?? `http_${res.status}`, message, fields);
+  const details = Array.isArray(body?.details) ? body.details.filter((d) => typeof d === 'string') : [];
+  const code = typeof body?.code === 'string' && body.code ? body.code : `http_${res.status}`;
+  return new ApiError(res.status, code, message, fields, details);
 }
 
 export class HourglassClient {

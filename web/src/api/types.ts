@@ -176,12 +176,12 @@ export interface FieldError {
   message: string;
 }
 
+/** Every error body (docs/design/api.md "Errors"): v1's `error` + `details`, plus `code` and `fields`. */
 export interface ApiErrorBody {
-  error?: {
-    code?: string;
-    message?: string;
-    fields?: FieldError[];
-  };
+  error?: string;
+  details?: string[];
+  code?: string;
+  fields?: FieldError[];
 }
 
 export interface HistoryQuery {
