@@ -18,6 +18,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "api/errors.h"
+#include "auth/role.h"
+#include "common/duration.h"
 #include "common/logging.h"
 #include "common/strings.h"
 #include "model/field_errors.h"
@@ -147,6 +149,87 @@ int HistoryPageSize(const Request& req, int fallback, std::vector<model::FieldEr
   return std::min(v1_size, kV1MaxPageSize);
 }
 
+// Who sent a request: the token's principal when it carried a valid one (or everyone's
+// "anonymous" admin when tokens are not required); `error` says why not otherwise.
+struct Caller {
+  std::optional<auth::Principal> principal;
+  absl::Status error;  // OK, Unauthenticated (none / bad token) or a store error
+};
+
+thread_local const Caller* current_caller = nullptr;
+
+// The caller of the handler running on this thread (set around every routed handler).
+class ScopedCaller {
+ public:
+  explicit ScopedCaller(const Caller* caller) : saved_(current_caller) { current_caller = caller; }
+  ~ScopedCaller() { current_caller = saved_; }
+  ScopedCaller(const ScopedCaller&) = delete;
+  ScopedCaller& operator=(const ScopedCaller&) = delete;
+
+ private:
+  const Caller* saved_;
+};
+
+std::string CallerName() {
+  return current_caller != nullptr && current_caller->principal ? current_caller->principal->name
+                                                                : "anonymous";
+}
+
+// The token of "Authorization: Bearer <token>"; empty when there is none.
+std::string BearerToken(const Request& req) {
+  const std::string header = req.get_header_value("Authorization");
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size() ||
+      !absl::EqualsIgnoreCase(Av(std::string_view(header).substr(0, kScheme.size())),
+                              Av(kScheme))) {
+    return "";
+  }
+  return std::string(absl::StripAsciiWhitespace(header.substr(kScheme.size())));
+}
+
+Caller Identify(const ApiSecurity& sec, const Request& req) {
+  if (!sec.required) return {auth::Principal{"anonymous", auth::Role::kAdmin}, absl::OkStatus()};
+  const std::string token = BearerToken(req);
+  if (token.empty()) {
+    return {std::nullopt, absl::UnauthenticatedError(
+                              "authentication required: send \"Authorization: Bearer <token>\"")};
+  }
+  if (sec.tokens == nullptr) {
+    return {std::nullopt, absl::UnauthenticatedError("invalid or expired token")};
+  }
+  auto principal = sec.tokens->Authenticate(token);
+  if (!principal.ok()) return {std::nullopt, principal.status()};
+  return {*principal, absl::OkStatus()};
+}
+
+// OK when `caller` may use a route of `access` now; else the refusal (401, 403, 429, 503).
+absl::Status Admit(const ApiSecurity& sec, auth::Access access, const Caller& caller,
+                   const Request& req, Response& res) {
+  if (access == auth::Access::kOpen) return absl::OkStatus();
+  if (sec.limiter != nullptr) {
+    // Per token; a caller without a valid one is limited by address (guessing is slow too).
+    const std::string key = caller.principal ? absl::StrCat("token:", caller.principal->name)
+                                             : absl::StrCat("addr:", req.remote_addr);
+    const auth::RateLimiter::Decision d = sec.limiter->Admit(key);
+    if (!d.admitted) {
+      res.set_header("Retry-After",
+                     std::to_string(std::max<int64_t>(
+                         1, absl::ToInt64Seconds(absl::Ceil(d.retry_after, absl::Seconds(1))))));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("rate limit: too many requests from ", key.substr(key.find(':') + 1),
+                       "; retry after ", absl::FormatDuration(d.retry_after)));
+    }
+  }
+  if (!caller.principal) return caller.error;
+  if (!auth::Allows(caller.principal->role, access)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("token \"", caller.principal->name, "\" has role ",
+                     Av(auth::RoleName(caller.principal->role)), "; this needs ",
+                     Av(auth::RoleName(*auth::RequiredRole(access)))));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<model::JobName> NameFromPath(const Request& req) {
   auto name = model::JobName::Parse(req.matches[1].str());
   if (!name.ok()) {
@@ -154,6 +237,21 @@ absl::StatusOr<model::JobName> NameFromPath(const Request& req) {
         absl::StrCat("invalid job name in the URL: ", name.status().message()));
   }
   return name;
+}
+
+// What GET /auth and /cluster say about this server's authentication.
+Json EncodeAuthMode(const ApiSecurity& sec) {
+  return Json{{"required", sec.required}, {"insecure_no_auth", sec.insecure_no_auth}};
+}
+
+// A token as listed: never its hash or salt.
+Json EncodeToken(const auth::TokenRecord& t) {
+  Json out{{"name", t.name},
+           {"role", auth::RoleName(t.role)},
+           {"created_at", model::FormatRfc3339(t.created_at)},
+           {"created_by", t.created_by}};
+  out["expires_at"] = t.expires_at ? Json(model::FormatRfc3339(*t.expires_at)) : Json(nullptr);
+  return out;
 }
 
 Json EncodeView(const JobView& view) { return model::EncodeJobResponse(view.job, view.status); }
@@ -283,12 +381,44 @@ ApiServer::ApiServer(JobService& service, Options options)
     }
   });
   RegisterRoutes();
+  RegisterSecurityRoutes();
 }
 
 ApiServer::~ApiServer() { Stop(); }
 
-void ApiServer::Handle(std::string_view method, const std::string& pattern, Handler handler) {
+void ApiServer::Handle(std::string_view method, const std::string& pattern, auth::Access access,
+                       Handler handler) {
+  routes_.push_back({std::string(method), pattern, access});
   Handler guarded = Guard(std::move(handler));
+  // Authentication, role, rate limit, audit: all before/after the handler, in one place.
+  guarded = [this, access, route = trace::RouteTemplate(pattern), mutating = method != "GET",
+             inner = std::move(guarded)](const Request& req, Response& res) {
+    const ApiSecurity& sec = options_.security;
+    Caller caller = Identify(sec, req);
+    const absl::Status refused = Admit(sec, access, caller, req, res);
+    if (refused.ok()) {
+      ScopedCaller scope(&caller);
+      inner(req, res);
+    } else {
+      SendError(res, refused);
+      if (refused.code() == absl::StatusCode::kUnauthenticated) {
+        res.set_header("WWW-Authenticate", "Bearer realm=\"hourglass\"");
+      }
+    }
+    // Every mutating call is audited, refused ones too, except what the rate limit refused
+    // (a flood must not become a flood of audit writes).
+    if (mutating && sec.audit != nullptr && res.status != 429) {
+      auth::AuditEntry entry;
+      entry.actor = caller.principal ? caller.principal->name : "anonymous";
+      if (caller.principal) entry.role = std::string(auth::RoleName(caller.principal->role));
+      entry.method = req.method;
+      entry.route = route;
+      entry.target = req.matches.size() > 1 ? req.matches[1].str() : "";
+      entry.status = res.status == -1 ? 200 : res.status;
+      entry.remote = req.remote_addr;
+      (void)sec.audit->Record(std::move(entry));  // logged inside; the answer stands
+    }
+  };
   guarded = [probe = options_.probe, pattern, route = trace::RouteTemplate(pattern),
              inner = std::move(guarded)](const Request& req, Response& res) {
     const auto start = std::chrono::steady_clock::now();
@@ -338,47 +468,49 @@ absl::Status ApiServer::MountStatic(std::string url_prefix, const std::string& d
   if (url_prefix.back() != '/') url_prefix += '/';
   const std::string bare = url_prefix.substr(0, url_prefix.size() - 1);
   if (!bare.empty()) {
-    Handle("GET", RegexEscape(bare),
+    Handle("GET", RegexEscape(bare), auth::Access::kOpen,
            [url_prefix](const Request&, Response& res) { res.set_redirect(url_prefix); });
   }
   if (redirect_root && url_prefix != "/") {
-    Handle("GET", "/",
+    Handle("GET", "/", auth::Access::kOpen,
            [url_prefix](const Request&, Response& res) { res.set_redirect(url_prefix); });
   }
-  Handle("GET", RegexEscape(url_prefix) + "(.*)", [root](const Request& req, Response& res) {
-    const std::string rel = req.matches[1].str();
-    std::filesystem::path target = root / "index.html";
-    bool fallback = true;
-    if (!rel.empty()) {
-      std::filesystem::path candidate = (root / rel).lexically_normal();
-      // Refuse anything that leaves the root (.., absolute segments, NUL).
-      auto [r, c] = std::mismatch(root.begin(), root.end(), candidate.begin(), candidate.end());
-      if (r != root.end() || rel.find('\0') != std::string::npos) {
-        SendError(res, 404, "not_found", "no such file");
-        return;
-      }
-      std::error_code ec;
-      if (std::filesystem::is_regular_file(candidate, ec)) {
-        target = candidate;
-        fallback = false;
-      } else if (rel.rfind("assets/", 0) == 0) {
-        // A missing build asset is a real 404; any other path is a client-side route (which
-        // may contain dots, e.g. /ui/jobs/backup.daily) and gets the SPA's index.html.
-        SendError(res, 404, "not_found", absl::StrCat("no such file: ", rel));
-        return;
-      }
-    }
-    std::string body;
-    if (!ReadFile(target, &body)) {
-      SendError(res, 404, "not_found", "no such file");
-      return;
-    }
-    // Hashed assets may be cached; the entry page must not be (it names the current assets).
-    res.set_header("Cache-Control", fallback || target.filename() == "index.html"
-                                        ? "no-cache"
-                                        : "public, max-age=3600");
-    res.set_content(body, std::string(MimeType(target)));
-  });
+  Handle("GET", RegexEscape(url_prefix) + "(.*)", auth::Access::kOpen,
+         [root](const Request& req, Response& res) {
+           const std::string rel = req.matches[1].str();
+           std::filesystem::path target = root / "index.html";
+           bool fallback = true;
+           if (!rel.empty()) {
+             std::filesystem::path candidate = (root / rel).lexically_normal();
+             // Refuse anything that leaves the root (.., absolute segments, NUL).
+             auto [r, c] =
+                 std::mismatch(root.begin(), root.end(), candidate.begin(), candidate.end());
+             if (r != root.end() || rel.find('\0') != std::string::npos) {
+               SendError(res, 404, "not_found", "no such file");
+               return;
+             }
+             std::error_code ec;
+             if (std::filesystem::is_regular_file(candidate, ec)) {
+               target = candidate;
+               fallback = false;
+             } else if (rel.rfind("assets/", 0) == 0) {
+               // A missing build asset is a real 404; any other path is a client-side route (which
+               // may contain dots, e.g. /ui/jobs/backup.daily) and gets the SPA's index.html.
+               SendError(res, 404, "not_found", absl::StrCat("no such file: ", rel));
+               return;
+             }
+           }
+           std::string body;
+           if (!ReadFile(target, &body)) {
+             SendError(res, 404, "not_found", "no such file");
+             return;
+           }
+           // Hashed assets may be cached; the entry page must not be (it names the current assets).
+           res.set_header("Cache-Control", fallback || target.filename() == "index.html"
+                                               ? "no-cache"
+                                               : "public, max-age=3600");
+           res.set_content(body, std::string(MimeType(target)));
+         });
   return absl::OkStatus();
 }
 
@@ -452,15 +584,16 @@ void ApiServer::RegisterRoutes() {
     SendJson(res, 201, EncodeView(result->view));
   };
 
-  Handle("POST", R"(/jobs/?)",
+  Handle("POST", R"(/jobs/?)", auth::Access::kAdmin,
          [upsert](const Request& req, Response& res) { upsert(req, res, nullptr); });
-  Handle("PUT", R"(/jobs/([^/]+)/?)", [upsert](const Request& req, Response& res) {
-    auto name = NameFromPath(req);
-    if (!name.ok()) return SendError(res, name.status());
-    upsert(req, res, &*name);
-  });
+  Handle("PUT", R"(/jobs/([^/]+)/?)", auth::Access::kAdmin,
+         [upsert](const Request& req, Response& res) {
+           auto name = NameFromPath(req);
+           if (!name.ok()) return SendError(res, name.status());
+           upsert(req, res, &*name);
+         });
 
-  Handle("GET", R"(/jobs/?)", [&svc](const Request& req, Response& res) {
+  Handle("GET", R"(/jobs/?)", auth::Access::kView, [&svc](const Request& req, Response& res) {
     std::vector<model::FieldError> errors;
     const int limit = IntParam(req, "limit", 0, &errors);
     if (limit < 0 || limit > svc.options().max_page_size) {
@@ -481,83 +614,91 @@ void ApiServer::RegisterRoutes() {
     SendJson(res, 200, out);
   });
 
-  Handle("GET", R"(/jobs/([^/]+)/?)", [&svc](const Request& req, Response& res) {
-    auto name = NameFromPath(req);
-    if (!name.ok()) return SendError(res, name.status());
-    auto view = svc.Get(*name);
-    if (!view.ok()) return SendError(res, view.status());
-    SendJson(res, 200, EncodeView(*view));
-  });
+  Handle("GET", R"(/jobs/([^/]+)/?)", auth::Access::kView,
+         [&svc](const Request& req, Response& res) {
+           auto name = NameFromPath(req);
+           if (!name.ok()) return SendError(res, name.status());
+           auto view = svc.Get(*name);
+           if (!view.ok()) return SendError(res, view.status());
+           SendJson(res, 200, EncodeView(*view));
+         });
 
-  Handle("DELETE", R"(/jobs/([^/]+)/?)", [&svc](const Request& req, Response& res) {
-    auto name = NameFromPath(req);
-    if (!name.ok()) return SendError(res, name.status());
-    std::vector<model::FieldError> errors;
-    JobService::DeleteOptions options;
-    options.purge = BoolParam(req, "purge", &errors);
-    options.kill = BoolParam(req, "kill", &errors);
-    if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
-    auto status = svc.Delete(*name, options);
-    if (!status.ok()) return SendError(res, status);
-    res.status = 204;
-  });
+  Handle("DELETE", R"(/jobs/([^/]+)/?)", auth::Access::kAdmin,
+         [&svc](const Request& req, Response& res) {
+           auto name = NameFromPath(req);
+           if (!name.ok()) return SendError(res, name.status());
+           std::vector<model::FieldError> errors;
+           JobService::DeleteOptions options;
+           options.purge = BoolParam(req, "purge", &errors);
+           options.kill = BoolParam(req, "kill", &errors);
+           if (!errors.empty())
+             return SendError(res, model::InvalidFieldsError("invalid query", errors));
+           auto status = svc.Delete(*name, options);
+           if (!status.ok()) return SendError(res, status);
+           res.status = 204;
+         });
 
-  Handle("GET", R"(/jobs/([^/]+)/history/?)", [&svc, &opts](const Request& req, Response& res) {
-    auto name = NameFromPath(req);
-    if (!name.ok()) return SendError(res, name.status());
-    std::vector<model::FieldError> errors;
-    HistoryQuery query;
-    query.page = IntParam(req, "page", 1, &errors);
-    query.page_size = HistoryPageSize(req, opts.default_history_page_size, &errors);
-    if (req.has_param("cursor")) query.cursor = req.get_param_value("cursor");
-    std::string status_text;
-    if (req.has_param("status") && !req.get_param_value("status").empty()) {
-      status_text = req.get_param_value("status");
-      query.status = model::ParseExecutionStatus(status_text);
-      if (!query.status) {
-        errors.push_back({"status", absl::StrCat("unknown status \"", status_text, "\"")});
-      }
-    }
-    if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
-    auto page = svc.History(*name, query);
-    if (!page.ok()) return SendError(res, page.status());
-    Json out = Json::array();
-    for (const auto& e : page->executions) out.push_back(model::EncodeExecution(e));
-    if (!page->next_cursor.empty()) {
-      res.set_header("X-Next-Cursor", page->next_cursor);
-      res.set_header(
-          "Link", absl::StrCat("</jobs/", name->str(), "/history?page_size=", query.page_size,
-                               "&cursor=", page->next_cursor, status_text.empty() ? "" : "&status=",
-                               status_text, ">; rel=\"next\""));
-    }
-    SendJson(res, 200, out);
-  });
+  Handle("GET", R"(/jobs/([^/]+)/history/?)", auth::Access::kView,
+         [&svc, &opts](const Request& req, Response& res) {
+           auto name = NameFromPath(req);
+           if (!name.ok()) return SendError(res, name.status());
+           std::vector<model::FieldError> errors;
+           HistoryQuery query;
+           query.page = IntParam(req, "page", 1, &errors);
+           query.page_size = HistoryPageSize(req, opts.default_history_page_size, &errors);
+           if (req.has_param("cursor")) query.cursor = req.get_param_value("cursor");
+           std::string status_text;
+           if (req.has_param("status") && !req.get_param_value("status").empty()) {
+             status_text = req.get_param_value("status");
+             query.status = model::ParseExecutionStatus(status_text);
+             if (!query.status) {
+               errors.push_back({"status", absl::StrCat("unknown status \"", status_text, "\"")});
+             }
+           }
+           if (!errors.empty())
+             return SendError(res, model::InvalidFieldsError("invalid query", errors));
+           auto page = svc.History(*name, query);
+           if (!page.ok()) return SendError(res, page.status());
+           Json out = Json::array();
+           for (const auto& e : page->executions) out.push_back(model::EncodeExecution(e));
+           if (!page->next_cursor.empty()) {
+             res.set_header("X-Next-Cursor", page->next_cursor);
+             res.set_header("Link", absl::StrCat("</jobs/", name->str(), "/history?page_size=",
+                                                 query.page_size, "&cursor=", page->next_cursor,
+                                                 status_text.empty() ? "" : "&status=", status_text,
+                                                 ">; rel=\"next\""));
+           }
+           SendJson(res, 200, out);
+         });
 
-  Handle("GET", R"(/jobs/([^/]+)/ledger/?)", [&svc](const Request& req, Response& res) {
-    auto name = NameFromPath(req);
-    if (!name.ok()) return SendError(res, name.status());
-    std::vector<model::FieldError> errors;
-    LedgerQuery query;
-    query.from = TimeParam(req, "from", &errors);
-    query.to = TimeParam(req, "to", &errors);
-    if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
-    auto ledger = svc.GetLedger(*name, query);
-    if (!ledger.ok()) return SendError(res, ledger.status());
-    SendJson(res, 200, EncodeLedger(*ledger));
-  });
+  Handle("GET", R"(/jobs/([^/]+)/ledger/?)", auth::Access::kView,
+         [&svc](const Request& req, Response& res) {
+           auto name = NameFromPath(req);
+           if (!name.ok()) return SendError(res, name.status());
+           std::vector<model::FieldError> errors;
+           LedgerQuery query;
+           query.from = TimeParam(req, "from", &errors);
+           query.to = TimeParam(req, "to", &errors);
+           if (!errors.empty())
+             return SendError(res, model::InvalidFieldsError("invalid query", errors));
+           auto ledger = svc.GetLedger(*name, query);
+           if (!ledger.ok()) return SendError(res, ledger.status());
+           SendJson(res, 200, EncodeLedger(*ledger));
+         });
 
-  Handle("POST", R"(/jobs/([^/]+)/trigger/?)", [&svc](const Request& req, Response& res) {
-    auto name = NameFromPath(req);
-    if (!name.ok()) return SendError(res, name.status());
-    if (!req.body.empty() && !RequireJson(req, res)) return;
-    auto e = svc.Trigger(*name, trace::CurrentTraceparent());
-    if (!e.ok()) return SendError(res, e.status());
-    SendJson(res, 202, model::EncodeExecution(*e));
-  });
+  Handle("POST", R"(/jobs/([^/]+)/trigger/?)", auth::Access::kOperate,
+         [&svc](const Request& req, Response& res) {
+           auto name = NameFromPath(req);
+           if (!name.ok()) return SendError(res, name.status());
+           if (!req.body.empty() && !RequireJson(req, res)) return;
+           auto e = svc.Trigger(*name, trace::CurrentTraceparent());
+           if (!e.ok()) return SendError(res, e.status());
+           SendJson(res, 202, model::EncodeExecution(*e));
+         });
 
   for (const bool pause : {true, false}) {
     Handle("POST", pause ? R"(/jobs/([^/]+)/pause/?)" : R"(/jobs/([^/]+)/resume/?)",
-           [&svc, pause](const Request& req, Response& res) {
+           auth::Access::kOperate, [&svc, pause](const Request& req, Response& res) {
              auto name = NameFromPath(req);
              if (!name.ok()) return SendError(res, name.status());
              if (!req.body.empty() && !RequireJson(req, res)) return;
@@ -567,24 +708,26 @@ void ApiServer::RegisterRoutes() {
            });
   }
 
-  Handle("GET", R"(/executions/([^/]+)/?)", [&svc](const Request& req, Response& res) {
-    auto id = model::ExecutionId::Parse(req.matches[1].str());
-    if (!id.ok()) return SendError(res, id.status());
-    auto e = svc.GetExecution(*id);
-    if (!e.ok()) return SendError(res, e.status());
-    SendJson(res, 200, model::EncodeExecution(*e));
-  });
+  Handle("GET", R"(/executions/([^/]+)/?)", auth::Access::kView,
+         [&svc](const Request& req, Response& res) {
+           auto id = model::ExecutionId::Parse(req.matches[1].str());
+           if (!id.ok()) return SendError(res, id.status());
+           auto e = svc.GetExecution(*id);
+           if (!e.ok()) return SendError(res, e.status());
+           SendJson(res, 200, model::EncodeExecution(*e));
+         });
 
-  Handle("POST", R"(/executions/([^/]+)/kill/?)", [&svc](const Request& req, Response& res) {
-    auto id = model::ExecutionId::Parse(req.matches[1].str());
-    if (!id.ok()) return SendError(res, id.status());
-    if (!req.body.empty() && !RequireJson(req, res)) return;
-    auto e = svc.KillExecution(*id);
-    if (!e.ok()) return SendError(res, e.status());
-    SendJson(res, 202, model::EncodeExecution(*e));
-  });
+  Handle("POST", R"(/executions/([^/]+)/kill/?)", auth::Access::kOperate,
+         [&svc](const Request& req, Response& res) {
+           auto id = model::ExecutionId::Parse(req.matches[1].str());
+           if (!id.ok()) return SendError(res, id.status());
+           if (!req.body.empty() && !RequireJson(req, res)) return;
+           auto e = svc.KillExecution(*id);
+           if (!e.ok()) return SendError(res, e.status());
+           SendJson(res, 202, model::EncodeExecution(*e));
+         });
 
-  Handle("GET", R"(/cluster/?)", [&svc](const Request&, Response& res) {
+  Handle("GET", R"(/cluster/?)", auth::Access::kView, [&svc, &opts](const Request&, Response& res) {
     auto info = svc.Cluster();
     if (!info.ok()) return SendError(res, info.status());
     Json out = Json::object();
@@ -599,28 +742,31 @@ void ApiServer::RegisterRoutes() {
     for (const auto& m : info->masters) out["masters"].push_back(EncodeMember(m));
     out["workers"] = Json::array();
     for (const auto& w : info->workers) out["workers"].push_back(EncodeMember(w));
+    out["auth"] = EncodeAuthMode(opts.security);
     SendJson(res, 200, out);
   });
 
-  Handle("GET", R"(/cron/preview/?)", [&svc](const Request& req, Response& res) {
-    std::vector<model::FieldError> errors;
-    const int n = IntParam(req, "n", 10, &errors);
-    if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
-    auto preview = svc.PreviewCron(req.get_param_value("expr"), req.get_param_value("tz"), n);
-    if (!preview.ok()) return SendError(res, preview.status());
-    Json next = Json::array();
-    for (absl::Time t : preview->next) next.push_back(model::FormatRfc3339(t));
-    SendJson(res, 200,
-             Json{{"expr", preview->expr},
-                  {"timezone", preview->timezone},
-                  {"description", preview->description},
-                  {"next", std::move(next)}});
-  });
+  Handle(
+      "GET", R"(/cron/preview/?)", auth::Access::kView, [&svc](const Request& req, Response& res) {
+        std::vector<model::FieldError> errors;
+        const int n = IntParam(req, "n", 10, &errors);
+        if (!errors.empty())
+          return SendError(res, model::InvalidFieldsError("invalid query", errors));
+        auto preview = svc.PreviewCron(req.get_param_value("expr"), req.get_param_value("tz"), n);
+        if (!preview.ok()) return SendError(res, preview.status());
+        Json next = Json::array();
+        for (absl::Time t : preview->next) next.push_back(model::FormatRfc3339(t));
+        SendJson(res, 200,
+                 Json{{"expr", preview->expr},
+                      {"timezone", preview->timezone},
+                      {"description", preview->description},
+                      {"next", std::move(next)}});
+      });
 
-  Handle("GET", R"(/healthz/?)", [](const Request&, Response& res) {
+  Handle("GET", R"(/healthz/?)", opts.health_access, [](const Request&, Response& res) {
     SendJson(res, 200, Json{{"status", "ok"}});
   });
-  Handle("GET", R"(/readyz/?)", [&svc](const Request&, Response& res) {
+  Handle("GET", R"(/readyz/?)", opts.health_access, [&svc](const Request&, Response& res) {
     absl::Status status = svc.Ping();
     if (!status.ok()) {
       // Whatever the store said, not ready means 503.
@@ -631,6 +777,113 @@ void ApiServer::RegisterRoutes() {
     }
     SendJson(res, 200, Json{{"status", "ok"}});
   });
+}
+
+}  // namespace hg::api
+
+namespace hg::api {
+
+void ApiServer::RegisterSecurityRoutes() {
+  const ApiSecurity& sec = options_.security;
+
+  // Open: what a client needs to know before it signs in, and who it is once it has.
+  Handle("GET", R"(/auth/?)", auth::Access::kOpen, [&sec](const Request& req, Response& res) {
+    Json out = EncodeAuthMode(sec);
+    const Caller caller = Identify(sec, req);
+    if (caller.principal) {
+      out["principal"] = {{"name", caller.principal->name},
+                          {"role", auth::RoleName(caller.principal->role)}};
+    } else {
+      out["principal"] = nullptr;
+    }
+    SendJson(res, 200, out);
+  });
+
+  if (sec.tokens != nullptr) {
+    auth::TokenStore& tokens = *sec.tokens;
+    Handle("GET", R"(/tokens/?)", auth::Access::kAdmin, [&tokens](const Request&, Response& res) {
+      auto list = tokens.List();
+      if (!list.ok()) return SendError(res, list.status());
+      Json out = Json::array();
+      for (const auto& t : *list) out.push_back(EncodeToken(t));
+      SendJson(res, 200, out);
+    });
+    Handle(
+        "POST", R"(/tokens/?)", auth::Access::kAdmin, [&tokens](const Request& req, Response& res) {
+          if (!RequireJson(req, res)) return;
+          auto json = model::ParseJson(req.body);
+          if (!json.ok()) return SendError(res, json.status());
+          std::vector<model::FieldError> errors;
+          if (!json->is_object()) {
+            return SendError(res, model::InvalidFieldsError("invalid token request",
+                                                            {{"", "must be a JSON object"}}));
+          }
+          for (const auto& [key, value] : json->items()) {
+            if (key != "name" && key != "role" && key != "expires_in") {
+              errors.push_back({key, "unknown field"});
+            }
+          }
+          std::string name;
+          if (auto it = json->find("name"); it == json->end() || !it->is_string()) {
+            errors.push_back({"name", "required, a string"});
+          } else if (auto st = auth::ValidateTokenName(it->get<std::string>()); !st.ok()) {
+            errors.push_back({"name", std::string(st.message())});
+          } else {
+            name = it->get<std::string>();
+          }
+          std::optional<auth::Role> role;
+          if (auto it = json->find("role"); it == json->end() || !it->is_string()) {
+            errors.push_back({"role", "required: viewer, operator or admin"});
+          } else if (role = auth::ParseRole(it->get<std::string>()); !role) {
+            errors.push_back({"role", absl::StrCat("must be viewer, operator or admin, got \"",
+                                                   it->get<std::string>(), "\"")});
+          }
+          std::optional<absl::Duration> ttl;
+          if (auto it = json->find("expires_in"); it != json->end() && !it->is_null()) {
+            auto d = it->is_string() ? ParseGoDuration(it->get<std::string>())
+                                     : absl::StatusOr<absl::Duration>(
+                                           absl::InvalidArgumentError("must be a duration string"));
+            if (!d.ok() || *d <= absl::ZeroDuration()) {
+              errors.push_back({"expires_in", "must be a positive duration such as \"720h\""});
+            } else {
+              ttl = *d;
+            }
+          }
+          if (!errors.empty()) {
+            return SendError(res, model::InvalidFieldsError("invalid token request", errors));
+          }
+          auto text = tokens.Create(name, *role, CallerName(), ttl);
+          if (!text.ok()) return SendError(res, text.status());
+          // The only time the secret is shown.
+          SendJson(res, 201,
+                   Json{{"name", name}, {"role", auth::RoleName(*role)}, {"token", *text}});
+        });
+    Handle("DELETE", R"(/tokens/([^/]+)/?)", auth::Access::kAdmin,
+           [&tokens](const Request& req, Response& res) {
+             auto st = tokens.Delete(req.matches[1].str());
+             if (!st.ok()) return SendError(res, st);
+             res.status = 204;
+           });
+  }
+
+  if (sec.audit != nullptr) {
+    auth::AuditLog& audit = *sec.audit;
+    Handle("GET", R"(/audit/?)", auth::Access::kAdmin, [&audit](const Request& req, Response& res) {
+      std::vector<model::FieldError> errors;
+      const int limit = IntParam(req, "limit", 50, &errors);
+      if (!errors.empty()) {
+        return SendError(res, model::InvalidFieldsError("invalid query", errors));
+      }
+      auto page = audit.List(limit, req.has_param("cursor") ? req.get_param_value("cursor") : "");
+      if (!page.ok()) return SendError(res, page.status());
+      Json out = Json::array();
+      for (const auto& e : page->entries) {
+        out.push_back(auth::AuditEntryJson(e));
+      }
+      if (!page->next_cursor.empty()) res.set_header("X-Next-Cursor", page->next_cursor);
+      SendJson(res, 200, out);
+    });
+  }
 }
 
 }  // namespace hg::api

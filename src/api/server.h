@@ -2,12 +2,16 @@
 // request, call the service, render JSON; every error goes through api/errors.h.
 //
 //   ApiServer server(service, {});
-//   server.Handle("GET", "/metrics", ...);           // optional extra routes, before Start()
+//   server.Handle("GET", "/metrics", auth::Access::kOpen, ...);  // extra routes, before Start()
 //   server.MountStatic("/ui/", "web/dist");           // optional UI, before Start()
 //   HG_RETURN_IF_ERROR(server.Start("127.0.0.1:0"));  // returns once listening
 //   int port = server.port();
 //   ...
 //   server.Stop();                                     // also done by the destructor
+//
+// Security (docs/design/security.md): every route is registered with the auth::Access it needs;
+// with `security.required` a request without a token good for it gets 401/403 before the handler
+// runs, every caller is rate limited, and every mutating call is written to the audit log.
 //
 // Threading: requests run on an internal pool of `threads`; routes and mounts must be added
 // before Start() (httplib's route table is not synchronized). Start()/Stop() are called from one
@@ -20,10 +24,15 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "api/job_service.h"
+#include "auth/audit.h"
+#include "auth/rate_limiter.h"
+#include "auth/role.h"
+#include "auth/token_store.h"
 
 namespace httplib {
 class Server;
@@ -53,8 +62,25 @@ struct ApiProbe {
   const trace::Tracer* tracer = nullptr;
 };
 
+// Authentication, rate limits and audit; all pointers optional and not owned.
+struct ApiSecurity {
+  // Tokens are checked only when `required`; otherwise every caller is "anonymous" with the
+  // admin role (loopback-only or --insecure-no-auth deployments). Null: no /tokens routes.
+  auth::TokenStore* tokens = nullptr;
+  bool required = false;
+  bool insecure_no_auth = false;         // required is false on purpose beyond loopback: say so
+  auth::RateLimiter* limiter = nullptr;  // null: no rate limit
+  auth::AuditLog* audit = nullptr;       // null: no audit log (and no /audit route)
+};
+
 class ApiServer {
  public:
+  // A registered route, for listing (tests check every route's access).
+  struct Route {
+    std::string method;
+    std::string pattern;  // the httplib regex
+    auth::Access access;
+  };
   struct Options {
     size_t max_body_bytes = 1 << 20;  // larger bodies get 413
     absl::Duration read_timeout = absl::Seconds(10);
@@ -63,6 +89,10 @@ class ApiServer {
     int default_history_page_size = 20;
     size_t max_path_bytes = 2048;  // longer request paths get 414
     ApiProbe probe;
+    ApiSecurity security;
+    // The access of /healthz, /readyz (and the /metrics the node adds): kOpen, or kView to
+    // require a token.
+    auth::Access health_access = auth::Access::kOpen;
   };
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
@@ -73,8 +103,13 @@ class ApiServer {
   ApiServer& operator=(const ApiServer&) = delete;
 
   // Adds a route (`method` GET/POST/PUT/PATCH/DELETE, `pattern` an httplib regex such as
-  // "/metrics"). The handler is wrapped so that an exception becomes a JSON 500. Before Start().
-  void Handle(std::string_view method, const std::string& pattern, Handler handler);
+  // "/metrics") that callers with `access` may use. The handler is wrapped so that an exception
+  // becomes a JSON 500. Before Start().
+  void Handle(std::string_view method, const std::string& pattern, auth::Access access,
+              Handler handler);
+
+  const std::vector<Route>& routes() const { return routes_; }
+  const Options& options() const { return options_; }
 
   // Serves the files of `dir` under `url_prefix` (e.g. "/ui/"; "/ui" redirects to it). A path
   // that names no file and has no extension gets `dir`/index.html (single-page-app fallback);
@@ -97,11 +132,13 @@ class ApiServer {
 
  private:
   void RegisterRoutes();
+  void RegisterSecurityRoutes();
 
   JobService& service_;
   Options options_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
+  std::vector<Route> routes_;
   int port_ = 0;
 };
 

@@ -10,6 +10,7 @@
 #include "app/settings.h"
 #include "app/version.h"
 #include "app/worker_node.h"
+#include "auth/mode.h"
 #include "common/logging.h"
 #include "store/local/sqlite_kv.h"
 #include "telemetry/metrics.h"
@@ -24,7 +25,44 @@ struct MasterFlags {
   EtcdSettings etcd;
   std::string http, id, election_ttl, compact_retention, fire_ahead, prefix, ui_dir, data,
       log_level, log_format, capacity, metrics_job_label, otlp_endpoint, secret_headers;
+  std::string auth, insecure_no_auth, bootstrap_token, bootstrap_token_file, rate_limit,
+      audit_retention, health_auth;
 };
+
+// --auth and friends -> MasterAuthOptions (refuses an unauthenticated API beyond loopback).
+absl::Status ResolveAuth(const MasterFlags& f, MasterAuthOptions* out) {
+  auto mode = auth::ParseAuthMode(f.auth);
+  if (!mode.ok()) return mode.status();
+  auto insecure = ParseSettingBool(f.insecure_no_auth, "--insecure-no-auth");
+  if (!insecure.ok()) return insecure.status();
+  auto decision = auth::DecideAuth(f.http, *mode, *insecure);
+  if (!decision.ok()) return decision.status();
+  out->required = decision->required;
+  out->insecure_no_auth = decision->insecure_no_auth;
+  if (!decision->notice.empty()) {
+    if (*insecure) {
+      log::Logger("auth").Warn(decision->notice);
+    } else {
+      log::Logger("auth").Info(decision->notice);
+    }
+  }
+  if (!f.bootstrap_token.empty()) out->bootstrap_token = f.bootstrap_token;
+  out->bootstrap_token_file = f.bootstrap_token_file;
+  auto rate = ParseSettingInt(f.rate_limit, "--rate-limit", 0, 1'000'000);
+  if (!rate.ok()) return rate.status();
+  out->rate_limit.per_second = *rate;
+  out->rate_limit.burst = 2.0 * *rate;
+  auto retention = ParseSettingDuration(f.audit_retention, "--audit-retention");
+  if (!retention.ok()) return retention.status();
+  if (*retention < absl::Hours(1)) {
+    return absl::InvalidArgumentError("--audit-retention: at least 1h");
+  }
+  out->audit.retention = *retention;
+  auto health = ParseSettingBool(f.health_auth, "--health-auth");
+  if (!health.ok()) return health.status();
+  out->health_access = *health ? auth::Access::kView : auth::Access::kOpen;
+  return absl::OkStatus();
+}
 
 int Fail(const char* cmd, const absl::Status& st) {
   std::cerr << "hourglass " << cmd << ": " << st.message() << "\n";
@@ -68,6 +106,7 @@ int RunMaster(MasterFlags& f) {
     return Fail(cmd, absl::InvalidArgumentError("--fire-ahead: at most 10s"));
   }
   MasterNodeOptions o;
+  if (auto st = ResolveAuth(f, &o.auth); !st.ok()) return Fail(cmd, st);
   o.http_listen = f.http;
   o.master.compactor.retention = *compact_retention;
   o.master.scheduler.fire_ahead = *fire_ahead;
@@ -172,6 +211,27 @@ void AddCommonSettings(MasterFlags& f) {
         "OTLP/HTTP collector for traces, e.g. http://127.0.0.1:4318 (default: "
         "OTEL_EXPORTER_OTLP_ENDPOINT; empty: no export)",
         &f.otlp_endpoint);
+  s.Add("auth", "auto",
+        "API tokens: on | off (loopback only) | auto (on unless --http is a loopback address)",
+        &f.auth);
+  s.AddBool("insecure-no-auth", false,
+            "serve the API without tokens even beyond loopback (anyone who reaches it can run "
+            "commands); logged and shown in /cluster and the UI",
+            &f.insecure_no_auth);
+  s.Add("bootstrap-token", "",
+        "admin token to create on first start (hg_<name>.<64 hex>; prefer the environment "
+        "variable or --bootstrap-token-file)",
+        &f.bootstrap_token);
+  s.Add("bootstrap-token-file", "",
+        "file with the admin token to create on first start; when it does not exist and the "
+        "store has no token, a new admin token is written to it (mode 0600) instead of printed",
+        &f.bootstrap_token_file);
+  s.Add("rate-limit", "50", "API requests per second per caller (burst twice that); 0: none",
+        &f.rate_limit);
+  s.Add("audit-retention", "720h", "how long audit entries are kept (at most 100,000)",
+        &f.audit_retention);
+  s.AddBool("health-auth", false, "require a viewer token on /healthz, /readyz and /metrics",
+            &f.health_auth);
   s.Add("log-level", "info", "debug|info|warn|error", &f.log_level);
   s.Add("log-format", "auto", "json|text|auto", &f.log_format);
 }

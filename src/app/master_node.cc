@@ -1,8 +1,16 @@
 #include "app/master_node.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "api/job_service.h"
 #include "api/server.h"
 #include "common/logging.h"
@@ -53,12 +61,23 @@ absl::Status MasterNode::Start() {
   store::Kv& kv = telemetry_->kv;
   jobs_ = std::make_unique<api::JobService>(kv, clock_,
                                             api::JobService::Options{.prefix = keys_.prefix()});
+  const MasterAuthOptions& a = options_.auth;
+  tokens_ = std::make_unique<auth::TokenStore>(kv, clock_, keys_, auth::TokenStore::Options{});
+  limiter_ = std::make_unique<auth::RateLimiter>(clock_, a.rate_limit);
+  audit_ = std::make_unique<auth::AuditLog>(kv, clock_, keys_, a.audit);
+  if (a.required) HG_RETURN_IF_ERROR(Bootstrap());
   api::ApiServer::Options api_options;
+  api_options.security = {.tokens = tokens_.get(),
+                          .required = a.required,
+                          .insecure_no_auth = a.insecure_no_auth,
+                          .limiter = limiter_.get(),
+                          .audit = audit_.get()};
+  api_options.health_access = a.health_access;
   api_options.probe = telemetry::ApiHooks(telemetry_->api);
   api_options.probe.tracer = options_.tracer;
   server_ = std::make_unique<api::ApiServer>(*jobs_, api_options);
   server_->Handle(
-      "GET", "/metrics",
+      "GET", "/metrics", api_options.health_access,
       [&metrics = telemetry_->metrics](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics.Serialize(), telemetry::Metrics::kContentType);
       });
@@ -84,6 +103,56 @@ absl::Status MasterNode::Start() {
   if (mo.dispatcher_probe.tracer == nullptr) mo.dispatcher_probe.tracer = options_.tracer;
   master_ = std::make_unique<master::Master>(kv, clock_, keys_, workers_, mo);
   master_->Start();
+  return absl::OkStatus();
+}
+
+absl::Status MasterNode::Bootstrap() {
+  const MasterAuthOptions& a = options_.auth;
+  std::optional<std::string> given = a.bootstrap_token;
+  const std::string& file = a.bootstrap_token_file;
+  if (!given && !file.empty() && std::filesystem::exists(file)) {
+    std::ifstream in(file);
+    std::string text;
+    std::getline(in, text);
+    if (!in && text.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--bootstrap-token-file ", file, ": cannot read it"));
+    }
+    given = std::string(absl::StripAsciiWhitespace(text));
+  }
+  absl::StatusOr<std::optional<std::string>> made = absl::UnavailableError("");
+  // The store may still be starting (etcd in a fresh cluster): retry for a while.
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    made = tokens_->Bootstrap(given);
+    if (made.ok() || !absl::IsUnavailable(made.status())) break;
+    absl::SleepFor(absl::Seconds(1));
+  }
+  if (!made.ok()) {
+    return absl::Status(made.status().code(),
+                        absl::StrCat("bootstrap token: ", made.status().message()));
+  }
+  if (!made->has_value()) return absl::OkStatus();
+  const std::string& token = **made;
+  if (!file.empty()) {
+    // Created only now, readable by this user only.
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+      const std::string line = token + "\n";
+      const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+      ::close(fd);
+      if (ok) {
+        log::Logger("auth").Warn("bootstrap admin token created",
+                                 {{"name", "admin"}, {"file", file}});
+        return absl::OkStatus();
+      }
+    }
+  }
+  // Shown once, on the terminal only (not as a log field: logs are shipped and kept).
+  std::cerr << "\n  Bootstrap admin token (shown once; keep it, then make others with "
+               "POST /tokens):\n\n    "
+            << token << "\n\n";
+  log::Logger("auth").Warn("bootstrap admin token created and printed to stderr once",
+                           {{"name", "admin"}});
   return absl::OkStatus();
 }
 

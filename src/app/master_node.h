@@ -3,9 +3,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "auth/audit.h"
+#include "auth/rate_limiter.h"
+#include "auth/role.h"
+#include "auth/token_store.h"
 #include "common/clock.h"
 #include "dispatch/worker_client.h"
 #include "master/master.h"
@@ -26,6 +31,20 @@ class ApiServer;
 
 namespace hg::app {
 
+// API authentication (docs/design/security.md); see auth::DecideAuth for `required`.
+struct MasterAuthOptions {
+  bool required = false;
+  bool insecure_no_auth = false;
+  // First start with tokens required: an admin token given as text (file / environment), or,
+  // when empty, generated if the store has no token and shown once (written to
+  // `bootstrap_token_file` when that names a file that does not exist yet, else printed).
+  std::optional<std::string> bootstrap_token;
+  std::string bootstrap_token_file;
+  auth::RateLimiter::Options rate_limit;
+  auth::AuditLog::Options audit;
+  auth::Access health_access = auth::Access::kOpen;  // of /healthz, /readyz, /metrics
+};
+
 struct MasterNodeOptions {
   std::string http_listen = "127.0.0.1:8080";
   std::string ui_dir;  // empty: no UI
@@ -36,6 +55,7 @@ struct MasterNodeOptions {
   // Spans of API requests, fires and dispatches; not owned. Null: none (contexts pass through).
   const trace::Tracer* tracer = nullptr;
   master::Master::Options master;
+  MasterAuthOptions auth;
 };
 
 class MasterNode {
@@ -45,7 +65,8 @@ class MasterNode {
   ~MasterNode();
 
   absl::Status Start();
-  void Stop();  // resigns leadership first, then stops serving
+  absl::Status Bootstrap();  // MasterAuthOptions::bootstrap_token*
+  void Stop();               // resigns leadership first, then stops serving
   std::string http_address() const;
 
  private:
@@ -58,6 +79,9 @@ class MasterNode {
   std::unique_ptr<Telemetry> telemetry_;
   std::unique_ptr<master::Master> master_;
   std::unique_ptr<api::JobService> jobs_;
+  std::unique_ptr<auth::TokenStore> tokens_;
+  std::unique_ptr<auth::RateLimiter> limiter_;
+  std::unique_ptr<auth::AuditLog> audit_;
   std::unique_ptr<api::ApiServer> server_;
   int port_ = 0;
 };

@@ -75,6 +75,13 @@ absl::StatusOr<int> ParseSettingInt(const std::string& text, const std::string& 
   return v;
 }
 
+absl::StatusOr<bool> ParseSettingBool(const std::string& text, const std::string& what) {
+  if (text == "true") return true;
+  if (text == "false") return false;
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, ": must be true or false, got \"", text, "\""));
+}
+
 absl::StatusOr<std::unique_ptr<store::Kv>> OpenEtcd(const EtcdSettings& s) {
   store::EtcdKvOptions options;
   options.endpoints = SplitList(s.endpoints);

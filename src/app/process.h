@@ -28,6 +28,8 @@ absl::StatusOr<absl::Duration> ParseSettingDuration(const std::string& text,
                                                     const std::string& what);
 absl::StatusOr<int> ParseSettingInt(const std::string& text, const std::string& what, int min,
                                     int max);
+// "true" / "false" with a setting name in the error.
+absl::StatusOr<bool> ParseSettingBool(const std::string& text, const std::string& what);
 
 // Opens the etcd store from a comma-separated endpoint list and optional auth/TLS settings.
 struct EtcdSettings {

@@ -27,6 +27,11 @@ void Settings::Add(std::string key, std::string default_value, std::string help,
                               .target = target});
 }
 
+void Settings::AddBool(std::string key, bool default_value, std::string help, std::string* target) {
+  Add(std::move(key), default_value ? "true" : "false", std::move(help), target);
+  settings_.back().boolean = true;
+}
+
 void Settings::Register(CLI::App& cmd) {
   cmd.add_option("--config", config_path_,
                  "YAML file with any of these settings (keys as the flag names); env "
@@ -35,6 +40,8 @@ void Settings::Register(CLI::App& cmd) {
     std::string help =
         absl::StrCat(s.help, " [env ", EnvName(s.key), "; default \"", s.default_value, "\"]");
     s.option = cmd.add_option("--" + s.key, s.flag_value, help);
+    // A true/false setting may be given as a bare flag: --insecure-no-auth = "true".
+    if (s.boolean) s.option->expected(0, 1);
   }
 }
 
@@ -82,7 +89,9 @@ absl::Status Settings::Resolve() {
   for (Setting& s : settings_) {
     if (auto it = from_yaml.find(s.key); it != from_yaml.end()) *s.target = it->second;
     if (const char* env = std::getenv(EnvName(s.key).c_str())) *s.target = env;  // NOLINT
-    if (s.option != nullptr && s.option->count() > 0) *s.target = s.flag_value;
+    if (s.option != nullptr && s.option->count() > 0) {
+      *s.target = s.boolean && s.flag_value.empty() ? "true" : s.flag_value;
+    }
   }
   return absl::OkStatus();
 }

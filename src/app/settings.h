@@ -23,6 +23,8 @@ class Settings {
  public:
   // Adds a setting whose value lands in `*target` (a string; callers parse and validate it).
   void Add(std::string key, std::string default_value, std::string help, std::string* target);
+  // A "true"/"false" setting whose flag may also be given bare (--key means --key true).
+  void AddBool(std::string key, bool default_value, std::string help, std::string* target);
   // Adds --<key> for every setting (help shows the env variable and default) and --config.
   void Register(CLI::App& cmd);
   // Applies YAML, then environment, then flags. InvalidArgument names the file/key/variable.
@@ -38,6 +40,7 @@ class Settings {
     std::string* target;
     std::string flag_value;
     CLI::Option* option = nullptr;
+    bool boolean = false;
   };
   std::vector<Setting> settings_;
   std::string config_path_;

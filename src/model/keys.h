@@ -11,6 +11,8 @@
 //   <prefix>pending/<execution-id>      waiting for dispatch (docs/design/execution.md)
 //   <prefix>inflight/<execution-id>     claimed, not final; survives the worker
 //   <prefix>running/<execution-id>      claimed by a live worker (under the worker's lease)
+//   <prefix>auth/tokens/<token-name>    an API token (auth/token.h TokenRecord; no secret)
+//   <prefix>audit/<ms>-<hex>            one audit entry (auth/audit.h), time ordered
 //
 // Every "...Prefix()" ends with '/', so a Range/Watch over it never matches a sibling whose
 // name merely starts the same way (jobs/a/ vs jobs/ab). Immutable; thread-safe.
@@ -80,6 +82,13 @@ class Keys {
   std::string RunningJobPrefix(const JobName& name) const {
     return RunningPrefix() + name.str() + "@";
   }
+  // API tokens and the audit log (auth/). Token names are [A-Za-z0-9_-] (auth/token.h).
+  std::string TokensPrefix() const { return prefix_ + "auth/tokens/"; }
+  std::string Token(std::string_view token_name) const {
+    return TokensPrefix() + std::string(token_name);
+  }
+  std::string AuditPrefix() const { return prefix_ + "audit/"; }
+
   // The execution id at the end of a pending/, inflight/, running/ or kill/ key.
   std::optional<ExecutionId> IdFromKey(std::string_view key, std::string_view prefix) const;
 

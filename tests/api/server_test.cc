@@ -30,12 +30,13 @@ class ServerTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
     server_ = std::make_unique<ApiServer>(flaky_service_, ApiServer::Options{});
-    server_->Handle("GET", "/extra", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("extra", "text/plain");
-    });
-    server_->Handle("GET", "/boom", [](const httplib::Request&, httplib::Response&) {
-      throw std::runtime_error("boom");
-    });
+    server_->Handle("GET", "/extra", auth::Access::kOpen,
+                    [](const httplib::Request&, httplib::Response& res) {
+                      res.set_content("extra", "text/plain");
+                    });
+    server_->Handle(
+        "GET", "/boom", auth::Access::kOpen,
+        [](const httplib::Request&, httplib::Response&) { throw std::runtime_error("boom"); });
     ASSERT_TRUE(server_->Start("127.0.0.1:0").ok());
     ASSERT_GT(server_->port(), 0);
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -376,7 +377,10 @@ TEST_F(ServerTest, Executions) {
 
 TEST_F(ServerTest, Cluster) {
   Json empty = Body(client_->Get("/cluster"));
-  EXPECT_EQ(empty, Json::parse(R"({"leader":null,"masters":[],"workers":[]})"));
+  EXPECT_EQ(
+      empty,
+      Json::parse(
+          R"({"leader":null,"masters":[],"workers":[],"auth":{"required":false,"insecure_no_auth":false}})"));
   ASSERT_TRUE(kv_->Put({.key = service_.keys().ElectionPrefix() + "1",
                         .value = R"({"id":"m1","address":"h:1"})"})
                   .ok());

@@ -1,0 +1,160 @@
+#include "auth/audit.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/random/random.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging.h"
+#include "common/strings.h"
+#include "model/json.h"
+
+namespace hg::auth {
+namespace {
+
+// Keys sort newest first: 15 digits of (kMaxMillis - unix ms), then a random suffix so two
+// masters writing in the same millisecond do not collide.
+constexpr int64_t kMaxMillis = 999'999'999'999'999;
+
+const log::Logger& Log() {
+  static const log::Logger* logger = new log::Logger("audit");
+  return *logger;
+}
+
+}  // namespace
+
+model::Json AuditEntryJson(const AuditEntry& e) {
+  return model::Json{{"time", model::FormatRfc3339(e.time)},
+                     {"actor", e.actor},
+                     {"role", e.role},
+                     {"method", e.method},
+                     {"route", e.route},
+                     {"target", e.target},
+                     {"status", e.status},
+                     {"remote", e.remote}};
+}
+
+std::string EncodeAuditEntry(const AuditEntry& e) { return model::DumpJson(AuditEntryJson(e)); }
+
+absl::StatusOr<AuditEntry> DecodeAuditEntry(std::string_view text) {
+  auto json = model::ParseJson(text);
+  if (!json.ok()) return json.status();
+  if (!json->is_object()) return absl::InvalidArgumentError("audit entry: not an object");
+  AuditEntry e;
+  for (auto [key, field] : {std::pair{"actor", &e.actor}, std::pair{"role", &e.role},
+                            std::pair{"method", &e.method}, std::pair{"route", &e.route},
+                            std::pair{"target", &e.target}, std::pair{"remote", &e.remote}}) {
+    auto it = json->find(key);
+    if (it != json->end() && it->is_string()) *field = it->get<std::string>();
+  }
+  auto time = json->find("time");
+  if (time == json->end() || !time->is_string()) {
+    return absl::InvalidArgumentError("audit entry: \"time\" missing");
+  }
+  auto t = model::ParseRfc3339(time->get<std::string>());
+  if (!t.ok()) return t.status();
+  e.time = *t;
+  auto status = json->find("status");
+  if (status != json->end() && status->is_number_integer()) e.status = status->get<int>();
+  return e;
+}
+
+AuditLog::AuditLog(store::Kv& kv, const Clock& clock, model::Keys keys, Options options)
+    : kv_(kv), clock_(clock), keys_(std::move(keys)), options_(options) {}
+
+std::string AuditLog::KeyFor(absl::Time t) const {
+  const int64_t ms = std::max<int64_t>(0, absl::ToUnixMillis(t));
+  return absl::StrFormat("%s%015d", keys_.AuditPrefix(), kMaxMillis - ms);
+}
+
+absl::Status AuditLog::Record(AuditEntry entry) {
+  entry.time = clock_.Now();
+  Log().Info("audit", {{"actor", entry.actor},
+                       {"role", entry.role},
+                       {"method", entry.method},
+                       {"route", entry.route},
+                       {"target", entry.target},
+                       {"status", entry.status},
+                       {"remote", entry.remote}});
+  // Same millisecond: this log's newer entries first (an inverted sequence), and a random part
+  // so that two masters never write the same key.
+  uint32_t sequence;
+  uint16_t random;
+  {
+    absl::MutexLock lock(&mu_);
+    sequence = 0xffffffffu - static_cast<uint32_t>(++written_);
+    random = absl::Uniform<uint16_t>(gen_);
+  }
+  const std::string key = absl::StrFormat("%s-%08x%04x", KeyFor(entry.time), sequence, random);
+  auto put = kv_.Put({.key = key, .value = EncodeAuditEntry(entry)});
+  if (!put.ok()) {
+    Log().Error("audit entry not stored", {{"error", std::string(put.status().message())}});
+    return put.status();
+  }
+  return PruneIfDue();
+}
+
+absl::Status AuditLog::PruneIfDue() {
+  {
+    absl::MutexLock lock(&mu_);
+    const SteadyTime now = clock_.SteadyNow();
+    if (last_prune_ && now - *last_prune_ < absl::ToChronoNanoseconds(options_.prune_interval)) {
+      return absl::OkStatus();
+    }
+    last_prune_ = now;
+  }
+  const std::string prefix = keys_.AuditPrefix();
+  const std::string end = store::PrefixEnd(prefix);
+  // Too old: every key from the retention's cutoff on (older = larger keys).
+  auto aged = kv_.Delete({.key = KeyFor(clock_.Now() - options_.retention), .range_end = end});
+  if (!aged.ok()) return aged.status();
+  store::RangeRequest count = store::RangeRequest::Prefix(prefix);
+  count.count_only = true;
+  auto n = kv_.Range(count);
+  if (!n.ok()) return n.status();
+  const int64_t excess = n->count - options_.max_entries;
+  if (excess <= 0) return absl::OkStatus();
+  // Too many: the oldest `excess` (at most 1,000 per prune) are the largest keys.
+  store::RangeRequest oldest = store::RangeRequest::Prefix(prefix);
+  oldest.sort_order = store::SortOrder::kDescend;
+  oldest.keys_only = true;
+  oldest.limit = std::min<int64_t>(excess, 1000);
+  auto keys = kv_.Range(oldest);
+  if (!keys.ok()) return keys.status();
+  if (keys->kvs.empty()) return absl::OkStatus();
+  auto cut = kv_.Delete({.key = keys->kvs.back().key, .range_end = end});
+  return cut.ok() ? absl::OkStatus() : cut.status();
+}
+
+absl::StatusOr<AuditLog::Page> AuditLog::List(int limit, std::string_view cursor) {
+  if (limit < 1 || limit > 1000) {
+    return absl::InvalidArgumentError("limit: must be between 1 and 1000");
+  }
+  const std::string prefix = keys_.AuditPrefix();
+  store::RangeRequest req = store::RangeRequest::Prefix(prefix);
+  if (!cursor.empty()) {
+    // The cursor is the key suffix of the last entry of the previous page.
+    const bool ok = cursor.size() == 28 && cursor[15] == '-' &&
+                    std::all_of(cursor.begin(), cursor.end(), [](char c) {
+                      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-';
+                    });
+    if (!ok) return absl::InvalidArgumentError("cursor: not a cursor of this list");
+    req.key = absl::StrCat(prefix, Av(cursor), std::string(1, '\0'));
+  }
+  req.limit = limit;
+  auto got = kv_.Range(req);
+  if (!got.ok()) return got.status();
+  Page page;
+  for (const auto& kv : got->kvs) {
+    auto e = DecodeAuditEntry(kv.value);
+    if (e.ok()) page.entries.push_back(*std::move(e));
+  }
+  if (got->more && !got->kvs.empty()) {
+    page.next_cursor = got->kvs.back().key.substr(prefix.size());
+  }
+  return page;
+}
+
+}  // namespace hg::auth
