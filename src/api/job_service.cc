@@ -1,6 +1,7 @@
 #include "api/job_service.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/random/distributions.h"
@@ -580,9 +581,15 @@ absl::StatusOr<ClusterInfo> JobService::Cluster() {
   const std::string workers = keys_.WorkersPrefix();
   store::TxnRequest txn;
   txn.success = {store::RangeRequest::Prefix(election), store::RangeRequest::Prefix(masters),
-                 store::RangeRequest::Prefix(workers)};
+                 store::RangeRequest::Prefix(workers),
+                 store::RangeRequest::Prefix(keys_.InflightPrefix())};
   HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
-  if (resp.responses.size() != 3) return absl::InternalError("cluster read: short txn response");
+  if (resp.responses.size() != 4) return absl::InternalError("cluster read: short txn response");
+  // Each worker's live runs, from the same revision as the registry (the claims it holds).
+  std::map<std::string, int> in_flight;
+  for (const auto& kv : std::get<store::RangeResponse>(resp.responses[3]).kvs) {
+    if (auto entry = runs::DecodeInflight(kv.value); entry.ok()) ++in_flight[entry->worker_id];
+  }
   ClusterInfo info;
   const auto& candidates = std::get<store::RangeResponse>(resp.responses[0]).kvs;
   auto leader = std::min_element(candidates.begin(), candidates.end(),
@@ -594,7 +601,9 @@ absl::StatusOr<ClusterInfo> JobService::Cluster() {
     info.masters.push_back(Member(kv, masters));
   }
   for (const auto& kv : std::get<store::RangeResponse>(resp.responses[2]).kvs) {
-    info.workers.push_back(Member(kv, workers));
+    ClusterMember w = Member(kv, workers);
+    if (auto it = in_flight.find(w.id); it != in_flight.end()) w.in_flight = it->second;
+    info.workers.push_back(std::move(w));
   }
   return info;
 }

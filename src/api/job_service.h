@@ -68,6 +68,7 @@ struct ClusterMember {
   std::string id;    // last key segment
   model::Json info;  // the registry value (JSON object; raw text under "value" otherwise)
   int64_t create_revision = 0;
+  int in_flight = 0;  // workers: runs claimed by it and not final (its inflight/ entries)
 };
 
 struct ClusterInfo {

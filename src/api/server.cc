@@ -741,7 +741,11 @@ void ApiServer::RegisterRoutes() {
     out["masters"] = Json::array();
     for (const auto& m : info->masters) out["masters"].push_back(EncodeMember(m));
     out["workers"] = Json::array();
-    for (const auto& w : info->workers) out["workers"].push_back(EncodeMember(w));
+    for (const auto& w : info->workers) {
+      Json worker = EncodeMember(w);
+      worker["in_flight"] = w.in_flight;
+      out["workers"].push_back(std::move(worker));
+    }
     out["auth"] = EncodeAuthMode(opts.security);
     SendJson(res, 200, out);
   });

@@ -355,6 +355,13 @@ TEST_F(JobServiceTest, Cluster) {
                         .value = R"({"id":"w1","labels":{"zone":"a"},"capacity":4})"})
                   .ok());
   ASSERT_TRUE(kv_->Put({.key = keys.Worker("w2"), .value = "not json"}).ok());
+  // w1 holds two claimed runs, a worker that is gone one.
+  for (const char* worker : {"w1", "w1", "gone"}) {
+    const auto id = model::ExecutionId::New(Name("j"), clock_.Now(), rng_);
+    ASSERT_TRUE(kv_->Put({.key = keys.Inflight(id),
+                          .value = runs::EncodeInflight({.worker_id = worker, .lease = 7})})
+                    .ok());
+  }
   auto info = service_.Cluster();
   ASSERT_TRUE(info.ok());
   ASSERT_TRUE(info->leader);
@@ -364,7 +371,9 @@ TEST_F(JobServiceTest, Cluster) {
   EXPECT_EQ(info->masters[0].id, "m1");
   ASSERT_THAT(info->workers, SizeIs(2));
   EXPECT_EQ(info->workers[0].info["capacity"], 4);
+  EXPECT_EQ(info->workers[0].in_flight, 2);
   EXPECT_EQ(info->workers[1].id, "w2");
+  EXPECT_EQ(info->workers[1].in_flight, 0);
   EXPECT_EQ(info->workers[1].info["value"], "not json");
 }
 
