@@ -5,7 +5,7 @@ import vue from '@vitejs/plugin-vue';
 // The API lives on the same origin as the UI in production (the master serves both), so the dev
 // server forwards every API prefix to a local `hourglass dev` on :8080.
 const apiTarget = process.env.HOURGLASS_API ?? 'http://127.0.0.1:8080';
-const apiPrefixes = ['/jobs', '/executions', '/cluster', '/cron', '/healthz', '/readyz', '/metrics'];
+const apiPrefixes = ['/jobs', '/executions', '/cluster', '/cron', '/auth', '/tokens', '/audit', '/healthz', '/readyz', '/metrics'];
 
 export default defineConfig({
   base: '/ui/',

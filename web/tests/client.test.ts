@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, forEachBounded, HourglassClient, type FetchLike } from '@/api/client';
+import { ApiError, forEachBounded, HourglassClient, type ClientOptions, type FetchLike } from '@/api/client';
 
 interface Call {
   url: string;
@@ -8,7 +8,10 @@ interface Call {
   headers: Record<string, string>;
 }
 
-function mock(respond: (c: Call) => Response | Promise<Response>): { client: HourglassClient; calls: Call[] } {
+function mock(
+  respond: (c: Call) => Response | Promise<Response>,
+  opts: Omit<ClientOptions, 'fetch'> = {},
+): { client: HourglassClient; calls: Call[] } {
   const calls: Call[] = [];
   const fetch: FetchLike = async (url, init) => {
     const c: Call = {
@@ -20,7 +23,7 @@ function mock(respond: (c: Call) => Response | Promise<Response>): { client: Hou
     calls.push(c);
     return respond(c);
   };
-  return { client: new HourglassClient({ fetch }), calls };
+  return { client: new HourglassClient({ ...opts, fetch }), calls };
 }
 
 const json = (v: unknown, status = 200, headers: Record<string, string> = {}) =>
@@ -153,6 +156,97 @@ describe('HourglassClient', () => {
   it('rejects a success response that is not JSON', async () => {
     const { client } = mock(() => new Response('<html>', { status: 200 }));
     await expect(client.getJob('x')).rejects.toMatchObject({ code: 'bad_response' });
+  });
+});
+
+describe('HourglassClient authentication', () => {
+  it('sends the session token as a bearer token on every request, and none without one', async () => {
+    let token: string | null = 'hg_ops.s3cret';
+    const { client, calls } = mock(() => json([]), { token: () => token });
+    await client.listJobs();
+    await client.pause('x').catch(() => undefined);
+    token = null;
+    await client.listJobs();
+    expect(calls.map((c) => c.headers.Authorization)).toEqual(['Bearer hg_ops.s3cret', 'Bearer hg_ops.s3cret', undefined]);
+  });
+
+  it('checks a candidate token with GET /auth without using the session one', async () => {
+    const { client, calls } = mock(() => json({ required: true, insecure_no_auth: false, principal: { name: 'v', role: 'viewer' } }), {
+      token: () => 'hg_old.x',
+    });
+    const info = await client.authInfo('hg_v.new');
+    expect(info.principal).toEqual({ name: 'v', role: 'viewer' });
+    await client.authInfo(null);
+    expect(calls.map((c) => `${c.method} ${c.url} ${c.headers.Authorization}`)).toEqual([
+      'GET /auth Bearer hg_v.new',
+      'GET /auth undefined',
+    ]);
+  });
+
+  it('tells the session about a 401 and still rejects the call', async () => {
+    const seen: number[] = [];
+    const { client } = mock(
+      () => json({ error: 'invalid or expired token', details: ['invalid or expired token'], code: 'unauthenticated' }, 401),
+      { onUnauthorized: (e) => seen.push(e.status) },
+    );
+    await expect(client.listJobs()).rejects.toMatchObject({ status: 401, message: 'invalid or expired token' });
+    expect(seen).toEqual([401]);
+  });
+
+  it('reports 403 and 429 answers as refusals with the server message', async () => {
+    const refused: string[] = [];
+    const unauthorized: number[] = [];
+    let status = 403;
+    const { client } = mock(
+      () =>
+        json(
+          status === 403
+            ? { error: 'token "v" has role viewer; this needs operator', details: [], code: 'permission_denied' }
+            : { error: 'rate limit: too many requests from v; retry after 1s', details: [], code: 'resource_exhausted' },
+          status,
+        ),
+      { onRefused: (e) => refused.push(`${e.status} ${e.message}`), onUnauthorized: (e) => unauthorized.push(e.status) },
+    );
+    await expect(client.trigger('x')).rejects.toMatchObject({ status: 403, code: 'permission_denied' });
+    status = 429;
+    await expect(client.listJobs()).rejects.toMatchObject({ status: 429 });
+    status = 400;
+    await expect(client.listJobs()).rejects.toMatchObject({ status: 400 });
+    expect(refused).toEqual([
+      '403 token "v" has role viewer; this needs operator',
+      '429 rate limit: too many requests from v; retry after 1s',
+    ]);
+    expect(unauthorized).toEqual([]);
+  });
+
+  it('lists, creates and deletes tokens', async () => {
+    const { client, calls } = mock((c) =>
+      c.method === 'POST'
+        ? json({ name: 'ci', role: 'operator', token: 'hg_ci.abc' }, 201)
+        : c.method === 'DELETE'
+          ? new Response(null, { status: 204 })
+          : json([{ name: 'admin', role: 'admin', created_at: '2026-01-01T00:00:00Z', created_by: 'bootstrap', expires_at: null }]),
+    );
+    const list = await client.listTokens();
+    expect(list.map((t) => t.name)).toEqual(['admin']);
+    const created = await client.createToken({ name: 'ci', role: 'operator', expires_in: '720h' });
+    expect(created.token).toBe('hg_ci.abc');
+    await client.createToken({ name: 'ci2', role: 'viewer' });
+    await client.deleteToken('a b');
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['GET /tokens', 'POST /tokens', 'POST /tokens', 'DELETE /tokens/a%20b']);
+    expect(calls[1]?.body).toEqual({ name: 'ci', role: 'operator', expires_in: '720h' });
+    expect(calls[2]?.body).toEqual({ name: 'ci2', role: 'viewer' });
+  });
+
+  it('pages the audit log by cursor, reading X-Next-Cursor', async () => {
+    const entry = { time: '2026-01-01T00:00:00Z', actor: 'admin', role: 'admin', method: 'POST', route: '/tokens', target: '', status: 201, remote: '127.0.0.1' };
+    const { client, calls } = mock((c) => (c.url.includes('cursor=') ? json([entry]) : json([entry, entry], 200, { 'X-Next-Cursor': 'k2' })));
+    const p1 = await client.audit(2);
+    expect(p1.nextCursor).toBe('k2');
+    expect(p1.entries).toHaveLength(2);
+    const p2 = await client.audit(2, p1.nextCursor);
+    expect(p2.nextCursor).toBeNull();
+    expect(calls.map((c) => c.url)).toEqual(['/audit?limit=2', '/audit?limit=2&cursor=k2']);
   });
 });
 

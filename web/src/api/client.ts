@@ -2,7 +2,10 @@
 // the API (the master mounts it under /ui/; `npm run dev` proxies the API prefixes).
 import type {
   ApiErrorBody,
+  AuditPage,
+  AuthInfo,
   ClusterInfo,
+  CreatedToken,
   CronPreview,
   Execution,
   FieldError,
@@ -11,6 +14,8 @@ import type {
   JobSpec,
   JobsPage,
   Ledger,
+  TokenInfo,
+  TokenRequest,
 } from './types';
 
 /** An HTTP error from the API, with the server's error code, its list of problems (`details`) and
@@ -44,7 +49,16 @@ export interface ClientOptions {
   fetch?: FetchLike;
   /** Per-request timeout; a hung request must not freeze polling. */
   timeoutMs?: number;
+  /** The token to send as `Authorization: Bearer …`, read at every request. */
+  token?: () => string | null;
+  /** Called on every 401 (no, a wrong or an expired token) before the call rejects. */
+  onUnauthorized?: (err: ApiError) => void;
+  /** Called on every 403 (the role may not) and 429 (rate limit) before the call rejects. */
+  onRefused?: (err: ApiError) => void;
 }
+
+/** The session's side of the client, set once at start (main.ts). */
+export type AuthHooks = Pick<ClientOptions, 'token' | 'onUnauthorized' | 'onRefused'>;
 
 function enc(s: string): string {
   return encodeURIComponent(s);
@@ -88,15 +102,24 @@ export class HourglassClient {
   private readonly baseUrl: string;
   private readonly fetchFn: FetchLike;
   private readonly timeoutMs: number;
+  private hooks: AuthHooks;
 
   constructor(opts: ClientOptions = {}) {
     this.baseUrl = opts.baseUrl ?? '';
     this.fetchFn = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.timeoutMs = opts.timeoutMs ?? 15000;
+    this.hooks = { token: opts.token, onUnauthorized: opts.onUnauthorized, onRefused: opts.onRefused };
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+  setAuthHooks(hooks: AuthHooks): void {
+    this.hooks = { ...hooks };
+  }
+
+  /** `token`: undefined sends the session's token; a string or null sends that one or none. */
+  private async request(method: string, path: string, body?: unknown, token?: string | null): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json' };
+    const bearer = token === undefined ? this.hooks.token?.() : token;
+    if (bearer) headers.Authorization = `Bearer ${bearer}`;
     const init: RequestInit = { method, headers };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -114,7 +137,12 @@ export class HourglassClient {
     } finally {
       if (timer) clearTimeout(timer);
     }
-    if (!res.ok) throw await errorFromResponse(res);
+    if (!res.ok) {
+      const err = await errorFromResponse(res);
+      if (err.status === 401) this.hooks.onUnauthorized?.(err);
+      else if (err.status === 403 || err.status === 429) this.hooks.onRefused?.(err);
+      throw err;
+    }
     return res;
   }
 
@@ -200,6 +228,39 @@ export class HourglassClient {
 
   cronPreview(expr: string, tz: string, n = 10): Promise<CronPreview> {
     return this.json<CronPreview>('GET', `/cron/preview${query({ expr, tz, n })}`);
+  }
+
+  /** Who `token` is (null: no token), whether tokens are required. Open route: never 401. */
+  async authInfo(token: string | null = null): Promise<AuthInfo> {
+    const res = await this.request('GET', '/auth', undefined, token);
+    const a = (await res.json()) as Partial<AuthInfo> | null;
+    const p = a?.principal;
+    return {
+      required: a?.required === true,
+      insecure_no_auth: a?.insecure_no_auth === true,
+      principal: p && typeof p.name === 'string' && typeof p.role === 'string' ? { name: p.name, role: p.role } : null,
+    };
+  }
+
+  listTokens(): Promise<TokenInfo[]> {
+    return this.json<TokenInfo[]>('GET', '/tokens').then((t) => (Array.isArray(t) ? t : []));
+  }
+
+  /** The answer holds the secret; it is never shown again. */
+  createToken(req: TokenRequest): Promise<CreatedToken> {
+    return this.json<CreatedToken>('POST', '/tokens', req);
+  }
+
+  async deleteToken(name: string): Promise<void> {
+    await this.request('DELETE', `/tokens/${enc(name)}`);
+  }
+
+  /** One page of the audit log, newest first; `nextCursor` reads the older page. */
+  async audit(limit: number, cursor?: string | null): Promise<AuditPage> {
+    const res = await this.request('GET', `/audit${query({ limit, cursor })}`);
+    const entries = (await res.json()) as AuditPage['entries'];
+    const next = res.headers.get('X-Next-Cursor');
+    return { entries: Array.isArray(entries) ? entries : [], nextCursor: next ? next : null };
   }
 }
 

@@ -223,3 +223,63 @@ export interface Ledger {
   counts: Partial<Record<LedgerOutcome, number>>;
   instants: LedgerEntry[];
 }
+
+/** Token roles, weakest first (docs/design/security.md). */
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who the API took the caller for. `role` is a string: a newer server may know more roles. */
+export interface Principal {
+  name: string;
+  role: string;
+}
+
+/** `GET /auth`: open; what a client needs before and after signing in. */
+export interface AuthInfo {
+  required: boolean;
+  insecure_no_auth: boolean;
+  /** The token's owner; the anonymous admin when tokens are not required; null for no or a bad token. */
+  principal: Principal | null;
+}
+
+/** An entry of `GET /tokens` (never the secret). */
+export interface TokenInfo {
+  name: string;
+  role: string;
+  created_at: string;
+  created_by?: string;
+  expires_at?: string | null;
+}
+
+export interface TokenRequest {
+  name: string;
+  role: Role;
+  /** Go duration such as "720h"; absent: never expires. */
+  expires_in?: string;
+}
+
+/** `POST /tokens` answer: the only time `token` (the secret) is shown. */
+export interface CreatedToken {
+  name: string;
+  role: string;
+  token: string;
+}
+
+/** An entry of `GET /audit`: one mutating call, allowed or refused. */
+export interface AuditEntry {
+  time: string;
+  actor: string;
+  role?: string;
+  method: string;
+  /** Route template, e.g. `/jobs/{name}/trigger`. */
+  route: string;
+  /** The job, execution or token named in the path. */
+  target?: string;
+  status: number;
+  remote?: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  nextCursor: string | null;
+}
