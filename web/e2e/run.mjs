@@ -11,7 +11,7 @@
 // killed by pid at the end (on every path). Screenshots and the server log go to e2e-artifacts/.
 // The last line printed is "N passed, N failed".
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -25,7 +25,9 @@ const distDir = join(webDir, 'dist');
 const JOB = 'e2e-hello';
 const SLOW_JOB = 'e2e-sleeper';
 const FAILING_JOB = 'e2e-failing';
-const PAGES = ['jobs', 'job', 'edit', 'cluster', 'dashboard'];
+const AUTH_JOB = 'e2e-auth';
+const VIEWER_TOKEN = 'e2e-viewer';
+const PAGES = ['jobs', 'job', 'edit', 'cluster', 'dashboard', 'signin', 'tokens', 'audit'];
 
 /** @type {import('node:child_process').ChildProcess | null} */
 let server = null;
@@ -107,26 +109,53 @@ async function waitFor(what, fn, timeoutMs) {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ''}`);
 }
 
-async function startServer(bin, port) {
+/**
+ * Starts `hourglass dev` on `port` with a fresh data directory. With `auth`, tokens are required
+ * and the bootstrap admin token is written to a file; it is returned as `adminToken`.
+ * @param {{ auth?: boolean, log?: string }} opts
+ */
+async function startServer(bin, port, opts = {}) {
   const data = mkdtempSync(join(tmpdir(), 'hourglass-e2e-data-'));
   tempDirs.push(data);
-  const out = createWriteStream(join(artifacts, 'server.log'));
+  const out = createWriteStream(join(artifacts, opts.log ?? 'server.log'));
   await new Promise((r) => out.on('open', r));
+  const tokenFile = join(data, 'admin.token');
   const args = ['dev', '--http', `127.0.0.1:${port}`, '--data', data, '--ui-dir', distDir];
+  if (opts.auth) args.push('--auth', 'on', '--bootstrap-token-file', tokenFile);
   log(`starting ${bin} ${args.join(' ')}`);
   server = spawn(bin, args, { cwd: data, stdio: ['ignore', out, out] });
   server.on('exit', (code, sig) => log(`server exited (code ${code}, signal ${sig})`));
   const base = `http://127.0.0.1:${port}`;
   await waitFor('/readyz', async () => (await fetch(`${base}/readyz`)).ok, 90_000);
+  const adminToken = opts.auth ? readFileSync(tokenFile, 'utf8').trim() : null;
+  /** @type {Record<string, string>} */
+  const headers = adminToken ? { Authorization: `Bearer ${adminToken}` } : {};
   await waitFor(
     'a leader and a worker in /cluster',
     async () => {
-      const c = /** @type {{leader: unknown, workers: unknown[]}} */ (await (await fetch(`${base}/cluster`)).json());
+      const c = /** @type {{leader: unknown, workers: unknown[]}} */ (await (await fetch(`${base}/cluster`, { headers })).json());
       return c.leader && Array.isArray(c.workers) && c.workers.length > 0;
     },
     60_000,
   );
-  return base;
+  return { base, adminToken };
+}
+
+/**
+ * A JSON client of the API at `base`, sending `token` when given.
+ * @param {string} base
+ * @param {string | null} [token]
+ */
+function apiClient(base, token = null) {
+  return async (method, path, body) => {
+    /** @type {Record<string, string>} */
+    const headers = {};
+    if (body) headers['Content-Type'] = 'application/json';
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const res = await fetch(`${base}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null, text };
+  };
 }
 
 async function stopServer() {
@@ -184,17 +213,8 @@ async function main() {
   mkdirSync(artifacts, { recursive: true });
   const bin = findBinary();
   ensureBuilt();
-  const port = await freePort();
-  const base = await startServer(bin, port);
-  const api = async (method, path, body) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: body ? { 'Content-Type': 'application/json' } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  };
+  let { base } = await startServer(bin, await freePort());
+  let api = apiClient(base);
 
   const profile = mkdtempSync(join(tmpdir(), 'hourglass-e2e-chromium-'));
   tempDirs.push(profile);
@@ -216,13 +236,16 @@ async function main() {
   const page = context.pages()[0] ?? (await context.newPage());
 
   // Every console error or warning is a failure, except the 400 answers the server gives to the
-  // invalid cron expression this test types on purpose (Chromium logs every 4xx fetch).
+  // invalid cron expression this test types on purpose, and the 401 answers to a token it deletes
+  // on purpose (Chromium logs every 4xx fetch).
   const consoleProblems = [];
   let expect400 = false;
+  let expect401 = false;
   page.on('console', (msg) => {
     if (msg.type() !== 'error' && msg.type() !== 'warning') return;
     const text = msg.text();
     if (expect400 && /status of 400/.test(text)) return;
+    if (expect401 && /status of 401/.test(text)) return;
     consoleProblems.push(`${msg.type()}: ${text} (${msg.location().url})`);
   });
   page.on('pageerror', (err) => consoleProblems.push(`page error: ${err.message}`));
@@ -232,6 +255,14 @@ async function main() {
     await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   };
   const ui = (path) => `${base}/ui${path}`;
+  // The sign-in page, sent there from `redirect` (and by a 401 when `expired`).
+  const atSignIn = (redirect, expired = false) =>
+    page.waitForURL(
+      (u) => u.pathname === '/ui/signin' && u.searchParams.get('redirect') === redirect && (u.searchParams.get('expired') === '1') === expired,
+      { timeout: 15_000 },
+    );
+  let adminToken = '';
+  let viewerToken = '';
 
   const steps = [
     [
@@ -486,6 +517,154 @@ async function main() {
         const got = await api('GET', `/jobs/${JOB}`);
         expect(got.status === 404, `GET after delete: ${got.status}`);
         await waitFor('row to disappear', async () => (await page.locator(`tr[data-job="${JOB}"]`).count()) === 0, 5_000);
+      },
+    ],
+    // --- with tokens required (`--auth on` on loopback) -------------------------------------
+    [
+      'auth on: the UI asks for a token, keeping the route to return to',
+      async () => {
+        await page.goto('about:blank'); // nothing polls the server that goes away
+        await stopServer();
+        const started = await startServer(bin, await freePort(), { auth: true, log: 'server-auth.log' });
+        base = started.base;
+        adminToken = started.adminToken ?? '';
+        expect(/^hg_admin\.[0-9a-f]{64}$/.test(adminToken), `bootstrap token file holds ${adminToken.length} characters`);
+        api = apiClient(base, adminToken);
+        const anon = await apiClient(base)('GET', '/jobs/');
+        expect(anon.status === 401, `anonymous GET /jobs/: ${anon.status}`);
+        const created = await api('POST', '/jobs/', {
+          name: AUTH_JOB,
+          cron_expr: '0 0 0 1 1 *',
+          executor_type: 'shell',
+          executor: { command: 'echo auth' },
+        });
+        expect(created.status === 201, `create ${AUTH_JOB}: ${created.status}`);
+        await page.goto(ui('/cluster'));
+        await atSignIn('/cluster');
+        await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+        expect((await page.getByRole('link', { name: 'Jobs' }).count()) === 0, 'navbar offers pages before sign-in');
+      },
+    ],
+    [
+      'a bad token is refused',
+      async () => {
+        await page.getByLabel('API token').fill(`hg_admin.${'0'.repeat(64)}`);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByTestId('signin-error').getByText('not valid').waitFor();
+        expect(/\/ui\/signin/.test(page.url()), `left the sign-in page: ${page.url()}`);
+        expect((await page.evaluate(() => sessionStorage.length)) === 0, 'a refused token was kept');
+        await shot('signin');
+      },
+    ],
+    [
+      'the admin signs in and lands on the route it asked for',
+      async () => {
+        await page.getByLabel('API token').fill(adminToken);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL(/\/ui\/cluster$/);
+        await page.getByTestId('cluster-health').getByText('healthy').waitFor();
+        expect((await page.getByTestId('principal-name').textContent())?.trim() === 'admin', 'principal name');
+        expect((await page.getByTestId('principal-role').textContent())?.trim() === 'admin', 'principal role');
+        await page.getByRole('link', { name: 'New job' }).waitFor();
+      },
+    ],
+    [
+      'the admin creates a viewer token; its secret is shown once',
+      async () => {
+        await page.getByRole('link', { name: 'Tokens' }).click();
+        await page.waitForURL(/\/ui\/tokens$/);
+        await page.locator('tr[data-token="admin"]').waitFor();
+        await page.getByLabel('Name', { exact: true }).fill(VIEWER_TOKEN);
+        await page.getByLabel('Role').selectOption('viewer');
+        await page.getByLabel('Expires in').fill('1h');
+        await page.getByRole('button', { name: 'Create token' }).click();
+        const secret = page.getByTestId('new-token-secret');
+        await secret.waitFor();
+        viewerToken = await secret.inputValue();
+        expect(new RegExp(`^hg_${VIEWER_TOKEN}\\.[0-9a-f]{64}$`).test(viewerToken), `secret shown: ${viewerToken.length} characters`);
+        await page.getByTestId('new-token').getByText('only time it is shown').waitFor();
+        await page.getByTestId('copy-token').waitFor();
+        const row = page.locator(`tr[data-token="${VIEWER_TOKEN}"]`);
+        await row.getByText('viewer', { exact: true }).waitFor();
+        const list = await api('GET', '/tokens');
+        expect(list.status === 200 && !list.text.includes(viewerToken.split('.')[1]), 'GET /tokens shows the secret');
+        await shot('tokens');
+        await page.getByRole('button', { name: /I have copied it/ }).click();
+        await secret.waitFor({ state: 'detached' });
+      },
+    ],
+    [
+      'sign out forgets the token',
+      async () => {
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.waitForURL(/\/ui\/signin/);
+        expect((await page.evaluate(() => sessionStorage.length)) === 0, 'token still kept after sign-out');
+        await page.goto(ui('/jobs'));
+        await atSignIn('/jobs');
+      },
+    ],
+    [
+      'the viewer sees no control it may not use',
+      async () => {
+        await page.getByLabel('API token').fill(viewerToken);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL(/\/ui\/jobs$/);
+        expect((await page.getByTestId('principal-role').textContent())?.trim() === 'viewer', 'principal role');
+        await page.locator(`tr[data-job="${AUTH_JOB}"]`).waitFor();
+        const absent = async (what, loc) => expect((await loc.count()) === 0, `viewer sees ${what}`);
+        await absent('New job', page.getByRole('link', { name: 'New job' }));
+        await absent('bulk pause', page.getByRole('button', { name: 'Pause selected' }));
+        await absent('Tokens', page.getByRole('link', { name: 'Tokens' }));
+        await absent('Audit', page.getByRole('link', { name: 'Audit' }));
+        await page.locator(`tr[data-job="${AUTH_JOB}"]`).getByRole('link', { name: AUTH_JOB }).click();
+        await page.getByRole('heading', { name: AUTH_JOB }).waitFor();
+        await page.getByTestId('fire-times').waitFor();
+        for (const name of ['Trigger now', 'Pause', 'Delete']) await absent(name, page.getByRole('button', { name, exact: true }));
+        await absent('Edit', page.getByRole('link', { name: 'Edit', exact: true }));
+        // Typed addresses of admin pages lead back to the jobs with the refusal in words.
+        await page.goto(ui(`/jobs/${AUTH_JOB}/edit`));
+        await page.waitForURL(/\/ui\/jobs$/);
+        await page.getByTestId('refusal-alert').getByText('viewer role may not open Edit job').waitFor();
+        // The server refuses too (the UI is not the gate).
+        const trig = await apiClient(base, viewerToken)('POST', `/jobs/${AUTH_JOB}/trigger`);
+        expect(trig.status === 403 && /viewer/.test(trig.body?.error ?? ''), `viewer trigger: ${trig.status} ${trig.text}`);
+      },
+    ],
+    [
+      'a deleted token sends the tab back to sign-in, keeping the route',
+      async () => {
+        await page.goto(ui(`/jobs/${AUTH_JOB}`));
+        await page.getByRole('heading', { name: AUTH_JOB }).waitFor();
+        expect401 = true;
+        const del = await api('DELETE', `/tokens/${VIEWER_TOKEN}`);
+        expect(del.status === 204, `delete viewer token: ${del.status}`);
+        await atSignIn(`/jobs/${AUTH_JOB}`, true);
+        await page.getByTestId('signin-expired').waitFor();
+        expect((await page.evaluate(() => sessionStorage.length)) === 0, 'the refused token was kept');
+        await page.getByLabel('API token').fill(adminToken);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL(new RegExp(`/ui/jobs/${AUTH_JOB}$`));
+        await page.getByRole('button', { name: 'Trigger now' }).waitFor();
+        expect401 = false;
+      },
+    ],
+    [
+      'the Audit page lists the token creation and deletion, newest first',
+      async () => {
+        await page.getByRole('link', { name: 'Audit' }).click();
+        await page.waitForURL(/\/ui\/audit$/);
+        const rows = page.locator('[data-testid="audit-table"] tbody tr[data-method]');
+        const createdRow = rows.and(page.locator('[data-method="POST"][data-route="/tokens"][data-status="201"]'));
+        await createdRow.getByText('admin', { exact: true }).first().waitFor();
+        const deletedRow = rows.and(page.locator(`[data-method="DELETE"][data-target="${VIEWER_TOKEN}"][data-status="204"]`));
+        await deletedRow.waitFor();
+        const order = await rows.evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-method')} ${tr.getAttribute('data-route')}`));
+        const iDelete = order.findIndex((r) => r.startsWith('DELETE /tokens'));
+        const iCreate = order.indexOf('POST /tokens');
+        expect(iDelete >= 0 && iCreate > iDelete, `not newest first: ${order.join(', ')}`);
+        // The refused trigger of the viewer is there too.
+        await rows.and(page.locator('[data-status="403"]')).getByText(VIEWER_TOKEN).first().waitFor();
+        await shot('audit');
       },
     ],
     [

@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { memoryStorage } from './memoryStorage';
 import { ApiError } from '@/api/client';
 import { ACTIONS, clearToken, decideRoute, loadToken, refusalText, roleAllows, safeRedirect, saveToken, TOKEN_KEY, type Action } from '@/lib/auth';
-
-/** A Storage with only what the helpers use, backed by a Map. */
-function memoryStorage(): Storage & { map: Map<string, string> } {
-  const map = new Map<string, string>();
-  return {
-    map,
-    get length() {
-      return map.size;
-    },
-    clear: () => map.clear(),
-    getItem: (k) => map.get(k) ?? null,
-    key: (i) => [...map.keys()][i] ?? null,
-    removeItem: (k) => void map.delete(k),
-    setItem: (k, v) => void map.set(k, String(v)),
-  };
-}
 
 describe('roleAllows', () => {
   const table: Record<string, Action[]> = {

@@ -1,22 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { memoryStorage } from './memoryStorage';
 import { ApiError } from '@/api/client';
 import type { AuthInfo } from '@/api/types';
 import { TOKEN_KEY } from '@/lib/auth';
 import { createSession, handleUnauthorized, type RouterLike } from '@/stores/session';
 
-function memoryStorage(): Storage {
-  const map = new Map<string, string>();
-  return {
-    get length() {
-      return map.size;
-    },
-    clear: () => map.clear(),
-    getItem: (k) => map.get(k) ?? null,
-    key: (i) => [...map.keys()][i] ?? null,
-    removeItem: (k) => void map.delete(k),
-    setItem: (k, v) => void map.set(k, String(v)),
-  };
-}
 
 /** A server with auth on that knows `tokens` (token → principal). */
 function fakeServer(opts: { required?: boolean; insecure?: boolean; tokens?: Record<string, AuthInfo['principal']>; down?: boolean } = {}) {
