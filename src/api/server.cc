@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "api/errors.h"
@@ -353,6 +354,9 @@ ApiServer::ApiServer(JobService& service, Options options)
   http_->set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req,
                                                                        Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if ((res.status == 400 || res.status == 404) && RouteOrRefuseMethod(req, res)) {
+      return httplib::Server::HandlerResponse::Handled;
+    }
     switch (res.status) {
       case 404:
         SendError(res, 404, "not_found", absl::StrCat("no route for ", req.method, " ", req.path));
@@ -442,6 +446,7 @@ void ApiServer::Handle(std::string_view method, const std::string& pattern, auth
                     absl::FromChrono(std::chrono::steady_clock::now() - start));
     }
   };
+  compiled_.push_back({std::string(method), std::regex(pattern), guarded});
   if (method == "GET") {
     http_->Get(pattern, guarded);
   } else if (method == "POST") {
@@ -455,6 +460,39 @@ void ApiServer::Handle(std::string_view method, const std::string& pattern, auth
   } else {
     Log().Error("unsupported method in Handle()", {{"method", std::string(method)}});
   }
+}
+
+bool ApiServer::RouteOrRefuseMethod(const Request& req, Response& res) const {
+  std::vector<std::string> allowed;
+  const Compiled* same = nullptr;
+  for (const Compiled& c : compiled_) {
+    if (!std::regex_match(req.path, c.regex)) continue;
+    if (std::find(allowed.begin(), allowed.end(), c.method) == allowed.end()) {
+      allowed.push_back(c.method);
+    }
+    if (c.method == req.method) same = &c;
+  }
+  if (allowed.empty()) return false;
+  if (same == nullptr) {
+    res.set_header("Allow", absl::StrJoin(allowed, ", "));
+    SendError(res, 405, "method_not_allowed",
+              absl::StrCat(req.method, " is not allowed on ", req.path,
+                           "; allowed: ", absl::StrJoin(allowed, ", ")));
+    return true;
+  }
+  // cpp-httplib 0.11 answers 400 to a POST/PUT/DELETE without Content-Length (e.g. `curl -X
+  // POST .../trigger`): such a request has an empty body, so serve it as one.
+  if (res.status == 400 && !req.has_header("Content-Length") &&
+      !req.has_header("Transfer-Encoding")) {
+    Request copy = req;
+    copy.body.clear();
+    if (!std::regex_match(copy.path, copy.matches, same->regex)) return false;
+    res.status = -1;
+    same->handler(copy, res);
+    if (res.status == -1) res.status = 200;
+    return true;
+  }
+  return false;
 }
 
 absl::Status ApiServer::MountStatic(std::string url_prefix, const std::string& dir,

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -133,12 +134,23 @@ class ApiServer {
  private:
   void RegisterRoutes();
   void RegisterSecurityRoutes();
+  // For a request httplib did not route (404) or refused (400): 405 with Allow when the path
+  // has routes for other methods; a body-less write served as one with an empty body. False:
+  // neither applies.
+  bool RouteOrRefuseMethod(const httplib::Request& req, httplib::Response& res) const;
 
   JobService& service_;
   Options options_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   std::vector<Route> routes_;
+  // The same routes compiled, for what httplib does not route itself (see the error handler).
+  struct Compiled {
+    std::string method;
+    std::regex regex;
+    Handler handler;
+  };
+  std::vector<Compiled> compiled_;
   int port_ = 0;
 };
 

@@ -1,7 +1,11 @@
 // The HTTP contract: a real ApiServer on port 0 over SqliteKv, driven with httplib::Client.
 #include "api/server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -145,6 +149,47 @@ TEST_F(ServerTest, V1CreateHttpJobAndListAndDeleteAndHistory) {
   EXPECT_THAT(Body(client_->Get("/jobs/my-first-shell-job/history")), SizeIs(2));
   EXPECT_EQ(client_->Delete("/jobs/my-first-shell-job?purge=true")->status, 204);
   EXPECT_THAT(Body(client_->Get("/jobs/my-first-shell-job/history")), SizeIs(0));
+}
+
+// One raw HTTP/1.1 request on a fresh connection; returns the whole response text.
+std::string RawRequest(int port, const std::string& request) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+TEST_F(ServerTest, AWriteWithoutABodyOrContentLengthIsServed) {
+  ASSERT_EQ(Post("/jobs/", kV1ShellJob)->status, 201);
+  // What `curl -X POST http://…/jobs/NAME/trigger` sends: no body, no Content-Length.
+  const std::string answer = RawRequest(
+      server_->port(),
+      "POST /jobs/my-first-shell-job/trigger HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_THAT(answer, StartsWith("HTTP/1.1 202")) << answer;
+  EXPECT_THAT(answer, HasSubstr("\"trigger\":\"manual\""));
+  const std::string missing = RawRequest(
+      server_->port(), "POST /jobs/nope/pause HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_THAT(missing, StartsWith("HTTP/1.1 404")) << missing;
+}
+
+TEST_F(ServerTest, AnUnsupportedMethodGets405WithAllow) {
+  auto r = client_->Patch("/jobs/", "{}", kJsonType);
+  Json body = ExpectError(r, 405, "method_not_allowed");
+  EXPECT_EQ(r->get_header_value("Allow"), "POST, GET");
+  auto d = client_->Delete("/jobs/x/history");
+  ExpectError(d, 405, "method_not_allowed");
+  EXPECT_EQ(d->get_header_value("Allow"), "GET");
+  ExpectError(client_->Get("/nothing/here"), 404, "not_found");
 }
 
 TEST_F(ServerTest, WithAndWithoutTrailingSlash) {
