@@ -72,7 +72,7 @@ void BM_RawSpawnWait(benchmark::State& state) {
 BENCHMARK(BM_RawSpawnWait)->UseRealTime();
 
 void BM_ShellExecutor(benchmark::State& state) {
-  auto executor = ShellExecutor::Create({}, RealClock::Get());
+  auto executor = ShellExecutor::Create({.allow_root = true}, RealClock::Get());
   ExecRequest request;
   request.spec = ShellSpec{.command = "/bin/true"};
   Completions done;
@@ -114,7 +114,9 @@ BENCHMARK(BM_CurlEasyLoop)->UseRealTime();
 
 void BM_HttpExecutor(benchmark::State& state) {
   const int64_t in_flight = state.range(0);
-  auto executor = HttpExecutor::Create({}, RealClock::Get());
+  HttpConfig config;
+  config.destinations.Allow(*IpNet::Parse("127.0.0.1"));  // the local test server
+  auto executor = HttpExecutor::Create(std::move(config), RealClock::Get());
   ExecRequest request;
   request.spec = HttpSpec{.url = Server().Url("/hello")};
   Completions done;
@@ -133,8 +135,8 @@ BENCHMARK(BM_HttpExecutor)->Arg(1)->Arg(4)->UseRealTime();
 
 // One repetition = one 1-second wrk run; its own count and duration are the measurement.
 void BM_Wrk(benchmark::State& state) {
-  const std::string cmd = "wrk -t1 -c" + std::to_string(state.range(0)) + " -d1s " +
-                          Server().Url("/hello") + " 2>&1";
+  const std::string cmd =
+      "wrk -t1 -c" + std::to_string(state.range(0)) + " -d1s " + Server().Url("/hello") + " 2>&1";
   double requests = 0, seconds = 0;
   for (auto _ : state) {
     FILE* out = popen(cmd.c_str(), "r");

@@ -91,6 +91,8 @@ async function startHourglass(cfg, dir) {
   const worker = new Child('hourglass-worker', cfg.hourglass, [
     'worker', '--etcd', etcd.url, '--grpc', `127.0.0.1:${grpc}`, '--metrics', `127.0.0.1:${metrics}`,
     '--id', 'bench-worker', '--capacity', String(cfg.capacity), ...common,
+    // The no-op receiver is on 127.0.0.1, which HTTP jobs may not reach by default.
+    '--http-allow', '127.0.0.0/8',
   ], { logDir: dir, cwd: dir }); // its default spool folder (./hourglass-worker-data) stays in the run folder
   return {
     api: `http://127.0.0.1:${http}`,

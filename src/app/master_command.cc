@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "app/commands.h"
+#include "app/executor_settings.h"
 #include "app/master_node.h"
 #include "app/process.h"
 #include "app/settings.h"
@@ -23,6 +24,7 @@ struct MasterFlags {
   bool dev = false;
   Settings settings;
   EtcdSettings etcd;
+  ExecutorFlags executor;  // dev only
   std::string http, id, election_ttl, compact_retention, fire_ahead, prefix, ui_dir, data,
       log_level, log_format, capacity, metrics_job_label, otlp_endpoint, secret_headers;
   std::string auth, insecure_no_auth, bootstrap_token, bootstrap_token_file, rate_limit,
@@ -149,6 +151,7 @@ int RunMaster(MasterFlags& f) {
   // hourglass dev: the worker lives in this process and is reached by direct calls.
   std::unique_ptr<WorkerNode> worker;
   std::unique_ptr<dispatch::WorkerClient> client;
+  std::string shell_warning;
   if (f.dev) {
     WorkerNodeOptions w;
     w.version = kVersion;
@@ -161,6 +164,11 @@ int RunMaster(MasterFlags& f) {
     auto secret_headers = ParseSecretHeaders(f.secret_headers);
     if (!secret_headers.ok()) return Fail(cmd, secret_headers.status());
     w.service.secret_headers = *secret_headers;
+    if (auto st = ResolveExecutorSettings(f.executor, &w.shell, &w.http); !st.ok()) {
+      return Fail(cmd, st);
+    }
+    shell_warning = ShellIdentityWarning(w.shell);
+    if (!shell_warning.empty()) log::Logger("master").Warn(shell_warning);
     w.session_ttl_seconds = o.master.election_ttl_seconds;
     w.metrics = &metrics;
     w.tracer = o.tracer;
@@ -179,7 +187,9 @@ int RunMaster(MasterFlags& f) {
                               {"version", kVersion}});
   if (f.dev) {
     std::cerr << "\nHourglass is running: API http://" << node.http_address()
-              << "/jobs/  UI http://" << node.http_address() << "/ui/  (Ctrl-C stops)\n\n";
+              << "/jobs/  UI http://" << node.http_address() << "/ui/  (Ctrl-C stops)\n";
+    if (!shell_warning.empty()) std::cerr << "Note: " << shell_warning << "\n";
+    std::cerr << "\n";
   }
   const int sig = WaitForShutdownSignal();
   log::Logger("master").Info("shutting down", {{"signal", sig}});
@@ -260,6 +270,8 @@ void RegisterDevCommand(CLI::App& app) {
                   &f->data);
   f->settings.Add("capacity", "16", "concurrent runs of the in-process worker", &f->capacity);
   AddSecretHeadersSetting(f->settings, &f->secret_headers);
+  AddExecutorSettings(f->settings, {.http_allow = "127.0.0.0/8,::1", .allow_root = "true"},
+                      &f->executor);
   f->settings.Register(*cmd);
   cmd->callback([f] {
     if (const int rc = RunMaster(*f); rc != 0) throw CLI::RuntimeError(rc);

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "app/commands.h"
+#include "app/executor_settings.h"
 #include "app/process.h"
 #include "app/settings.h"
 #include "app/version.h"
@@ -18,9 +19,10 @@ namespace {
 struct WorkerFlags {
   Settings settings;
   EtcdSettings etcd;
+  ExecutorFlags executor;
   std::string grpc, advertise, id, labels, capacity, session_ttl, shutdown_grace, kill_grace,
-      output_cap_kib, data, spool, shell_enabled, shell_allow, prefix, log_level, log_format,
-      metrics, metrics_job_label, otlp_endpoint, secret_headers;
+      output_cap_kib, data, spool, prefix, log_level, log_format, metrics, metrics_job_label,
+      otlp_endpoint, secret_headers;
 };
 
 int RunWorker(WorkerFlags& f) {
@@ -69,11 +71,7 @@ int RunWorker(WorkerFlags& f) {
     if (ec) return fail(absl::InvalidArgumentError("--data " + f.data + ": " + ec.message()));
     o.service.spool_path = f.data + "/result-spool.jsonl";
   }
-  if (f.shell_enabled != "true" && f.shell_enabled != "false") {
-    return fail(absl::InvalidArgumentError("--shell-enabled: must be true or false"));
-  }
-  o.shell.enabled = f.shell_enabled == "true";
-  o.shell.allowed_prefixes = SplitList(f.shell_allow);
+  if (auto st = ResolveExecutorSettings(f.executor, &o.shell, &o.http); !st.ok()) return fail(st);
   auto secret_headers = ParseSecretHeaders(f.secret_headers);
   if (!secret_headers.ok()) return fail(secret_headers.status());
   o.service.secret_headers = *secret_headers;
@@ -97,9 +95,15 @@ int RunWorker(WorkerFlags& f) {
   o.service.address = f.advertise.empty() ? f.grpc : f.advertise;
   WorkerNode node(**kv, RealClock::Get(), model::Keys(f.prefix), o);
   if (auto st = node.Start(); !st.ok()) return fail(st);
-  log::Logger("worker").Info("worker started", {{"worker", o.service.worker_id},
-                                                {"grpc_port", node.grpc_port()},
-                                                {"metrics_port", node.metrics_port()}});
+  const std::string shell_warning = ShellIdentityWarning(o.shell);
+  if (!shell_warning.empty()) log::Logger("worker").Warn(shell_warning);
+  log::Logger("worker").Info("worker started",
+                             {{"worker", o.service.worker_id},
+                              {"grpc_port", node.grpc_port()},
+                              {"metrics_port", node.metrics_port()},
+                              {"shell", shell_warning.empty() ? "ok" : shell_warning},
+                              // cgroup v2 limits are not implemented
+                              {"limits", "setrlimit, per process"}});
   const int sig = WaitForShutdownSignal();
   log::Logger("worker").Info("shutting down", {{"signal", sig}});
   node.Stop();
@@ -127,9 +131,7 @@ void RegisterWorkerCommand(CLI::App& app) {
         "file keeping results while etcd is unreachable (default <data>/result-spool.jsonl; "
         "off: memory only)",
         &f->spool);
-  s.Add("shell-enabled", "true", "allow the shell executor", &f->shell_enabled);
-  s.Add("shell-allow", "", "allowed command prefixes, comma-separated (empty: any)",
-        &f->shell_allow);
+  AddExecutorSettings(s, {}, &f->executor);
   AddSecretHeadersSetting(s, &f->secret_headers);
   s.Add("prefix", "/hourglass/", "etcd key prefix", &f->prefix);
   s.Add("metrics", "127.0.0.1:9464", "HTTP listen address of GET /metrics (empty: no server)",

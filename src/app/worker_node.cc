@@ -56,7 +56,7 @@ absl::Status WorkerNode::Start() {
     HG_RETURN_IF_ERROR(telemetry_->server->Start(options_.metrics_listen));
   }
   HG_ASSIGN_OR_RETURN(shell_, executor::ShellExecutor::Create(options_.shell, clock_));
-  HG_ASSIGN_OR_RETURN(http_, executor::HttpExecutor::Create({}, clock_));
+  HG_ASSIGN_OR_RETURN(http_, executor::HttpExecutor::Create(options_.http, clock_));
   service_ = std::make_unique<worker::WorkerService>(
       Store(), clock_, keys_, worker::Executors{.shell = shell_.get(), .http = http_.get()},
       options_.service);

@@ -33,6 +33,7 @@ namespace hg::app {
 struct WorkerNodeOptions {
   worker::WorkerOptions service;
   executor::ShellConfig shell;
+  executor::HttpConfig http;
   int64_t session_ttl_seconds = 10;
   std::string grpc_listen;  // empty: no gRPC server (in-process use only)
   std::string version;

@@ -41,16 +41,31 @@
 
 namespace hg::executor {
 
+// Per-run resource limits of a shell run (setrlimit in the child; each applies to every process
+// of the run separately, except `processes`, which counts every process of the run's user).
+// Unset = the worker's default (ShellConfig).
+struct ResourceLimits {
+  std::optional<int64_t> cpu_seconds;  // RLIMIT_CPU: SIGXCPU at the limit, SIGKILL 1 s later
+  std::optional<int64_t> memory_mb;    // RLIMIT_AS: allocations beyond it fail
+  std::optional<int64_t> open_files;   // RLIMIT_NOFILE
+  std::optional<int64_t> processes;    // RLIMIT_NPROC: per real user id; not enforced for root
+  bool empty() const { return !cpu_seconds && !memory_mb && !open_files && !processes; }
+  friend bool operator==(const ResourceLimits&, const ResourceLimits&) = default;
+};
+
 // `/bin/sh -c <command>` in its own process group. stdin is /dev/null; stdout and stderr share
 // one pipe, so the captured output is merged in the order the job wrote it.
 struct ShellSpec {
   std::string command;
-  // Added to (and overriding) the worker's own environment. HOURGLASS_JOB,
+  // Added to (and overriding) the minimal environment the run gets (shell_executor.h: PATH,
+  // HOME, USER, LOGNAME, SHELL, LANG, TZ — not the worker's). HOURGLASS_JOB,
   // HOURGLASS_EXECUTION_ID, HOURGLASS_SCHEDULED_TIME, HOURGLASS_ATTEMPT and TRACEPARENT are set
   // by the executor after these and cannot be overridden.
   std::map<std::string, std::string> env;
-  std::string cwd;                    // empty = the worker's working directory
-  std::optional<std::string> run_as;  // user name; needs a root worker (else `failed`)
+  std::string cwd;  // empty = the worker's working directory
+  // User name; must be allowed by the worker (ShellConfig) and needs a root worker to switch.
+  std::optional<std::string> run_as;
+  ResourceLimits limits;
 };
 
 // Inclusive range of HTTP status codes; a single code is {code, code}.
@@ -96,6 +111,15 @@ struct ExecRequest {
 
 enum class ExecStatus { kSuccess, kFailed, kTimeout, kKilled };
 
+// Why a run ended as it did, where the status alone does not say (callers act on this, never on
+// the text of `error`).
+enum class ExecCause {
+  kNone,
+  kRefused,        // failed: the worker's policy refused it (shell disabled or not allow-listed,
+                   // run_as not permitted, root refused, HTTP destination denied)
+  kResourceLimit,  // failed: stopped by a resource limit (`error` names which)
+};
+
 // "success" | "failed" | "timeout" | "killed" (the record's status strings).
 std::string_view ExecStatusName(ExecStatus status);
 
@@ -109,6 +133,7 @@ struct ExecResult {
   std::string output;
   uint64_t output_bytes = 0;  // bytes the job produced (shell) or the body had (http)
   std::string error;          // empty on success; otherwise one human-readable sentence
+  ExecCause cause = ExecCause::kNone;
   absl::Time started = absl::InfinitePast();
   absl::Time ended = absl::InfinitePast();
   absl::Duration duration = absl::ZeroDuration();

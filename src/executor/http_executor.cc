@@ -1,6 +1,7 @@
 #include "executor/http_executor.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <mutex>
 #include <thread>
@@ -71,6 +72,8 @@ struct Transfer {
   Transfer& operator=(const Transfer&) = delete;
 
   HttpRun run;
+  const DestinationPolicy* policy = nullptr;
+  std::string refused;  // the first connection the policy refused: "<address> (<why>)"
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   char error[CURL_ERROR_SIZE] = {};
@@ -80,6 +83,20 @@ struct Transfer {
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   static_cast<Transfer*>(user)->body.Append(std::string_view(data, size * count));
   return size * count;  // the rest of an over-long body is counted and dropped, never an error
+}
+
+// libcurl's socket factory: sees the resolved address of every connection it is about to make
+// (first request, redirects, happy-eyeballs alternatives), so the destination check cannot be
+// raced by DNS answering differently between a check and the connect.
+curl_socket_t OpenSocket(void* user, curlsocktype /*purpose*/, curl_sockaddr* address) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::optional<IpAddress> ip = AddressOf(&address->addr);
+  std::optional<std::string> why = ip ? t->policy->Check(*ip) : "not an IP address";
+  if (why.has_value()) {
+    if (t->refused.empty()) t->refused = absl::StrCat(ip ? FormatIp(*ip) : "?", " (", *why, ")");
+    return CURL_SOCKET_BAD;
+  }
+  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
 // Sets up `t.easy` (a handle of the pool, or a new one); false (with t.error set) when libcurl
@@ -103,6 +120,10 @@ bool Configure(Transfer& t, const HttpConfig& config, CURL* reused) {
   set(CURLOPT_PROTOCOLS_STR, "http,https");
   set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   set(CURLOPT_USERAGENT, config.user_agent.c_str());
+  t.policy = &config.destinations;
+  set(CURLOPT_OPENSOCKETFUNCTION, &OpenSocket);
+  set(CURLOPT_OPENSOCKETDATA, &t);
+  set(CURLOPT_PROXY, "");  // no proxy from the environment: the policy must see the destination
   if (!config.ca_file.empty()) set(CURLOPT_CAINFO, config.ca_file.c_str());
   set(CURLOPT_SSL_VERIFYPEER, spec.tls_verify ? 1L : 0L);
   set(CURLOPT_SSL_VERIFYHOST, spec.tls_verify ? 2L : 0L);
@@ -245,6 +266,10 @@ void HttpExecutor::Impl::Complete(Transfer& t, CURLcode code) {
       result.error = absl::StrCat("unexpected HTTP status ", status, " (expected ",
                                   FormatStatusRanges(expected), ")");
     }
+  } else if (code == CURLE_COULDNT_CONNECT && !t.refused.empty()) {
+    result.cause = ExecCause::kRefused;
+    result.error = absl::StrCat("destination ", t.refused,
+                                " refused by the worker's HTTP destination policy (--http-allow)");
   } else if (code == CURLE_OPERATION_TIMEDOUT && t.run.timeout > absl::ZeroDuration()) {
     result.status = ExecStatus::kTimeout;
     result.error = absl::StrCat("timed out after ", FormatGoDuration(t.run.timeout));

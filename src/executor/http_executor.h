@@ -11,8 +11,9 @@
 //
 // Result: `success` when the final status matches expected_status (default 2xx), else `failed`
 // ("unexpected HTTP status 500 (expected 2xx)"); transport errors are `failed` with libcurl's
-// message ("Could not resolve host: example.invalid"). The first output_cap bytes of the body
-// are kept as `output`; the rest is counted and dropped.
+// message ("Could not resolve host: example.invalid"); a destination the policy refuses is
+// `failed` with cause kRefused ("destination 127.0.0.1 refused (loopback); ..."). The first
+// output_cap bytes of the body are kept as `output`; the rest is counted and dropped.
 #pragma once
 
 #include <memory>
@@ -20,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "executor/destination_policy.h"
 #include "executor/executor.h"
 
 namespace hg::executor {
@@ -27,6 +29,11 @@ namespace hg::executor {
 struct HttpConfig {
   std::string user_agent = "hourglass";
   std::string ca_file;  // empty = the system's CA bundle
+  // Which addresses a request may connect to (destination_policy.h); checked on the address
+  // libcurl is about to connect to, for every connection of every redirect hop. A refused
+  // connection ends the run `failed` with cause kRefused. Proxy variables (http_proxy, ...) are
+  // ignored: a proxy would make the policy judge the proxy instead of the destination.
+  DestinationPolicy destinations;
 };
 
 class HttpExecutor final : public Executor {

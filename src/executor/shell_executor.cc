@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -32,8 +33,6 @@
 #include "common/strings.h"
 #include "executor/internal.h"
 #include "executor/output.h"
-
-extern char** environ;
 
 namespace hg::executor {
 namespace {
@@ -91,43 +90,51 @@ struct Identity {
   uid_t uid;
   gid_t gid;
   std::string home;
+  std::string shell;
   std::vector<gid_t> groups;
 };
 
+// By name, or (name empty) the worker's own effective user. The worker's own user may be
+// missing from the password database (containers): then only its ids are known.
 absl::StatusOr<Identity> LookupUser(const std::string& name) {
   std::vector<char> buf(16 * 1024);
   passwd pw{};
   passwd* found = nullptr;
   int rc;
-  while ((rc = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found)) == ERANGE) {
+  while ((rc = name.empty()
+                   ? getpwuid_r(geteuid(), &pw, buf.data(), buf.size(), &found)
+                   : getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found)) == ERANGE) {
     buf.resize(buf.size() * 2);
+  }
+  if (name.empty() && (rc != 0 || found == nullptr)) {
+    return Identity{"", geteuid(), getegid(), "", "", {}};
   }
   if (rc != 0) {
     return absl::InternalError(absl::StrCat("cannot look up user '", name, "': ", ErrnoText(rc)));
   }
   if (found == nullptr) return absl::NotFoundError(absl::StrCat("unknown user '", name, "'"));
-  Identity id{name, pw.pw_uid, pw.pw_gid, pw.pw_dir, {}};
+  Identity id{pw.pw_name, pw.pw_uid, pw.pw_gid, pw.pw_dir, pw.pw_shell, {}};
   int n = 16;
   id.groups.resize(n);
-  while (getgrouplist(name.c_str(), pw.pw_gid, id.groups.data(), &n) < 0) id.groups.resize(n);
+  while (getgrouplist(pw.pw_name, pw.pw_gid, id.groups.data(), &n) < 0) id.groups.resize(n);
   id.groups.resize(n);
   return id;
 }
 
-// The child's environment: the worker's, then the spec's, then Hourglass's own variables.
+// The child's environment: a minimal base for `identity` (never the worker's whole
+// environment: it may hold the worker's secrets), then the spec's, then Hourglass's own.
 absl::StatusOr<std::vector<std::string>> BuildEnv(const ExecRequest& req, const ShellSpec& spec,
-                                                  const Identity* identity) {
+                                                  const Identity& identity) {
   std::map<std::string, std::string> vars;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string_view kv(*e);
-    const size_t eq = kv.find('=');
-    if (eq != std::string_view::npos) vars.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  vars["PATH"] = kSafePath;
+  if (!identity.name.empty()) {
+    vars["USER"] = identity.name;
+    vars["LOGNAME"] = identity.name;
   }
-  vars.erase("TRACEPARENT");  // the worker's own trace context is not the run's
-  if (identity != nullptr) {
-    vars["USER"] = identity->name;
-    vars["LOGNAME"] = identity->name;
-    vars["HOME"] = identity->home;
+  if (!identity.home.empty()) vars["HOME"] = identity.home;
+  if (!identity.shell.empty()) vars["SHELL"] = identity.shell;
+  for (const char* name : {"LANG", "TZ"}) {
+    if (const char* value = getenv(name); value != nullptr) vars[name] = value;
   }
   for (const auto& [key, value] : spec.env) {
     if (key.empty() || key.find('=') != std::string::npos || key.find('\0') != std::string::npos) {
@@ -261,16 +268,47 @@ class Guardian {
 };
 
 // What a fork+exec child reports through its error pipe when a step fails.
-enum class ChildStep : int { kStdio, kIdentity, kChdir, kExec };
+enum class ChildStep : int { kStdio, kLimits, kIdentity, kChdir, kExec };
+
+// One setrlimit of the child, computed before fork.
+struct Rlimit {
+  int resource;
+  rlimit value;
+};
+
+// The rlimits for `limits`, never above the worker's own hard limits (raising one would need
+// privileges a non-root worker lacks; root could, but a job gets no more than its worker).
+std::vector<Rlimit> ToRlimits(const ResourceLimits& limits) {
+  std::vector<Rlimit> out;
+  const auto add = [&](int resource, std::optional<int64_t> soft, rlim_t extra_hard) {
+    if (!soft) return;
+    rlimit own{};
+    getrlimit(resource, &own);
+    const auto cap = [&](rlim_t v) {
+      return own.rlim_max == RLIM_INFINITY ? v : std::min(v, own.rlim_max);
+    };
+    const rlim_t s = static_cast<rlim_t>(*soft);
+    out.push_back({resource, {cap(s), cap(s + extra_hard)}});
+  };
+  // CPU: SIGXCPU at the soft limit, SIGKILL at the hard one a second later.
+  add(RLIMIT_CPU, limits.cpu_seconds, 1);
+  add(RLIMIT_AS, limits.memory_mb ? std::optional<int64_t>(*limits.memory_mb << 20) : std::nullopt,
+      0);
+  add(RLIMIT_NOFILE, limits.open_files, 0);
+  add(RLIMIT_NPROC, limits.processes, 0);
+  return out;
+}
 struct ChildError {
   ChildStep step;
   int err;
 };
 
-// fork + setgroups/setgid/setuid + exec, for `run_as` (posix_spawn cannot change identity).
-// The child only makes raw system calls: after fork in a threaded process nothing else is safe.
-absl::Status SpawnAs(const char* shell, const std::string& cwd, int out_fd, char* const argv[],
-                     char* const envp[], const Identity& id, pid_t* pid_out) {
+// fork + setrlimit + setgroups/setgid/setuid + exec, for runs that switch user (`id` not null)
+// or have limits: posix_spawn can do neither. The child only makes raw system calls: after fork
+// in a threaded process nothing else is safe.
+absl::Status SpawnForked(const char* shell, const std::string& cwd, int out_fd, char* const argv[],
+                         char* const envp[], const Identity* id, const std::vector<Rlimit>& limits,
+                         pid_t* pid_out) {
   int ends[2];
   if (pipe2(ends, O_CLOEXEC) != 0)
     return absl::InternalError(absl::StrCat("pipe: ", ErrnoText(errno)));
@@ -296,9 +334,12 @@ absl::Status SpawnAs(const char* shell, const std::string& cwd, int out_fd, char
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0) {
       fail(ChildStep::kStdio);
     }
-    if (syscall(SYS_setgroups, id.groups.size(), id.groups.data()) != 0 ||
-        syscall(SYS_setresgid, id.gid, id.gid, id.gid) != 0 ||
-        syscall(SYS_setresuid, id.uid, id.uid, id.uid) != 0) {
+    for (const Rlimit& l : limits) {
+      if (syscall(SYS_prlimit64, 0, l.resource, &l.value, nullptr) != 0) fail(ChildStep::kLimits);
+    }
+    if (id != nullptr && (syscall(SYS_setgroups, id->groups.size(), id->groups.data()) != 0 ||
+                          syscall(SYS_setresgid, id->gid, id->gid, id->gid) != 0 ||
+                          syscall(SYS_setresuid, id->uid, id->uid, id->uid) != 0)) {
       fail(ChildStep::kIdentity);
     }
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) fail(ChildStep::kChdir);
@@ -322,13 +363,15 @@ absl::Status SpawnAs(const char* shell, const std::string& cwd, int out_fd, char
   switch (e.step) {
     case ChildStep::kStdio:
       return absl::InternalError(absl::StrCat("cannot set up stdio: ", ErrnoText(e.err)));
+    case ChildStep::kLimits:
+      return absl::InternalError(absl::StrCat("cannot set resource limits: ", ErrnoText(e.err)));
     case ChildStep::kIdentity:
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot switch to user '", id.name, "': ", ErrnoText(e.err)));
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot switch to user '", id->name, "': ", ErrnoText(e.err)));
     case ChildStep::kChdir:
-      return absl::FailedPreconditionError(absl::StrCat("cannot change to working directory '", cwd,
-                                                        "' as user '", id.name,
-                                                        "': ", ErrnoText(e.err)));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot change to working directory '", cwd, "'",
+          id != nullptr ? absl::StrCat(" as user '", id->name, "'") : "", ": ", ErrnoText(e.err)));
     case ChildStep::kExec:
       break;
   }
@@ -359,6 +402,57 @@ absl::Status CheckCommandAllowed(const ShellConfig& config, const std::string& c
   return absl::PermissionDeniedError("command not in allow-list");
 }
 
+absl::StatusOr<std::string> ChooseUser(const ShellConfig& config, const ShellSpec& spec) {
+  if (!spec.run_as.has_value() || *spec.run_as == config.default_user) return config.default_user;
+  if (std::find(config.run_as_allowed.begin(), config.run_as_allowed.end(), *spec.run_as) ==
+      config.run_as_allowed.end()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("run_as '", *spec.run_as, "' is not allowed on this worker (--run-as-allow)"));
+  }
+  return *spec.run_as;
+}
+
+namespace {
+
+struct LimitField {
+  const char* name;
+  std::optional<int64_t> ResourceLimits::*member;
+};
+constexpr LimitField kLimitFields[] = {
+    {"cpu_seconds", &ResourceLimits::cpu_seconds},
+    {"memory_mb", &ResourceLimits::memory_mb},
+    {"open_files", &ResourceLimits::open_files},
+    {"processes", &ResourceLimits::processes},
+};
+
+}  // namespace
+
+absl::StatusOr<ResourceLimits> EffectiveLimits(const ShellConfig& config, const ShellSpec& spec) {
+  ResourceLimits out;
+  for (const LimitField& f : kLimitFields) {
+    const std::optional<int64_t>& asked = spec.limits.*f.member;
+    const std::optional<int64_t>& max = config.max_limits.*f.member;
+    if (asked && max && *asked > *max) {
+      return absl::PermissionDeniedError(absl::StrCat("limits.", f.name, " ", *asked,
+                                                      " is above this worker's maximum ", *max,
+                                                      " (--limits-max)"));
+    }
+    const std::optional<int64_t>& fallback = config.default_limits.*f.member;
+    out.*f.member = asked ? asked : (fallback ? fallback : max);
+    if (max && out.*f.member && *(out.*f.member) > *max) out.*f.member = max;
+  }
+  return out;
+}
+
+std::string FormatLimits(const ResourceLimits& limits) {
+  std::string out;
+  for (const LimitField& f : kLimitFields) {
+    if (!(limits.*f.member)) continue;
+    absl::StrAppend(&out, out.empty() ? "" : ", ", f.name, "=", *(limits.*f.member));
+  }
+  return out;
+}
+
 namespace {
 
 // One spawned run, owned by the executor thread once posted.
@@ -374,6 +468,7 @@ struct ShellRun {
   absl::Duration timeout;
   absl::Duration grace;
   std::optional<Steady::time_point> timeout_at;
+  ResourceLimits limits;
 
   // Set once by the first of timeout / Kill / Stop.
   bool terminating = false;
@@ -384,6 +479,7 @@ struct ShellRun {
 
   bool exited = false;
   int wait_status = 0;
+  absl::Duration cpu_used;  // of the shell and the children it waited for
   Steady::time_point drain_until;
 };
 
@@ -409,7 +505,9 @@ class ShellExecutor::Impl {
   void Stop() { thread_.Stop(); }
 
  private:
-  absl::Status Spawn(const ExecRequest& request, const ShellSpec& spec, ShellRun& run);
+  // `identity`: who the run executes as; `switch_user`: whether that needs setuid.
+  absl::Status Spawn(const ExecRequest& request, const ShellSpec& spec, const Identity& identity,
+                     bool switch_user, ShellRun& run);
   void Loop();
   void Terminate(ShellRun& run, ExecStatus status, std::string error, Steady::time_point now);
   void ReadOutput(ShellRun& run);
@@ -432,8 +530,9 @@ std::unique_ptr<RunHandle> ShellExecutor::Impl::Start(const ExecRequest& request
   ExecResult failed;
   failed.started = clock_.Now();
   const SteadyTime clock_start = clock_.SteadyNow();
-  const auto fail = [&](std::string error) {
+  const auto fail = [&](std::string error, ExecCause cause = ExecCause::kNone) {
     failed.error = std::move(error);
+    failed.cause = cause;
     internal::Stamp(failed, clock_, failed.started, clock_start);
     return internal::FinishEarly(*mailbox_, std::move(on_done), std::move(failed));
   };
@@ -441,12 +540,33 @@ std::unique_ptr<RunHandle> ShellExecutor::Impl::Start(const ExecRequest& request
   const auto* spec = std::get_if<ShellSpec>(&request.spec);
   if (spec == nullptr) return fail("the shell executor cannot run an HTTP job");
   if (absl::Status s = CheckCommandAllowed(config_, spec->command); !s.ok()) {
-    return fail(std::string(s.message()));
+    return fail(std::string(s.message()), ExecCause::kRefused);
   }
+  absl::StatusOr<std::string> user = ChooseUser(config_, *spec);
+  if (!user.ok()) return fail(std::string(user.status().message()), ExecCause::kRefused);
   ShellRun run;
+  absl::StatusOr<ResourceLimits> limits = EffectiveLimits(config_, *spec);
+  if (!limits.ok()) return fail(std::string(limits.status().message()), ExecCause::kRefused);
+  run.limits = *limits;
+  absl::StatusOr<Identity> identity = LookupUser(*user);
+  if (!identity.ok()) return fail(std::string(identity.status().message()));
+  if (identity->uid == 0 && !config_.allow_root) {
+    return fail(
+        "refusing to run a shell job as root: start the worker with --shell-user USER "
+        "(or --allow-root)",
+        ExecCause::kRefused);
+  }
+  const bool switch_user = identity->uid != geteuid() || identity->gid != getegid();
+  if (switch_user && geteuid() != 0) {
+    return fail(
+        absl::StrCat("running as user '", identity->name, "' needs a worker running as root"),
+        ExecCause::kRefused);
+  }
   run.started = failed.started;
   run.clock_start = clock_start;
-  if (absl::Status s = Spawn(request, *spec, run); !s.ok()) return fail(std::string(s.message()));
+  if (absl::Status s = Spawn(request, *spec, *identity, switch_user, run); !s.ok()) {
+    return fail(std::string(s.message()));
+  }
   run.id = mailbox_->NextId();
   run.on_done = std::move(on_done);
   const uint64_t id = run.id;
@@ -464,7 +584,7 @@ std::unique_ptr<RunHandle> ShellExecutor::Impl::Start(const ExecRequest& request
 }
 
 absl::Status ShellExecutor::Impl::Spawn(const ExecRequest& request, const ShellSpec& spec,
-                                        ShellRun& run) {
+                                        const Identity& identity, bool switch_user, ShellRun& run) {
   if (!spec.cwd.empty()) {
     struct stat st;
     if (stat(spec.cwd.c_str(), &st) != 0) {
@@ -476,18 +596,7 @@ absl::Status ShellExecutor::Impl::Spawn(const ExecRequest& request, const ShellS
           absl::StrCat("working directory '", spec.cwd, "' is not a directory"));
     }
   }
-  std::optional<Identity> identity;
-  if (spec.run_as.has_value()) {
-    HG_ASSIGN_OR_RETURN(identity, LookupUser(*spec.run_as));
-    if (identity->uid == geteuid() && identity->gid == getegid()) {
-      identity.reset();  // already that user: nothing to switch
-    } else if (geteuid() != 0) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("run_as '", *spec.run_as, "' needs a worker running as root"));
-    }
-  }
-  HG_ASSIGN_OR_RETURN(std::vector<std::string> env,
-                      BuildEnv(request, spec, identity ? &*identity : nullptr));
+  HG_ASSIGN_OR_RETURN(std::vector<std::string> env, BuildEnv(request, spec, identity));
   std::vector<std::string> args = {config_.shell, "-c", spec.command};
   const std::vector<char*> argv = CStrings(args);
   const std::vector<char*> envp = CStrings(env);
@@ -502,9 +611,10 @@ absl::Status ShellExecutor::Impl::Spawn(const ExecRequest& request, const ShellS
   HG_RETURN_IF_ERROR(LiftAboveStdio(write_end));
   fcntl(run.out.get(), F_SETFL, O_NONBLOCK);
 
-  if (identity.has_value()) {
-    HG_RETURN_IF_ERROR(SpawnAs(config_.shell.c_str(), spec.cwd, write_end.get(), argv.data(),
-                               envp.data(), *identity, &run.pid));
+  if (switch_user || !run.limits.empty()) {
+    HG_RETURN_IF_ERROR(SpawnForked(config_.shell.c_str(), spec.cwd, write_end.get(), argv.data(),
+                                   envp.data(), switch_user ? &identity : nullptr,
+                                   ToRlimits(run.limits), &run.pid));
   } else if (const int rc = SpawnDirect(config_.shell.c_str(), spec.cwd, write_end.get(),
                                         argv.data(), envp.data(), &run.pid);
              rc != 0) {
@@ -564,12 +674,29 @@ void ShellExecutor::Impl::CheckExit(ShellRun& run, Steady::time_point now) {
   // whatever it left in its group, then reap it.
   kill(-run.pid, SIGKILL);
   if (guardian_) guardian_->Unregister(run.pid);  // before the reap frees the group id
-  while (waitpid(run.pid, &run.wait_status, 0) < 0 && errno == EINTR) {
+  rusage usage{};
+  while (wait4(run.pid, &run.wait_status, 0, &usage) < 0 && errno == EINTR) {
   }
+  run.cpu_used =
+      absl::DurationFromTimeval(usage.ru_utime) + absl::DurationFromTimeval(usage.ru_stime);
   run.exited = true;
   run.pidfd.Reset();
   run.drain_until = now + kDrainAfterExit;
 }
+
+namespace {
+
+// The shell, or the last command it ran (exit code 128 + signal), died of SIGXCPU — only the
+// CPU limit sends it — or of the SIGKILL that follows at the hard limit, after using at least
+// the CPU time it was allowed (rusage is sampled: SIGXCPU itself may arrive slightly before).
+bool StoppedByCpuLimit(const ShellRun& run, const ExecResult& result) {
+  if (!run.limits.cpu_seconds) return false;
+  const int sig = result.signal.value_or(result.exit_code.value_or(0) - 128);
+  return sig == SIGXCPU ||
+         (sig == SIGKILL && run.cpu_used >= absl::Seconds(*run.limits.cpu_seconds));
+}
+
+}  // namespace
 
 void ShellExecutor::Impl::Finish(ShellRun& run) {
   ExecResult result;
@@ -585,10 +712,17 @@ void ShellExecutor::Impl::Finish(ShellRun& run) {
     }
   } else if (result.exit_code == 0) {
     result.status = ExecStatus::kSuccess;
-  } else if (result.exit_code.has_value()) {
-    result.error = absl::StrCat("exited with code ", *result.exit_code);
+  } else if (StoppedByCpuLimit(run, result)) {
+    result.cause = ExecCause::kResourceLimit;
+    result.error =
+        absl::StrCat("stopped by the CPU time limit (cpu_seconds ", *run.limits.cpu_seconds, ")");
   } else {
-    result.error = absl::StrCat("killed by signal ", SignalText(result.signal.value_or(0)));
+    result.error = result.exit_code.has_value()
+                       ? absl::StrCat("exited with code ", *result.exit_code)
+                       : absl::StrCat("killed by signal ", SignalText(result.signal.value_or(0)));
+    // Other limits make a call inside the job fail; the job says how. Name them for the reader.
+    if (!run.limits.empty())
+      absl::StrAppend(&result.error, " (limits: ", FormatLimits(run.limits), ")");
   }
   result.output = run.capture.Finish();
   result.output_bytes = run.capture.total();

@@ -1,13 +1,13 @@
 // ShellExecutor: runs ShellSpec jobs as `/bin/sh -c <command>` (see executor.h for the contract).
 //
-// Process model. Each run is spawned with posix_spawn (fork+exec only when `run_as` needs
-// setuid) into a process group of its own, stdin = /dev/null, stdout and stderr = one pipe,
-// every other descriptor closed (closefrom(3)), signal mask and dispositions reset. The run ends
-// when the group leader (the shell) exits; whatever it left behind in its group is then
-// SIGKILLed, so a job cannot leave background processes running. A timeout or Kill() sends
-// SIGTERM (and SIGCONT) to the whole group and SIGKILL after `kill_grace`. Processes that leave
-// the group (setsid) are out of reach; output is then read for at most 250 ms after the leader
-// exits.
+// Process model. Each run is spawned with posix_spawn (fork+exec when it must switch user or
+// set resource limits, which posix_spawn cannot do) into a process group of its own, stdin =
+// /dev/null, stdout and stderr = one pipe, every other descriptor closed (closefrom(3)), signal
+// mask and dispositions reset. The run ends when the group leader (the shell) exits; whatever it
+// left behind in its group is then SIGKILLed, so a job cannot leave background processes running. A
+// timeout or Kill() sends SIGTERM (and SIGCONT) to the whole group and SIGKILL after `kill_grace`.
+// Processes that leave the group (setsid) are out of reach; output is then read for at most 250 ms
+// after the leader exits.
 //
 // Threads. One thread per executor does all waiting: it poll()s a wake-up eventfd, each run's
 // output pipe and each run's pidfd (pidfd_open, Linux >= 5.3), and computes poll's timeout from
@@ -22,6 +22,21 @@
 //
 // Output: the first and last output_cap/2 bytes are kept in memory, the middle is counted and
 // dropped, so a job writing gigabytes costs bounded memory and never blocks on a full pipe.
+//
+// Identity. A run executes as ShellSpec::run_as (which must be `default_user` or listed in
+// `run_as_allowed`), else as `default_user`, else as the worker's own user. A run that would
+// execute as root (uid 0) is refused unless `allow_root`. Refusals are `failed` runs with cause
+// kRefused, checked before anything is spawned.
+//
+// Environment: not the worker's. The run gets PATH (kSafePath), HOME, USER, LOGNAME and SHELL
+// of the user it runs as, LANG and TZ when the worker has them, then ShellSpec::env, then
+// Hourglass's own variables (executor.h).
+//
+// Limits: the job's ResourceLimits, else `default_limits`, else `max_limits`; a job asking for
+// more than `max_limits` is refused. Set with setrlimit in the child before exec. A run ended by
+// its CPU limit reports cause kResourceLimit ("stopped by the CPU time limit (cpu_seconds 2)");
+// the other limits make a system call fail inside the job (ENOMEM, EMFILE, EAGAIN on fork), which
+// the job reports as it does (its exit code and output), and the error names the limits in force.
 #pragma once
 
 #include <memory>
@@ -45,11 +60,30 @@ struct ShellConfig {
   std::string shell = "/bin/sh";
   // false = never use pidfds, poll exits every 10 ms (what kernels < 5.3 get; tests use it).
   bool use_pidfd = true;
+  std::string default_user;                 // empty = the worker's own user
+  std::vector<std::string> run_as_allowed;  // users a job may name in run_as (+ default_user)
+  bool allow_root = false;                  // false: refuse runs that would execute as uid 0
+  ResourceLimits default_limits;            // for limits a job does not set
+  ResourceLimits max_limits;                // a job may not ask for more; default of last resort
 };
+
+// PATH of every run (a job may set its own in env).
+inline constexpr char kSafePath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // OK when `config` allows `command`; otherwise PermissionDenied with the message a run reports
 // ("shell executor disabled on this worker" / "command not in allow-list").
 absl::Status CheckCommandAllowed(const ShellConfig& config, const std::string& command);
+
+// The user a run of `spec` executes as: a name, or "" for the worker's own user.
+// PermissionDenied naming the flag when `config` does not let the job name that user.
+absl::StatusOr<std::string> ChooseUser(const ShellConfig& config, const ShellSpec& spec);
+
+// The limits a run of `spec` gets (job's, else default, else maximum). PermissionDenied naming
+// the limit when the job asks for more than the maximum.
+absl::StatusOr<ResourceLimits> EffectiveLimits(const ShellConfig& config, const ShellSpec& spec);
+
+// "cpu_seconds=2, memory_mb=64" ("" when none).
+std::string FormatLimits(const ResourceLimits& limits);
 
 class ShellExecutor final : public Executor {
  public:

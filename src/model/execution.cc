@@ -28,13 +28,15 @@ constexpr std::array<std::pair<ExecutionStatus, std::string_view>, 8> kStatuses 
     {ExecutionStatus::kSkipped, "skipped"},
 }};
 
-constexpr std::array<std::pair<EndReason, std::string_view>, 6> kReasons = {{
+constexpr std::array<std::pair<EndReason, std::string_view>, 8> kReasons = {{
     {EndReason::kNone, ""},
     {EndReason::kNoWorker, "no_worker"},
     {EndReason::kWorkerLost, "worker_lost"},
     {EndReason::kMissedCounted, "missed_counted"},
     {EndReason::kJobDeleted, "job_deleted"},
     {EndReason::kSessionLost, "session_lost"},
+    {EndReason::kRefused, "refused"},
+    {EndReason::kResourceLimit, "resource_limit"},
 }};
 
 constexpr std::array<std::pair<Trigger, std::string_view>, 3> kTriggers = {{

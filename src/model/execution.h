@@ -44,6 +44,9 @@ enum class EndReason {
   kMissedCounted,  // missed, standing also for earlier missed instants counted, not listed
   kJobDeleted,     // killed before it started: its job was deleted
   kSessionLost,    // killed: the worker could no longer prove its session alive
+  kRefused,        // failed: the worker's executor policy refused it (allow-list, run_as, root,
+                   // HTTP destination); retrying on the same worker would be refused again
+  kResourceLimit,  // failed: stopped by a resource limit (the error names it)
 };
 std::string_view ToString(EndReason reason);
 std::optional<EndReason> ParseEndReason(std::string_view text);

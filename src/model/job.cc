@@ -28,6 +28,7 @@ constexpr size_t kMaxLabelValue = 256;
 constexpr size_t kMaxHeaderValue = 8192;
 constexpr size_t kMaxEnvValue = 32 * 1024;
 constexpr size_t kMaxCwd = 4096;
+constexpr size_t kMaxUserName = 32;
 constexpr std::array<std::string_view, 7> kMethods = {"GET",   "HEAD",   "POST",   "PUT",
                                                       "PATCH", "DELETE", "OPTIONS"};
 
@@ -169,6 +170,15 @@ void CheckLabels(const std::map<std::string, std::string>& labels, const std::st
   }
 }
 
+// POSIX portable user names (plus '.', which Debian's adduser allows).
+bool IsUserName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxUserName || name.front() == '-' || name.front() == '.') {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return IsAlnum(c) || c == '_' || c == '-' || c == '.'; });
+}
+
 void Validate(const Job& job, Errors& errors) {
   if (job.name.empty()) errors.Add("name", "is required");
   if (job.description.size() > kMaxDescription) {
@@ -202,6 +212,18 @@ void Validate(const Job& job, Errors& errors) {
     if (!ex.body.empty()) only_for("body", ExecutorType::kHttp);
     if (!ex.expected_status.empty()) only_for("expected_status", ExecutorType::kHttp);
     if (!ex.secret_headers.empty()) only_for("secret_headers", ExecutorType::kHttp);
+    if (!ex.run_as.empty() && !IsUserName(ex.run_as)) {
+      errors.Add("executor.run_as",
+                 absl::StrCat("must be a user name: letters, digits, '_', '-', '.', at most ",
+                              kMaxUserName, " characters"));
+    }
+    for (const ShellLimits::Bounds& b : ShellLimits::kFields) {
+      const std::optional<int64_t>& v = ex.limits.*b.member;
+      if (v && (*v < b.min || *v > b.max)) {
+        errors.Add(absl::StrCat("executor.limits.", b.name),
+                   absl::StrCat("must be between ", b.min, " and ", b.max));
+      }
+    }
     if (ex.command.empty())
       errors.Add("executor.command", "is required for executor_type \"shell\"");
   }
@@ -210,6 +232,8 @@ void Validate(const Job& job, Errors& errors) {
     if (!ex.env.empty()) only_for("env", ExecutorType::kShell);
     if (!ex.cwd.empty()) only_for("cwd", ExecutorType::kShell);
     if (!ex.secret_env.empty()) only_for("secret_env", ExecutorType::kShell);
+    if (!ex.run_as.empty()) only_for("run_as", ExecutorType::kShell);
+    if (!ex.limits.empty()) only_for("limits", ExecutorType::kShell);
     if (ex.url.empty()) errors.Add("executor.url", "is required for executor_type \"http\"");
   }
   if (ex.command.size() > kMaxCommand) {
@@ -346,6 +370,12 @@ void DecodeExecutor(const Json& object, bool strict, Job& job, std::vector<Field
   if (auto v = r.String("command")) ex.command = *v;
   if (auto v = r.StringMap("env")) ex.env = *v;
   if (auto v = r.String("cwd")) ex.cwd = *v;
+  if (auto v = r.String("run_as")) ex.run_as = *v;
+  if (const Json* limits = r.Object("limits")) {
+    ObjectReader lr(*limits, "executor.limits", errors);
+    for (const ShellLimits::Bounds& b : ShellLimits::kFields) ex.limits.*b.member = lr.Int(b.name);
+    if (strict) lr.RejectUnknown();
+  }
   if (auto v = r.String("url")) ex.url = *v;
   if (auto v = r.String("method")) ex.method = absl::AsciiStrToUpper(*v);
   if (auto v = r.StringMap("headers")) ex.headers = *v;
@@ -483,6 +513,13 @@ Json OptionalTime(const std::optional<absl::Time>& t) {
 
 }  // namespace
 
+const std::array<ShellLimits::Bounds, 4> ShellLimits::kFields = {{
+    {"cpu_seconds", &ShellLimits::cpu_seconds, 1, 7 * 24 * 3600},
+    {"memory_mb", &ShellLimits::memory_mb, 8, 1 << 20},
+    {"open_files", &ShellLimits::open_files, 8, 1 << 20},
+    {"processes", &ShellLimits::processes, 1, 1 << 20},
+}};
+
 std::string_view ToString(ExecutorType type) {
   return type == ExecutorType::kShell ? "shell" : "http";
 }
@@ -572,6 +609,14 @@ Json EncodeJob(const Job& job) {
     ex["env"] = EncodeMap(job.executor.env);
     ex["cwd"] = job.executor.cwd;
     if (!job.executor.secret_env.empty()) ex["secret_env"] = job.executor.secret_env;
+    if (!job.executor.run_as.empty()) ex["run_as"] = job.executor.run_as;
+    if (!job.executor.limits.empty()) {
+      Json limits = Json::object();
+      for (const ShellLimits::Bounds& b : ShellLimits::kFields) {
+        if (const auto& v = job.executor.limits.*b.member) limits[b.name] = *v;
+      }
+      ex["limits"] = std::move(limits);
+    }
   } else {
     ex["url"] = job.executor.url;
     ex["method"] = job.executor.method;

@@ -5,7 +5,8 @@
 //   name              [A-Za-z0-9._-]{1,128}                          (required)
 //   cron_expr         cron expression, validated by hg::cron        (required)
 //   executor_type     "shell" | "http"                              (required)
-//   executor          shell: {command (required), env {}, cwd "", secret_env []}
+//   executor          shell: {command (required), env {}, cwd "", secret_env [], run_as "",
+//                             limits {cpu_seconds, memory_mb, open_files, processes}}
 //                     http:  {url (required, http/https), method "GET", headers {}, body "",
 //                             expected_status [] (= any 2xx), secret_headers []}
 //                     secret_env / secret_headers name env entries / headers whose values are
@@ -24,6 +25,7 @@
 // an error naming it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -61,12 +63,33 @@ struct GoDuration {
   friend bool operator==(const GoDuration&, const GoDuration&) = default;
 };
 
+// Resource limits of a shell run; unset = the worker's default. The worker enforces them
+// (executor/shell_executor.h) and refuses values above its own maximums.
+struct ShellLimits {
+  struct Bounds {
+    const char* name;
+    std::optional<int64_t> ShellLimits::*member;
+    int64_t min;
+    int64_t max;
+  };
+  static const std::array<Bounds, 4> kFields;  // every field, with its JSON name and range
+
+  std::optional<int64_t> cpu_seconds;  // CPU time of each process
+  std::optional<int64_t> memory_mb;    // address space of each process, MiB
+  std::optional<int64_t> open_files;   // descriptors of each process
+  std::optional<int64_t> processes;    // processes of the run's user
+  bool empty() const { return !cpu_seconds && !memory_mb && !open_files && !processes; }
+  friend bool operator==(const ShellLimits&, const ShellLimits&) = default;
+};
+
 struct ExecutorSpec {
   // shell
   std::string command;
   std::map<std::string, std::string> env;
   std::string cwd;                      // absolute path, or "" for the worker's default
   std::vector<std::string> secret_env;  // keys of `env` whose values are secret
+  std::string run_as;                   // user name, or "" for the worker's default user
+  ShellLimits limits;
   // http
   std::string url;
   std::string method = "GET";

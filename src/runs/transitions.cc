@@ -57,6 +57,7 @@ void ApplyResult(Execution& record, const AttemptResult& result, absl::Time now)
   record.http_status = result.http_status;
   record.output = result.output;
   record.error = result.error;
+  record.reason = result.reason;
   record.duration_ms.reset();
   if (record.start_time) {
     record.duration_ms = absl::ToInt64Milliseconds(*record.end_time - *record.start_time);

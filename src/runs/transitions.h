@@ -178,6 +178,7 @@ struct AttemptResult {
   std::optional<int> http_status;
   std::string output;
   std::string error;
+  model::EndReason reason = model::EndReason::kNone;  // refused / resource_limit, from the executor
 };
 
 // The next attempt of a running execution: the previous one moves into `attempts`, the record

@@ -602,6 +602,10 @@ runs::AttemptResult WorkerService::RunAttempt(const RunPtr& run) {
   out.http_status = result.http_status;
   out.output = run->redactor.Redact(result.output);
   out.error = run->redactor.Redact(result.error);
+  if (result.cause == executor::ExecCause::kRefused) out.reason = model::EndReason::kRefused;
+  if (result.cause == executor::ExecCause::kResourceLimit) {
+    out.reason = model::EndReason::kResourceLimit;
+  }
   if (out.status != ExecutionStatus::kSuccess) {
     attempt.SetError(out.error.empty() ? "attempt failed" : out.error);
   }
@@ -944,8 +948,15 @@ executor::ExecRequest WorkerService::MakeRequest(const RunState& run) const {
   req.kill_grace = options_.kill_grace;
   req.output_cap = options_.output_cap;
   if (job.executor_type == model::ExecutorType::kShell) {
-    req.spec = executor::ShellSpec{
+    executor::ShellSpec shell{
         .command = job.executor.command, .env = job.executor.env, .cwd = job.executor.cwd};
+    if (!job.executor.run_as.empty()) shell.run_as = job.executor.run_as;
+    const model::ShellLimits& l = job.executor.limits;
+    shell.limits = {.cpu_seconds = l.cpu_seconds,
+                    .memory_mb = l.memory_mb,
+                    .open_files = l.open_files,
+                    .processes = l.processes};
+    req.spec = std::move(shell);
   } else {
     executor::HttpSpec http;
     http.method = job.executor.method;

@@ -226,6 +226,10 @@ std::unique_ptr<Process> Cluster::MakeWorker(int i) {
                       // Port 0: several workers on one host must not fight over the default.
                       {"--metrics", "127.0.0.1:0"},
                       {"--spool", absl::StrCat(dir_, "/worker", i, ".spool")},
+                      // HTTP jobs call receivers on this host (denied by default).
+                      {"--http-allow", "127.0.0.0/8"},
+                      // CI runs as root; a root worker refuses shell jobs without this.
+                      {"--allow-root", "true"},
                       {"--log-format", "json"}});
   argv.insert(argv.end(), options_.worker_args.begin(), options_.worker_args.end());
   return std::make_unique<Process>(absl::StrCat("worker", i), std::move(argv),

@@ -36,11 +36,19 @@ ExecRequest Http(std::string url) {
 
 HttpSpec& SpecOf(ExecRequest& r) { return std::get<HttpSpec>(r.spec); }
 
+IpNet Net(std::string_view text) { return IpNet::Parse(text).value(); }
+
+// The test servers listen on 127.0.0.1, which the default policy denies.
+HttpConfig LoopbackAllowed(HttpConfig config = {}) {
+  config.destinations.Allow(Net("127.0.0.1"));
+  return config;
+}
+
 class HttpExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(server_.ok());
-    auto e = HttpExecutor::Create({}, clock_);
+    auto e = HttpExecutor::Create(LoopbackAllowed(), clock_);
     ASSERT_TRUE(e.ok()) << e.status();
     executor_ = std::move(*e);
   }
@@ -257,6 +265,111 @@ TEST_F(HttpExecutorTest, RedirectToAnotherSchemeIsRefused) {
   EXPECT_THAT(r.output, Not(HasSubstr("root:")));
 }
 
+// Server-side request forgery: the default policy, checked on the address actually connected to.
+class DestinationPolicyTest : public HttpExecutorTest {
+ protected:
+  ExecResult RunWith(HttpConfig config, const std::string& url) {
+    auto e = HttpExecutor::Create(std::move(config), clock_);
+    EXPECT_TRUE(e.ok());
+    ExecRequest req = Http(url);
+    req.timeout = absl::Seconds(5);  // a denied address must be refused, not tried
+    return RunSync(**e, req);
+  }
+};
+
+TEST_F(DestinationPolicyTest, LoopbackIsRefusedByDefault) {
+  ExecResult r = RunWith({}, server_.Url("/hello"));
+  EXPECT_EQ(r.status, ExecStatus::kFailed);
+  EXPECT_EQ(r.cause, ExecCause::kRefused);
+  EXPECT_THAT(r.error, HasSubstr("destination 127.0.0.1 (loopback) refused"));
+  EXPECT_FALSE(r.http_status.has_value());
+  EXPECT_EQ(r.output, "");
+}
+
+TEST_F(DestinationPolicyTest, HostNameResolvingToLoopbackIsRefused) {
+  for (const std::string host : {"localhost", "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0"}) {
+    ExecResult r = RunWith({}, absl::StrCat("http://", host, ":", server_.port(), "/hello"));
+    EXPECT_EQ(r.cause, ExecCause::kRefused) << host << ": " << r.error;
+    EXPECT_THAT(r.error, HasSubstr("refused by the worker's HTTP destination policy")) << host;
+  }
+}
+
+TEST_F(DestinationPolicyTest, MetadataAddressIsRefusedWithoutConnecting) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ExecResult r = RunWith({}, "http://169.254.169.254/latest/meta-data/");
+  EXPECT_EQ(r.cause, ExecCause::kRefused);
+  EXPECT_THAT(r.error, HasSubstr("destination 169.254.169.254 (cloud metadata) refused"));
+  r = RunWith({}, "http://[fd00:ec2::254]/latest/meta-data/");
+  EXPECT_THAT(r.error, HasSubstr("destination fd00:ec2::254 (cloud metadata) refused"));
+  r = RunWith({}, "http://169.254.1.1/");
+  EXPECT_THAT(r.error, HasSubstr("destination 169.254.1.1 (link-local) refused"));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+}
+
+TEST_F(DestinationPolicyTest, RedirectToADeniedAddressIsRefused) {
+  // 127.0.0.1 is allowed, 127.0.0.2 (the same loopback interface) is not: the redirect's
+  // connection is judged on its own.
+  const std::string target = absl::StrCat("http://127.0.0.2:", server_.port(), "/hello");
+  ExecResult r = RunWith(LoopbackAllowed(), server_.Url("/goto?url=" + target));
+  EXPECT_EQ(r.status, ExecStatus::kFailed);
+  EXPECT_EQ(r.cause, ExecCause::kRefused);
+  EXPECT_THAT(r.error, HasSubstr("destination 127.0.0.2 (loopback) refused"));
+  EXPECT_THAT(r.output, Not(HasSubstr("ok")));
+  // Allow-listed, the same redirect is tried (and finds no listener: the server is on 127.0.0.1).
+  HttpConfig wide;
+  wide.destinations.Allow(Net("127.0.0.0/8"));
+  r = RunWith(wide, server_.Url("/goto?url=" + target));
+  EXPECT_EQ(r.cause, ExecCause::kNone);
+  EXPECT_THAT(r.error, HasSubstr("Failed to connect to 127.0.0.2"));
+}
+
+TEST_F(DestinationPolicyTest, DenyAddsNetworks) {
+  HttpConfig config = LoopbackAllowed();
+  config.destinations.Deny(Net("10.0.0.0/8"));
+  ExecResult r = RunWith(config, "http://10.255.255.1/");
+  EXPECT_EQ(r.cause, ExecCause::kRefused);
+  EXPECT_THAT(r.error, HasSubstr("10.255.255.1 (denied by --http-deny 10.0.0.0/8)"));
+}
+
+TEST(IpNetTest, ParsesAndMatches) {
+  EXPECT_EQ(Net("10.0.0.0/8").ToString(), "10.0.0.0/8");
+  EXPECT_EQ(Net("127.0.0.1").ToString(), "127.0.0.1/32");
+  EXPECT_EQ(Net("fe80::/10").ToString(), "fe80::/10");
+  EXPECT_TRUE(Net("10.0.0.0/8").Contains(Net("10.1.2.3").addr));
+  EXPECT_FALSE(Net("10.0.0.0/8").Contains(Net("11.0.0.0").addr));
+  EXPECT_TRUE(Net("fe80::/10").Contains(Net("febf::1").addr));
+  EXPECT_FALSE(Net("fe80::/10").Contains(Net("fec0::1").addr));
+  EXPECT_TRUE(Net("0.0.0.0/0").Contains(Net("8.8.8.8").addr));
+  EXPECT_EQ(IpNet::Parse("10.0.0.1/8").status().message(),
+            "'10.0.0.1/8' has bits set past its prefix");
+  EXPECT_EQ(IpNet::Parse("10.0.0.0/33").status().message(),
+            "'10.0.0.0/33' has a bad prefix length (0-32)");
+  EXPECT_EQ(IpNet::Parse("example.com").status().message(),
+            "'example.com' is not an IP address or CIDR network");
+  EXPECT_FALSE(IpNet::Parse("10.0.0.0/").ok());
+  auto list = ParseIpNetList("127.0.0.0/8, ::1", "--http-allow");
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 2u);
+  EXPECT_EQ(ParseIpNetList("127.0.0.0/8,nope", "--http-allow").status().message(),
+            "--http-allow: 'nope' is not an IP address or CIDR network");
+}
+
+TEST(DestinationPolicyDefaults, DenyLocalAllowPrivateAndPublic) {
+  const DestinationPolicy p;
+  for (const char* denied :
+       {"127.0.0.1", "127.9.9.9", "::1", "169.254.169.254", "169.254.0.1", "fe80::1",
+        "fd00:ec2::254", "0.0.0.0", "::", "::ffff:127.0.0.1", "::ffff:169.254.169.254"}) {
+    EXPECT_TRUE(p.Check(Net(denied).addr).has_value()) << denied;
+  }
+  for (const char* allowed : {"10.0.0.1", "192.168.1.1", "172.16.0.1", "fd12::1", "8.8.8.8",
+                              "2001:db8::1", "128.0.0.1"}) {
+    EXPECT_FALSE(p.Check(Net(allowed).addr).has_value()) << allowed;
+  }
+  DestinationPolicy open;
+  open.Allow(Net("169.254.0.0/16"));
+  EXPECT_FALSE(open.Check(Net("169.254.169.254").addr).has_value());
+}
+
 class HttpsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -277,7 +390,7 @@ TEST_F(HttpsTest, VerifiesCertificatesUnlessTurnedOff) {
   testing::TestHttpServer server(*dir_ + "/cert.pem", *dir_ + "/key.pem");
   ASSERT_TRUE(server.ok());
   FakeClock clock;
-  auto e = HttpExecutor::Create({}, clock);
+  auto e = HttpExecutor::Create(LoopbackAllowed(), clock);
   ASSERT_TRUE(e.ok());
   ExecResult r = RunSync(**e, Http(server.Url("/hello")));
   EXPECT_EQ(r.status, ExecStatus::kFailed);
@@ -289,7 +402,7 @@ TEST_F(HttpsTest, VerifiesCertificatesUnlessTurnedOff) {
   EXPECT_EQ(r.status, ExecStatus::kSuccess) << r.error;
   EXPECT_EQ(r.output, "ok");
 
-  auto trusting = HttpExecutor::Create({.ca_file = *dir_ + "/cert.pem"}, clock);
+  auto trusting = HttpExecutor::Create(LoopbackAllowed({.ca_file = *dir_ + "/cert.pem"}), clock);
   ASSERT_TRUE(trusting.ok());
   r = RunSync(**trusting, Http(server.Url("/hello")));
   EXPECT_EQ(r.status, ExecStatus::kSuccess) << r.error;

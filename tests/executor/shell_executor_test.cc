@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@ namespace hg::executor {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 ExecRequest Shell(std::string command) {
@@ -60,10 +62,13 @@ std::vector<int> LiveMembers(int pgid) {
   return out;
 }
 
+// CI runs the tests as root: the fixture allows it, and lets jobs name "nobody".
+const ShellConfig kTestConfig{.run_as_allowed = {"nobody"}, .allow_root = true};
+
 class ShellExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto e = ShellExecutor::Create({}, clock_);
+    auto e = ShellExecutor::Create(kTestConfig, clock_);
     ASSERT_TRUE(e.ok()) << e.status();
     executor_ = std::move(*e);
   }
@@ -141,7 +146,8 @@ TEST_F(ShellExecutorTest, SigkillAfterGraceWhenSigtermIsIgnored) {
 }
 
 TEST_F(ShellExecutorTest, BackgroundLeftoversDieWithTheShell) {
-  ExecResult r = RunSync(*executor_, Shell(absl::StrCat(kEchoPgid, "; sleep 1000 >/dev/null 2>&1 &")));
+  ExecResult r =
+      RunSync(*executor_, Shell(absl::StrCat(kEchoPgid, "; sleep 1000 >/dev/null 2>&1 &")));
   EXPECT_EQ(r.status, ExecStatus::kSuccess) << r.error;
   int pgid = 0;
   ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(r.output), &pgid)) << r.output;
@@ -152,9 +158,9 @@ TEST_F(ShellExecutorTest, KillEndsTheRunAndItsProcessTreeAsKilled) {
   const std::string pid_file = ::testing::TempDir() + "/hg-kill-test.pid";
   std::filesystem::remove(pid_file);
   Waiter waiter;
-  auto handle = executor_->Start(
-      Shell(absl::StrCat("echo started; sleep 1000 & ", kEchoPgid, " > ", pid_file, "; sleep 1000")),
-      waiter.Callback());
+  auto handle = executor_->Start(Shell(absl::StrCat("echo started; sleep 1000 & ", kEchoPgid, " > ",
+                                                    pid_file, "; sleep 1000")),
+                                 waiter.Callback());
   int pgid = 0;
   for (int i = 0; i < 500 && pgid == 0; ++i) {  // until the shell wrote its pid
     std::ifstream in(pid_file);
@@ -212,6 +218,22 @@ TEST_F(ShellExecutorTest, EnvironmentCarriesSpecAndHourglassVariables) {
   EXPECT_EQ(r.output,
             "job-a|exec-1|2026-01-01T00:00:00Z|2|"
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01|bar baz\npath-inherited\n");
+}
+
+TEST_F(ShellExecutorTest, EnvironmentIsMinimalNotTheWorkers) {
+  setenv("HG_WORKER_SECRET", "leak", 1);
+  ExecResult r = RunSync(*executor_, Shell("env | cut -d= -f1 | sort | tr '\\n' ' '; echo; "
+                                           "echo \"$PATH\""));
+  unsetenv("HG_WORKER_SECRET");
+  EXPECT_EQ(r.status, ExecStatus::kSuccess) << r.error;
+  EXPECT_THAT(r.output, Not(HasSubstr("HG_WORKER_SECRET")));
+  EXPECT_THAT(r.output, HasSubstr("HOURGLASS_JOB "));
+  EXPECT_THAT(r.output, HasSubstr(absl::StrCat("\n", kSafePath, "\n")));
+  if (getpwuid(geteuid()) != nullptr) {
+    EXPECT_THAT(r.output, HasSubstr("HOME "));
+    EXPECT_THAT(r.output, HasSubstr("USER "));
+    EXPECT_THAT(r.output, HasSubstr("LOGNAME "));
+  }
 }
 
 TEST_F(ShellExecutorTest, SpecEnvOverridesInheritedVariables) {
@@ -332,11 +354,134 @@ TEST_F(ShellExecutorTest, RunAsSwitchesUser) {
 }
 
 TEST_F(ShellExecutorTest, RunAsUnknownUserFails) {
+  auto e =
+      ShellExecutor::Create({.run_as_allowed = {"no-such-user-hg"}, .allow_root = true}, clock_);
+  ASSERT_TRUE(e.ok());
+  ExecRequest req = Shell("true");
+  SpecOf(req).run_as = "no-such-user-hg";
+  ExecResult r = RunSync(**e, req);
+  EXPECT_EQ(r.status, ExecStatus::kFailed);
+  EXPECT_EQ(r.cause, ExecCause::kNone);
+  EXPECT_EQ(r.error, "unknown user 'no-such-user-hg'");
+}
+
+TEST_F(ShellExecutorTest, RunAsNotAllowListedIsRefused) {
+  ExecRequest req = Shell("true");
+  SpecOf(req).run_as = "daemon";
+  ExecResult r = RunSync(*executor_, req);
+  EXPECT_EQ(r.status, ExecStatus::kFailed);
+  EXPECT_EQ(r.cause, ExecCause::kRefused);
+  EXPECT_EQ(r.error, "run_as 'daemon' is not allowed on this worker (--run-as-allow)");
+}
+
+TEST(ShellExecutorIdentity, RootIsRefusedUnlessAllowed) {
+  FakeClock clock;
+  // A root worker with no --shell-user, and run_as root on any worker, without --allow-root.
+  auto e = ShellExecutor::Create({.run_as_allowed = {"root"}}, clock);
+  ASSERT_TRUE(e.ok());
+  ExecRequest as_root = Shell("id -u");
+  SpecOf(as_root).run_as = "root";
+  for (const ExecRequest& req : {Shell("id -u"), as_root}) {
+    ExecResult r = RunSync(**e, req);
+    if (geteuid() != 0 && !std::get<ShellSpec>(req.spec).run_as) {
+      EXPECT_EQ(r.status, ExecStatus::kSuccess) << r.error;  // not root: nothing to refuse
+      continue;
+    }
+    EXPECT_EQ(r.status, ExecStatus::kFailed);
+    EXPECT_EQ(r.cause, ExecCause::kRefused);
+    EXPECT_EQ(r.output, "");
+    EXPECT_THAT(r.error, geteuid() == 0 ? HasSubstr("refusing to run a shell job as root")
+                                        : HasSubstr("needs a worker running as root"));
+  }
+}
+
+TEST(ShellExecutorIdentity, DefaultUserAppliesToEveryRun) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  FakeClock clock;
+  auto e = ShellExecutor::Create({.default_user = "nobody"}, clock);
+  ASSERT_TRUE(e.ok());
+  ExecResult r = RunSync(**e, Shell("id -u; echo $USER"));
+  EXPECT_EQ(r.status, ExecStatus::kSuccess) << r.error;
+  EXPECT_EQ(r.output, "65534\nnobody\n");
+}
+
+TEST(ShellPolicy, ChooseUserAndEffectiveLimits) {
+  const ShellConfig config{.default_user = "hg",
+                           .run_as_allowed = {"deploy"},
+                           .default_limits = {.cpu_seconds = 60},
+                           .max_limits = {.cpu_seconds = 600, .memory_mb = 1024}};
+  ShellSpec spec;
+  EXPECT_EQ(ChooseUser(config, spec).value(), "hg");
+  spec.run_as = "deploy";
+  EXPECT_EQ(ChooseUser(config, spec).value(), "deploy");
+  spec.run_as = "hg";
+  EXPECT_EQ(ChooseUser(config, spec).value(), "hg");
+  spec.run_as = "root";
+  EXPECT_EQ(ChooseUser(config, spec).status().code(), absl::StatusCode::kPermissionDenied);
+
+  ResourceLimits l = EffectiveLimits(config, spec).value();
+  EXPECT_EQ(l, (ResourceLimits{.cpu_seconds = 60, .memory_mb = 1024}));
+  EXPECT_EQ(FormatLimits(l), "cpu_seconds=60, memory_mb=1024");
+  spec.limits = {.cpu_seconds = 5, .processes = 10};
+  EXPECT_EQ(EffectiveLimits(config, spec).value(),
+            (ResourceLimits{.cpu_seconds = 5, .memory_mb = 1024, .processes = 10}));
+  spec.limits = {.memory_mb = 4096};
+  EXPECT_EQ(EffectiveLimits(config, spec).status().message(),
+            "limits.memory_mb 4096 is above this worker's maximum 1024 (--limits-max)");
+}
+
+// Resource limits: each hog is stopped by its limit, quickly, and the run says why.
+TEST_F(ShellExecutorTest, CpuHogIsStoppedByTheCpuLimit) {
+  ExecRequest req = Shell("while :; do :; done");
+  SpecOf(req).limits.cpu_seconds = 1;
+  req.timeout = absl::Seconds(60);  // a backstop only: the limit must end it first
+  ExecResult r = RunSync(*executor_, req);
+  EXPECT_EQ(r.status, ExecStatus::kFailed);
+  EXPECT_EQ(r.cause, ExecCause::kResourceLimit);
+  EXPECT_EQ(r.signal, SIGXCPU);
+  EXPECT_EQ(r.error, "stopped by the CPU time limit (cpu_seconds 1)");
+}
+
+TEST_F(ShellExecutorTest, MemoryHogIsStoppedByTheMemoryLimit) {
+  // The shell collects 256 MB into a variable; with 64 MB of address space it cannot.
+  ExecRequest req = Shell("x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo survived");
+  SpecOf(req).limits.memory_mb = 64;
+  req.timeout = absl::Seconds(60);
+  const auto t0 = std::chrono::steady_clock::now();
+  ExecResult r = RunSync(*executor_, req);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  EXPECT_EQ(r.status, ExecStatus::kFailed);
+  EXPECT_THAT(r.output, Not(HasSubstr("survived")));
+  EXPECT_THAT(r.error, HasSubstr("(limits: memory_mb=64)"));
+}
+
+TEST_F(ShellExecutorTest, ForkBombIsStoppedByTheProcessLimit) {
+  // RLIMIT_NPROC counts the processes of a real user id and does not bind root: the bomb runs
+  // as "nobody". Every process it started is in its group and dies with it.
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run the bomb as a dedicated user";
+  ExecRequest req = Shell(absl::StrCat(
+      kEchoPgid, "; i=0; while [ $i -lt 1000 ]; do sleep 30 & i=$((i+1)); done; wait"));
+  SpecOf(req).run_as = "nobody";
+  SpecOf(req).cwd = "/";
+  SpecOf(req).limits.processes = 20;
+  req.timeout = absl::Seconds(60);
+  const auto t0 = std::chrono::steady_clock::now();
+  ExecResult r = RunSync(*executor_, req);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  EXPECT_EQ(r.status, ExecStatus::kFailed);
+  EXPECT_THAT(r.output, HasSubstr("fork"));  // the shell's own words for EAGAIN
+  EXPECT_THAT(r.error, HasSubstr("(limits: processes=20)"));
+  int pgid = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(r.output.substr(0, r.output.find('\n')), &pgid)) << r.output;
+  EXPECT_THAT(LiveMembers(pgid), ::testing::IsEmpty());
+}
+
+TEST_F(ShellExecutorTest, RunAsUnknownUserFailsWhenNotAllowed) {
   ExecRequest req = Shell("true");
   SpecOf(req).run_as = "no-such-user-hg";
   ExecResult r = RunSync(*executor_, req);
   EXPECT_EQ(r.status, ExecStatus::kFailed);
-  EXPECT_EQ(r.error, "unknown user 'no-such-user-hg'");
+  EXPECT_EQ(r.cause, ExecCause::kRefused);  // not allow-listed: refused before any lookup
 }
 
 TEST_F(ShellExecutorTest, RunAsCannotEnterForbiddenDirectory) {
@@ -352,7 +497,7 @@ TEST_F(ShellExecutorTest, RunAsCannotEnterForbiddenDirectory) {
 
 TEST(ShellExecutorConfig, WithoutPidfdExitsAreStillSeen) {
   FakeClock clock;
-  auto e = ShellExecutor::Create({.use_pidfd = false}, clock);
+  auto e = ShellExecutor::Create({.use_pidfd = false, .allow_root = true}, clock);
   ASSERT_TRUE(e.ok());
   ExecResult r = RunSync(**e, Shell("echo hi; exit 4"));
   EXPECT_EQ(r.exit_code, 4);
@@ -374,16 +519,18 @@ TEST(ShellExecutorConfig, DisabledRefusesEveryRun) {
   ExecResult r = RunSync(**e, Shell("true"));
   EXPECT_EQ(r.status, ExecStatus::kFailed);
   EXPECT_EQ(r.error, "shell executor disabled on this worker");
+  EXPECT_EQ(r.cause, ExecCause::kRefused);
 }
 
 TEST(ShellExecutorConfig, AllowListRefusesOtherCommands) {
   FakeClock clock;
-  auto e = ShellExecutor::Create({.allowed_prefixes = {"echo "}}, clock);
+  auto e = ShellExecutor::Create({.allowed_prefixes = {"echo "}, .allow_root = true}, clock);
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(RunSync(**e, Shell("echo ok")).output, "ok\n");
   ExecResult r = RunSync(**e, Shell("rm -rf /nonexistent"));
   EXPECT_EQ(r.status, ExecStatus::kFailed);
   EXPECT_EQ(r.error, "command not in allow-list");
+  EXPECT_EQ(r.cause, ExecCause::kRefused);
 }
 
 TEST(CheckCommandAllowed, PrefixesAtWordBoundariesWithoutShellControl) {

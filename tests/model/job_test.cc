@@ -116,6 +116,37 @@ TEST(JobTest, StoredRoundTripKeepsEverything) {
   EXPECT_EQ(EncodeJob(*back)["retry_policy"]["backoff"], "1.5s");
 }
 
+TEST(JobTest, RunAsAndLimitsRoundTripAndAreValidated) {
+  auto job = ParseJobRequest(
+      Shell("", R"("run_as":"deploy","limits":{"cpu_seconds":60,"memory_mb":512,"processes":64})"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->executor.run_as, "deploy");
+  EXPECT_EQ(job->executor.limits,
+            (ShellLimits{.cpu_seconds = 60, .memory_mb = 512, .processes = 64}));
+  EXPECT_EQ(EncodeJob(*job)["executor"]["limits"],
+            Json::parse(R"({"cpu_seconds":60,"memory_mb":512,"processes":64})"));
+  auto back = ParseStoredJob(SerializeJob(*job));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, *job);
+  // Absent: not encoded (older readers and exact-JSON clients see what they saw before).
+  EXPECT_FALSE(EncodeJob(*ParseJobRequest(Shell()))["executor"].contains("limits"));
+  EXPECT_FALSE(EncodeJob(*ParseJobRequest(Shell()))["executor"].contains("run_as"));
+
+  EXPECT_THAT(ErrorsOf(Shell("", R"("run_as":"ro ot")")),
+              ElementsAre(E("executor.run_as",
+                            "must be a user name: letters, digits, '_', '-', '.', at most 32 "
+                            "characters")));
+  EXPECT_THAT(ErrorsOf(Shell("", R"("limits":{"cpu_seconds":0,"memory_mb":1,"open_files":"x"})")),
+              ElementsAre(E("executor.limits.open_files", "must be an integer, got a string"),
+                          E("executor.limits.cpu_seconds", "must be between 1 and 604800"),
+                          E("executor.limits.memory_mb", "must be between 8 and 1048576")));
+  EXPECT_THAT(ErrorsOf(Shell("", R"("limits":{"cpu":1})")),
+              ElementsAre(E("executor.limits.cpu", "unknown field")));
+  EXPECT_THAT(ErrorsOf(Http("", R"("run_as":"x","limits":{"processes":5})")),
+              ElementsAre(E("executor.run_as", "only allowed with executor_type \"shell\""),
+                          E("executor.limits", "only allowed with executor_type \"shell\"")));
+}
+
 TEST(JobTest, ResponseRoundTripsThroughARequest) {
   Job job = *ParseJobRequest(kV1ShellJob);
   job.id = "abc";

@@ -81,11 +81,12 @@ TEST_F(AppMetricsTest, MasterAndWorkerOnEtcdServeMetricsPromtoolAccepts) {
                                 "127.0.0.1:" + std::to_string(http), "--election-ttl", "2s",
                                 "--log-format", "json", "--metrics-job-label", "false"},
                                "master.log");
-  ChildProcess* worker = Spawn(
-      {HourglassBinary(), "worker", "--etcd", endpoints, "--grpc",
-       "127.0.0.1:" + std::to_string(grpc), "--metrics", "127.0.0.1:" + std::to_string(metrics),
-       "--session-ttl", "2s", "--log-format", "json", "--data", dir_ + "/worker-data"},
-      "worker.log");
+  ChildProcess* worker =
+      Spawn({HourglassBinary(), "worker", "--etcd", endpoints, "--grpc",
+             "127.0.0.1:" + std::to_string(grpc), "--metrics",
+             "127.0.0.1:" + std::to_string(metrics), "--session-ttl", "2s", "--log-format", "json",
+             "--data", dir_ + "/worker-data", "--allow-root", "true"},
+            "worker.log");
   ASSERT_NE(master, nullptr);
   ASSERT_NE(worker, nullptr);
   ASSERT_TRUE(Eventually([&] { return Sample(Metrics(http), "hourglass_workers") == 1; }))

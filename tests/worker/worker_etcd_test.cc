@@ -66,7 +66,7 @@ class WorkerEtcdTest : public ::testing::Test {
     auto kv = store::EtcdKv::Create(o);
     ASSERT_TRUE(kv.ok()) << kv.status();
     kv_ = *std::move(kv);
-    auto shell = executor::ShellExecutor::Create({}, RealClock::Get());
+    auto shell = executor::ShellExecutor::Create({.allow_root = true}, RealClock::Get());
     ASSERT_TRUE(shell.ok()) << shell.status();
     shell_ = *std::move(shell);
     char tmpl[] = "/tmp/hg-worker-etcd-XXXXXX";

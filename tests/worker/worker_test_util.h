@@ -59,7 +59,8 @@ class WorkerFixture : public ::testing::Test {
     ASSERT_TRUE(kv.ok()) << kv.status();
     sqlite_ = *std::move(kv);
     kv_ = std::make_unique<FlakyKv>(*sqlite_);
-    auto shell = executor::ShellExecutor::Create({}, clock_);
+    // allow_root: CI runs the tests as root.
+    auto shell = executor::ShellExecutor::Create({.allow_root = true}, clock_);
     ASSERT_TRUE(shell.ok()) << shell.status();
     shell_ = *std::move(shell);
     char tmpl[] = "/tmp/hg-worker-test-XXXXXX";
