@@ -155,6 +155,27 @@ describe('form <-> spec', () => {
     ]);
   });
 
+  it('keeps run_as and limits through an edit and checks them like the server', () => {
+    const job = {
+      name: 's',
+      cron_expr: '* * * * * *',
+      executor_type: 'shell',
+      executor: { command: 'true', run_as: 'deploy', limits: { cpu_seconds: 60, processes: 64 } },
+    } as Job;
+    const f = jobToForm(job);
+    expect(f.limits).toEqual({ cpu_seconds: '60', memory_mb: '', open_files: '', processes: '64' });
+    expect(formToSpec(f).executor).toMatchObject({ run_as: 'deploy', limits: { cpu_seconds: 60, processes: 64 } });
+    expect(formToSpec(shell()).executor).not.toHaveProperty('limits');
+    expect(formToSpec(shell()).executor).not.toHaveProperty('run_as');
+    const bad = validateForm(shell({ run_as: 'ro ot', limits: { cpu_seconds: '0', memory_mb: '4', open_files: 'x', processes: '5' } }));
+    expect(Object.keys(bad).sort()).toEqual([
+      'executor.limits.cpu_seconds',
+      'executor.limits.memory_mb',
+      'executor.limits.open_files',
+      'executor.run_as',
+    ]);
+  });
+
   it('keeps secret_env and secret_headers through an edit, minus removed entries', () => {
     const shellJob: Job = {
       name: 's',

@@ -30,6 +30,14 @@ export const FINAL_STATUSES: readonly ExecutionStatus[] = [
 /** Statuses that count as a failure on the dashboard and in "last run" badges. */
 export const FAILURE_STATUSES: readonly ExecutionStatus[] = ['failed', 'timeout', 'killed', 'missed'];
 
+/** Shell resource limits (each optional; bounds in `SHELL_LIMITS`, lib/jobForm.ts). */
+export interface ShellLimits {
+  cpu_seconds?: number;
+  memory_mb?: number;
+  open_files?: number;
+  processes?: number;
+}
+
 export interface ExecutorSpec {
   command?: string;
   env?: Record<string, string>;
@@ -43,6 +51,10 @@ export interface ExecutorSpec {
   secret_env?: string[];
   /** Names of `headers` whose values are secret, beyond the server's --secret-headers. */
   secret_headers?: string[];
+  /** Shell: the user the run executes as (the worker must allow it; --run-as-allow). */
+  run_as?: string;
+  /** Shell: resource limits; unset ones take the worker's defaults. */
+  limits?: ShellLimits;
 }
 
 export interface RetryPolicy {
@@ -99,7 +111,15 @@ export interface Job extends JobSpec {
 export type Trigger = 'schedule' | 'manual' | 'catchup';
 
 /** Why a run ended as it did, where the status alone does not say (`reason` on records). */
-export const END_REASONS = ['no_worker', 'worker_lost', 'missed_counted', 'job_deleted', 'session_lost'] as const;
+export const END_REASONS = [
+  'no_worker',
+  'worker_lost',
+  'missed_counted',
+  'job_deleted',
+  'session_lost',
+  'refused',
+  'resource_limit',
+] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
 /** An earlier attempt of an execution (the record's own fields describe the latest one). */

@@ -1,7 +1,7 @@
 // The create/edit form's model: conversion to and from the API's JobSpec, and client-side checks.
 // Error keys are the API's field paths ("cron_expr", "executor.command", "retry_policy.backoff"),
 // so server-side field errors land on the same inputs as the local ones.
-import type { BackoffKind, ConcurrencyPolicy, ExecutorType, Job, JobSpec } from '@/api/types';
+import type { BackoffKind, ConcurrencyPolicy, ExecutorType, Job, JobSpec, ShellLimits } from '@/api/types';
 import { stripZonePrefix } from './cron';
 import { parseGoDuration } from './format';
 
@@ -18,6 +18,9 @@ export interface JobForm {
   executor_type: ExecutorType;
   command: string;
   cwd: string;
+  run_as: string;
+  /** Shell limits as typed ("" = the worker's default). */
+  limits: Record<keyof ShellLimits, string>;
   env: KeyValue[];
   url: string;
   method: string;
@@ -50,6 +53,14 @@ export const JOB_NAME_RE = /^[A-Za-z0-9._-]{1,128}$/;
 /** Label and selector keys, as the server checks them. */
 export const LABEL_KEY_RE = /^(?=.{1,128}$)[A-Za-z0-9](?:[A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
 export const MAX_HISTORY_LIMIT = 10000;
+export const USER_NAME_RE = /^(?=.{1,32}$)[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** Shell limits with the server's bounds (src/model/job.cc ShellLimits::kFields). */
+export const SHELL_LIMITS: ReadonlyArray<{ key: keyof ShellLimits; label: string; min: number; max: number }> = [
+  { key: 'cpu_seconds', label: 'CPU seconds', min: 1, max: 604800 },
+  { key: 'memory_mb', label: 'memory (MiB)', min: 8, max: 1048576 },
+  { key: 'open_files', label: 'open files', min: 8, max: 1048576 },
+  { key: 'processes', label: 'processes', min: 1, max: 1048576 },
+];
 
 export function emptyForm(): JobForm {
   return {
@@ -60,6 +71,8 @@ export function emptyForm(): JobForm {
     executor_type: 'shell',
     command: '',
     cwd: '',
+    run_as: '',
+    limits: { cpu_seconds: '', memory_mb: '', open_files: '', processes: '' },
     env: [],
     url: '',
     method: 'GET',
@@ -109,6 +122,11 @@ export function jobToForm(job: Partial<Job>): JobForm {
   f.executor_type = job.executor_type === 'http' ? 'http' : 'shell';
   f.command = ex.command ?? '';
   f.cwd = ex.cwd ?? '';
+  f.run_as = ex.run_as ?? '';
+  for (const { key } of SHELL_LIMITS) {
+    const v = ex.limits?.[key];
+    f.limits[key] = v === undefined || v === null ? '' : String(v);
+  }
   f.env = toPairs(ex.env);
   f.url = ex.url ?? '';
   f.method = (ex.method || 'GET').toUpperCase();
@@ -159,6 +177,12 @@ export function formToSpec(f: JobForm): JobSpec {
   if (f.executor_type === 'shell') {
     spec.executor.command = f.command;
     if (f.cwd.trim()) spec.executor.cwd = f.cwd.trim();
+    if (f.run_as.trim()) spec.executor.run_as = f.run_as.trim();
+    const limits: ShellLimits = {};
+    for (const { key } of SHELL_LIMITS) {
+      if (f.limits[key].trim()) limits[key] = Number(f.limits[key].trim());
+    }
+    if (Object.keys(limits).length) spec.executor.limits = limits;
     const env = fromPairs(f.env);
     if (Object.keys(env).length) spec.executor.env = env;
     // Only names still present: the server rejects a secret name without its entry.
@@ -258,6 +282,15 @@ export function validateForm(f: JobForm): FormErrors {
   if (f.executor_type === 'shell') {
     if (!f.command.trim()) errors['executor.command'] = 'a command is required';
     if (f.cwd.trim() && !f.cwd.trim().startsWith('/')) errors['executor.cwd'] = 'must be an absolute path';
+    if (f.run_as.trim() && !USER_NAME_RE.test(f.run_as.trim())) {
+      errors['executor.run_as'] = "a user name: letters, digits, '_', '-', '.', at most 32 characters";
+    }
+    for (const { key, min, max } of SHELL_LIMITS) {
+      const v = f.limits[key].trim();
+      if (v && (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)) {
+        errors[`executor.limits.${key}`] = `a whole number from ${min} to ${max}`;
+      }
+    }
     checkPairs(errors, 'executor.env', f.env, /^[A-Za-z_][A-Za-z0-9_]*$/, 'variable');
   } else {
     const url = f.url.trim();
@@ -356,6 +389,11 @@ export const FORM_FIELDS = new Set([
   'executor_type',
   'executor.command',
   'executor.cwd',
+  'executor.run_as',
+  'executor.limits.cpu_seconds',
+  'executor.limits.memory_mb',
+  'executor.limits.open_files',
+  'executor.limits.processes',
   'executor.env',
   'executor.url',
   'executor.method',

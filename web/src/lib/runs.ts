@@ -18,6 +18,11 @@ const REASONS: Record<string, ReasonWords> = {
   },
   job_deleted: { text: 'job deleted before it started', help: 'Its job was deleted before the run started.' },
   session_lost: { text: 'session lost', help: 'Its worker could no longer prove its session alive and stopped the run.' },
+  refused: {
+    text: 'refused by the worker',
+    help: "The worker's executor policy refused it (shell allow-list, run_as user, root, or HTTP destination).",
+  },
+  resource_limit: { text: 'resource limit', help: 'A resource limit (CPU time, memory, open files, processes) stopped it.' },
 };
 
 /** Human wording of an end reason; null when there is none. A reason this UI does not know yet is shown as sent. */
