@@ -87,6 +87,37 @@ bool RequireJson(const Request& req, Response& res) {
   return false;
 }
 
+std::optional<std::string_view> OptionalHeader(const Request& req, const char* name) {
+  auto it = req.headers.find(name);
+  if (it == req.headers.end()) return std::nullopt;
+  return std::string_view(it->second);
+}
+
+// Applies the CORS decision (api/cors.h) to `res`; true when it answered the request itself
+// (a preflight, or a refused origin).
+bool ApplyCors(const CorsPolicy& policy, const Request& req, Response& res) {
+  const CorsDecision d = DecideCors(
+      policy, {.method = req.method,
+               .origin = OptionalHeader(req, "Origin"),
+               .host = req.get_header_value("Host"),
+               .request_method = OptionalHeader(req, "Access-Control-Request-Method"),
+               .request_headers = OptionalHeader(req, "Access-Control-Request-Headers")});
+  for (const auto& [name, value] : d.headers) res.set_header(name, value);
+  switch (d.outcome) {
+    case CorsOutcome::kProceed:
+      return false;
+    case CorsOutcome::kPreflight:
+      res.status = 200;
+      return true;
+    case CorsOutcome::kForbidden:
+      SendError(res, absl::PermissionDeniedError(
+                         absl::StrCat("origin \"", req.get_header_value("Origin"),
+                                      "\" may not call this API (allow it with --cors-origin)")));
+      return true;
+  }
+  return false;
+}
+
 // Query parameter helpers: each appends a field error on a bad value.
 int IntParam(const Request& req, const char* name, int fallback,
              std::vector<model::FieldError>* errors) {
@@ -342,13 +373,16 @@ ApiServer::ApiServer(JobService& service, Options options)
       std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.read_timeout)));
   http_->set_write_timeout(
       std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.write_timeout)));
-  // Long paths are refused before the regex router sees them (std::regex recurses per byte).
+  // Long paths are refused before the regex router sees them (std::regex recurses per byte);
+  // then CORS decides for every path, OPTIONS included, before any route runs.
   http_->set_pre_routing_handler([this](const Request& req, Response& res) {
-    if (req.path.size() <= options_.max_path_bytes)
-      return httplib::Server::HandlerResponse::Unhandled;
-    SendError(res, 414, "uri_too_long",
-              absl::StrCat("request path longer than ", options_.max_path_bytes, " bytes"));
-    return httplib::Server::HandlerResponse::Handled;
+    if (req.path.size() > options_.max_path_bytes) {
+      SendError(res, 414, "uri_too_long",
+                absl::StrCat("request path longer than ", options_.max_path_bytes, " bytes"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return ApplyCors(options_.cors, req, res) ? httplib::Server::HandlerResponse::Handled
+                                              : httplib::Server::HandlerResponse::Unhandled;
   });
   // Errors produced by httplib itself (no route, 413, malformed request) get our JSON body.
   http_->set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req,
@@ -554,6 +588,12 @@ absl::Status ApiServer::MountStatic(std::string url_prefix, const std::string& d
 
 absl::Status ApiServer::Start(std::string_view address) {
   if (thread_.joinable()) return absl::FailedPreconditionError("server already started");
+  if (options_.cors.any && !options_.security.required) {
+    return absl::FailedPreconditionError(
+        "--cors-origin \"*\" needs token auth: without it any web page a user visits could "
+        "create jobs here; list the UI's origin instead (e.g. --cors-origin "
+        "http://localhost:3000)");
+  }
   auto split = SplitAddress(address);
   if (!split.ok()) return split.status();
   const auto& [host, port] = *split;

@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "api/cors.h"
 #include "api/job_service.h"
 #include "auth/audit.h"
 #include "auth/rate_limiter.h"
@@ -94,6 +95,10 @@ class ApiServer {
     // The access of /healthz, /readyz (and the /metrics the node adds): kOpen, or kView to
     // require a token.
     auth::Access health_access = auth::Access::kOpen;
+    // Browser origins allowed to call the API (api/cors.h); default same-origin only. Start()
+    // refuses `cors.any` ("*") unless security.required: any web page could otherwise create
+    // jobs on an open server.
+    CorsPolicy cors;
   };
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
@@ -124,7 +129,8 @@ class ApiServer {
 
   // Binds `address` ("host:port", "[::1]:port", ":port"; port 0 = any free port) and serves on a
   // background thread; returns once the server accepts connections. Unavailable when the
-  // address cannot be bound; FailedPrecondition when already started.
+  // address cannot be bound; FailedPrecondition when already started, or when `cors.any` is set
+  // without `security.required`.
   absl::Status Start(std::string_view address);
   int port() const { return port_; }  // the bound port, after Start()
 

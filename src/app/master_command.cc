@@ -26,7 +26,8 @@ struct MasterFlags {
   EtcdSettings etcd;
   ExecutorFlags executor;  // dev only
   std::string http, id, election_ttl, compact_retention, fire_ahead, prefix, ui_dir, data,
-      log_level, log_format, capacity, metrics_job_label, otlp_endpoint, secret_headers;
+      log_level, log_format, capacity, metrics_job_label, otlp_endpoint, secret_headers,
+      cors_origin;
   std::string auth, insecure_no_auth, bootstrap_token, bootstrap_token_file, rate_limit,
       audit_retention, health_auth;
 };
@@ -109,6 +110,9 @@ int RunMaster(MasterFlags& f) {
   }
   MasterNodeOptions o;
   if (auto st = ResolveAuth(f, &o.auth); !st.ok()) return Fail(cmd, st);
+  auto cors = api::ParseCorsOrigins(f.cors_origin);
+  if (!cors.ok()) return Fail(cmd, cors.status());
+  o.cors = *cors;
   o.http_listen = f.http;
   o.master.compactor.retention = *compact_retention;
   o.master.scheduler.fire_ahead = *fire_ahead;
@@ -242,6 +246,11 @@ void AddCommonSettings(MasterFlags& f) {
         &f.audit_retention);
   s.AddBool("health-auth", false, "require a viewer token on /healthz, /readyz and /metrics",
             &f.health_auth);
+  s.AddList("cors-origin", "",
+            "browser origins allowed to call the API besides the UI it serves, e.g. "
+            "http://localhost:3000 for the v1 UI's dev server (comma-separated or repeated; "
+            "\"*\" only with token auth; empty: same-origin only)",
+            &f.cors_origin);
   s.Add("log-level", "info", "debug|info|warn|error", &f.log_level);
   s.Add("log-format", "auto", "json|text|auto", &f.log_format);
 }

@@ -75,6 +75,7 @@ absl::Status MasterNode::Start() {
   api_options.health_access = a.health_access;
   api_options.probe = telemetry::ApiHooks(telemetry_->api);
   api_options.probe.tracer = options_.tracer;
+  api_options.cors = options_.cors;
   server_ = std::make_unique<api::ApiServer>(*jobs_, api_options);
   server_->Handle(
       "GET", "/metrics", api_options.health_access,

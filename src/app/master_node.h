@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "api/cors.h"
 #include "auth/audit.h"
 #include "auth/rate_limiter.h"
 #include "auth/role.h"
@@ -56,6 +57,7 @@ struct MasterNodeOptions {
   const trace::Tracer* tracer = nullptr;
   master::Master::Options master;
   MasterAuthOptions auth;
+  api::CorsPolicy cors;  // browser origins allowed to call the API (--cors-origin)
 };
 
 class MasterNode {

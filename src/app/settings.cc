@@ -32,6 +32,12 @@ void Settings::AddBool(std::string key, bool default_value, std::string help, st
   settings_.back().boolean = true;
 }
 
+void Settings::AddList(std::string key, std::string default_value, std::string help,
+                       std::string* target) {
+  Add(std::move(key), std::move(default_value), std::move(help), target);
+  settings_.back().list = true;
+}
+
 void Settings::Register(CLI::App& cmd) {
   cmd.add_option("--config", config_path_,
                  "YAML file with any of these settings (keys as the flag names); env "
@@ -42,6 +48,7 @@ void Settings::Register(CLI::App& cmd) {
     s.option = cmd.add_option("--" + s.key, s.flag_value, help);
     // A true/false setting may be given as a bare flag: --insecure-no-auth = "true".
     if (s.boolean) s.option->expected(0, 1);
+    if (s.list) s.option->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::Join);
   }
 }
 

@@ -25,6 +25,9 @@ class Settings {
   void Add(std::string key, std::string default_value, std::string help, std::string* target);
   // A "true"/"false" setting whose flag may also be given bare (--key means --key true).
   void AddBool(std::string key, bool default_value, std::string help, std::string* target);
+  // The same for a comma-separated list whose flag may also be repeated
+  // (--cors-origin a --cors-origin b,c gives "a,b,c"); YAML takes a list or a string.
+  void AddList(std::string key, std::string default_value, std::string help, std::string* target);
   // Adds --<key> for every setting (help shows the env variable and default) and --config.
   void Register(CLI::App& cmd);
   // Applies YAML, then environment, then flags. InvalidArgument names the file/key/variable.
@@ -41,6 +44,7 @@ class Settings {
     std::string flag_value;
     CLI::Option* option = nullptr;
     bool boolean = false;
+    bool list = false;
   };
   std::vector<Setting> settings_;
   std::string config_path_;

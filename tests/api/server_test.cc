@@ -483,6 +483,107 @@ TEST_F(ServerTest, StartTwiceAndBadAddress) {
             absl::StatusCode::kUnavailable);
 }
 
+// CORS through a real server: the decision (cors_test.cc) applied before routing, on every path.
+class CorsServerTest : public testing::ServiceFixture {
+ protected:
+  static constexpr char kUi[] = "http://localhost:3000";
+  void Start(const std::string& origins, bool auth_required = false) {
+    ApiServer::Options options;
+    auto policy = ParseCorsOrigins(origins);
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    options.cors = *policy;
+    options.security.required = auth_required;
+    server_ = std::make_unique<ApiServer>(service_, options);
+    ASSERT_TRUE(server_->Start("127.0.0.1:0").ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  }
+  httplib::Result Preflight(const std::string& path, const std::string& origin,
+                            const std::string& method = "POST") {
+    return client_->Options(path.c_str(), {{"Origin", origin},
+                                           {"Access-Control-Request-Method", method},
+                                           {"Access-Control-Request-Headers", "content-type"}});
+  }
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(CorsServerTest, PreflightOnEveryRouteFromAConfiguredOrigin) {
+  Start(std::string(kUi) + ",http://other.example:8000");
+  for (const char* path : {"/jobs/", "/jobs", "/jobs/My%20Job", "/jobs/x/history", "/cluster",
+                           "/executions/x@1-a/kill", "/no/such/route"}) {
+    auto r = Preflight(path, kUi);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), kUi) << path;
+    EXPECT_EQ(r->get_header_value("Access-Control-Allow-Methods"),
+              "POST, GET, OPTIONS, PUT, DELETE");
+    EXPECT_EQ(r->get_header_value("Access-Control-Allow-Headers"), "Content-Type, Authorization");
+    EXPECT_EQ(r->get_header_value("Vary"), "Origin");
+  }
+  // The request itself carries the allow header too.
+  auto list = client_->Get("/jobs/", {{"Origin", kUi}});
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->status, 200);
+  EXPECT_EQ(list->get_header_value("Access-Control-Allow-Origin"), kUi);
+  EXPECT_EQ(list->get_header_value("Vary"), "Origin");
+  auto created =
+      client_->Post("/jobs/", {{"Origin", "http://other.example:8000"}}, kV1ShellJob, kJsonType);
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201);
+  EXPECT_EQ(created->get_header_value("Access-Control-Allow-Origin"), "http://other.example:8000");
+}
+
+TEST_F(CorsServerTest, ForbiddenOriginGetsNoCorsHeadersAndIsRefused) {
+  Start(kUi);
+  auto pre = Preflight("/jobs/", "http://evil.example");
+  ASSERT_TRUE(pre);
+  EXPECT_EQ(pre->status, 403);
+  EXPECT_FALSE(pre->has_header("Access-Control-Allow-Origin"));
+  // A "simple" request (no preflight) must not run either: nothing is created.
+  auto post = client_->Post("/jobs/", {{"Origin", "http://evil.example"}}, kV1ShellJob, kJsonType);
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 403);
+  EXPECT_FALSE(post->has_header("Access-Control-Allow-Origin"));
+  auto body = model::ParseJson(post->body);
+  ASSERT_TRUE(body.ok()) << post->body;
+  EXPECT_EQ((*body)["code"], "permission_denied");
+  EXPECT_THAT((*body)["error"].get<std::string>(), HasSubstr("http://evil.example"));
+  EXPECT_EQ(model::ParseJson(client_->Get("/jobs/")->body).value().size(), 0u);
+}
+
+TEST_F(CorsServerTest, DefaultIsSameOriginOnly) {
+  Start("");
+  EXPECT_EQ(Preflight("/jobs/", kUi)->status, 403);
+  // The master's own UI: its Origin is the Host it talks to.
+  const std::string self = "http://127.0.0.1:" + std::to_string(server_->port());
+  auto post = client_->Post("/jobs/", {{"Origin", self}}, kV1ShellJob, kJsonType);
+  EXPECT_EQ(post->status, 201);
+  EXPECT_FALSE(post->has_header("Access-Control-Allow-Origin"));
+  // Scripts send no Origin; v1 answered a plain OPTIONS with 200.
+  EXPECT_EQ(client_->Get("/jobs/")->status, 200);
+  auto options = client_->Options("/jobs/");
+  EXPECT_EQ(options->status, 200);
+  EXPECT_EQ(options->get_header_value("Allow"), "POST, GET, OPTIONS, PUT, DELETE");
+}
+
+TEST_F(CorsServerTest, WildcardOnlyWithTokenAuth) {
+  ApiServer::Options options;
+  options.cors.any = true;
+  ApiServer refused(service_, options);
+  absl::Status st = refused.Start("127.0.0.1:0");
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(st.message(), HasSubstr("--cors-origin"));
+  Start("*", /*auth_required=*/true);
+  // Browsers send no credentials on a preflight: it is answered before authentication.
+  auto pre = Preflight("/jobs/", "http://anything.example", "DELETE");
+  EXPECT_EQ(pre->status, 200);
+  EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Origin"), "*");
+  // The request itself still needs its token, and its refusal is readable cross-origin.
+  auto list = client_->Get("/jobs/", {{"Origin", "http://anything.example"}});
+  EXPECT_EQ(list->status, 401);
+  EXPECT_EQ(list->get_header_value("Access-Control-Allow-Origin"), "*");
+}
+
 class StaticTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
