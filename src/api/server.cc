@@ -26,6 +26,7 @@
 #include "model/field_errors.h"
 #include "model/json.h"
 #include "telemetry/tracer.h"
+#include "tls/server_certificate.h"
 
 namespace hg::api {
 namespace {
@@ -359,7 +360,13 @@ absl::StatusOr<std::pair<std::string, int>> SplitAddress(std::string_view addres
 }  // namespace
 
 ApiServer::ApiServer(JobService& service, Options options)
-    : service_(service), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+    : service_(service), options_(std::move(options)) {
+  if (tls::ServerCertificate* cert = options_.tls; cert != nullptr) {
+    http_ =
+        std::make_unique<httplib::SSLServer>([cert](SSL_CTX& ctx) { return cert->Install(ctx); });
+  } else {
+    http_ = std::make_unique<httplib::Server>();
+  }
   const int threads = std::max(1, options_.threads);
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_->set_payload_max_length(options_.max_body_bytes);

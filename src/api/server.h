@@ -50,6 +50,9 @@ struct Response;
 namespace hg::trace {
 class Tracer;
 }  // namespace hg::trace
+namespace hg::tls {
+class ServerCertificate;
+}  // namespace hg::tls
 
 namespace hg::api {
 
@@ -104,6 +107,9 @@ class ApiServer {
     // refuses `cors.any` ("*") unless security.required: any web page could otherwise create
     // jobs on an open server.
     CorsPolicy cors;
+    // HTTPS with this certificate (reloadable, tls/server_certificate.h); not owned, must
+    // outlive the server. Null: plain HTTP.
+    tls::ServerCertificate* tls = nullptr;
   };
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 

@@ -16,6 +16,7 @@
 #include "store/local/sqlite_kv.h"
 #include "telemetry/metrics.h"
 #include "telemetry/otlp_exporter.h"
+#include "tls/mtls.h"
 
 namespace hg::app {
 namespace {
@@ -25,9 +26,10 @@ struct MasterFlags {
   Settings settings;
   EtcdSettings etcd;
   ExecutorFlags executor;  // dev only
+  GrpcTlsSettings grpc_tls;
   std::string http, id, election_ttl, compact_retention, fire_ahead, prefix, ui_dir, data,
       log_level, log_format, capacity, metrics_job_label, otlp_endpoint, secret_headers,
-      cors_origin;
+      cors_origin, tls_cert, tls_key;
   std::string auth, insecure_no_auth, bootstrap_token, bootstrap_token_file, rate_limit,
       audit_retention, health_auth;
 };
@@ -117,6 +119,11 @@ int RunMaster(MasterFlags& f) {
   o.master.compactor.retention = *compact_retention;
   o.master.scheduler.fire_ahead = *fire_ahead;
   o.ui_dir = FindUiDir(f.ui_dir);
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    return Fail(cmd, absl::InvalidArgumentError("HTTPS needs both --tls-cert and --tls-key"));
+  }
+  o.tls_cert_file = f.tls_cert;
+  o.tls_key_file = f.tls_key;
   o.master.id = f.id.empty() ? DefaultNodeId("master") : f.id;
   o.master.address = f.http;
   o.master.election_ttl_seconds = absl::ToInt64Seconds(*ttl);
@@ -180,13 +187,27 @@ int RunMaster(MasterFlags& f) {
     if (auto st = worker->Start(); !st.ok()) return Fail(cmd, st);
     client = std::make_unique<InProcessWorkerClient>(worker->service());
   } else {
-    client = std::make_unique<dispatch::GrpcWorkerClient>();
+    // mTLS to the workers, or plaintext to loopback workers only unless --insecure-no-tls.
+    auto insecure = ParseSettingBool(f.grpc_tls.insecure, "--insecure-no-tls");
+    if (!insecure.ok()) return Fail(cmd, insecure.status());
+    dispatch::GrpcWorkerClient::Options co{.insecure = *insecure};
+    const tls::MtlsFiles tls_files{f.grpc_tls.ca_file, f.grpc_tls.cert_file, f.grpc_tls.key_file};
+    if (!tls_files.empty()) {
+      auto id = tls::LoadMtls(tls_files, tls::kMasterRole);
+      if (!id.ok()) return Fail(cmd, id.status());
+      co.credentials = tls::MasterChannelCredentials(*id);
+    } else if (*insecure) {
+      log::Logger("master").Warn(
+          "--insecure-no-tls: plaintext gRPC to workers beyond loopback; the network can read "
+          "and forge what masters send");
+    }
+    client = std::make_unique<dispatch::GrpcWorkerClient>(std::move(co));
   }
 
   MasterNode node(*kv, RealClock::Get(), keys, *client, o);
   if (auto st = node.Start(); !st.ok()) return Fail(cmd, st);
   log::Logger("master").Info(f.dev ? "hourglass dev ready" : "master ready",
-                             {{"http", node.http_address()},
+                             {{"url", node.base_url()},
                               {"ui", o.ui_dir.empty() ? "(not built)" : o.ui_dir},
                               {"version", kVersion}});
   if (f.dev) {
@@ -195,7 +216,13 @@ int RunMaster(MasterFlags& f) {
     if (!shell_warning.empty()) std::cerr << "Note: " << shell_warning << "\n";
     std::cerr << "\n";
   }
-  const int sig = WaitForShutdownSignal();
+  // SIGHUP: new HTTPS connections get the certificate files as they are now.
+  const int sig = WaitForShutdownSignal([&node] {
+    if (auto st = node.ReloadTls(); !st.ok()) {
+      log::Logger("master").Error("HTTPS certificate not reloaded; serving the previous one",
+                                  {{"error", std::string(st.message())}});
+    }
+  });
   log::Logger("master").Info("shutting down", {{"signal", sig}});
   node.Stop();  // resigns first: a standby takes over at once
   if (worker) worker->Stop();
@@ -205,6 +232,10 @@ int RunMaster(MasterFlags& f) {
 void AddCommonSettings(MasterFlags& f) {
   Settings& s = f.settings;
   s.Add("http", "127.0.0.1:8080", "HTTP listen address: API, UI and /metrics", &f.http);
+  s.Add("tls-cert", "",
+        "HTTPS certificate (PEM, chain after the leaf) for --http; reloaded on SIGHUP",
+        &f.tls_cert);
+  s.Add("tls-key", "", "private key of --tls-cert", &f.tls_key);
   s.Add("id", "", "master id (default: <hostname>-master-<pid>)", &f.id);
   s.Add("election-ttl", "10s", "leader lease TTL (minimum 2s): bounds failover time",
         &f.election_ttl);
@@ -263,6 +294,8 @@ void RegisterMasterCommand(CLI::App& app) {
   AddCommonSettings(*f);
   Settings& s = f->settings;
   AddEtcdSettings(s, &f->etcd);
+  AddGrpcTlsSettings(s, &f->grpc_tls,
+                     "the masters' client certificate for workers (URI SAN hourglass:master)");
   s.Register(*cmd);
   cmd->callback([f] {
     if (const int rc = RunMaster(*f); rc != 0) throw CLI::RuntimeError(rc);

@@ -18,6 +18,7 @@
 #include "telemetry/hooks.h"
 #include "telemetry/instrumented_kv.h"
 #include "telemetry/metrics.h"
+#include "tls/server_certificate.h"
 
 namespace hg::app {
 
@@ -76,6 +77,11 @@ absl::Status MasterNode::Start() {
   api_options.probe = telemetry::ApiHooks(telemetry_->api);
   api_options.probe.tracer = options_.tracer;
   api_options.cors = options_.cors;
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    HG_ASSIGN_OR_RETURN(
+        tls_, tls::ServerCertificate::Load(options_.tls_cert_file, options_.tls_key_file));
+    api_options.tls = tls_.get();
+  }
   server_ = std::make_unique<api::ApiServer>(*jobs_, api_options);
   server_->Handle(
       "GET", "/metrics", api_options.health_access,
@@ -160,6 +166,19 @@ absl::Status MasterNode::Bootstrap() {
 void MasterNode::Stop() {
   if (master_) master_->Stop();  // resign first: a standby takes over at once
   if (server_) server_->Stop();
+}
+
+std::string MasterNode::base_url() const {
+  return absl::StrCat(tls_ ? "https://" : "http://", http_address());
+}
+
+absl::Status MasterNode::ReloadTls() {
+  if (!tls_) return absl::OkStatus();
+  HG_RETURN_IF_ERROR(tls_->Reload());
+  const tls::CertInfo info = tls_->info();
+  log::Logger("master").Info("HTTPS certificate reloaded",
+                             {{"serial", info.serial_hex}, {"subject", info.subject}});
+  return absl::OkStatus();
 }
 
 std::string MasterNode::http_address() const {

@@ -29,6 +29,9 @@ namespace hg::api {
 class JobService;
 class ApiServer;
 }  // namespace hg::api
+namespace hg::tls {
+class ServerCertificate;
+}  // namespace hg::tls
 
 namespace hg::app {
 
@@ -49,6 +52,9 @@ struct MasterAuthOptions {
 struct MasterNodeOptions {
   std::string http_listen = "127.0.0.1:8080";
   std::string ui_dir;  // empty: no UI
+  // HTTPS with these files (both or neither); ReloadTls() reads them again.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   bool per_job_metrics = true;
   // Shared with an in-process worker (hourglass dev); not owned. Null: the node keeps its own
   // (with per_job_metrics). Served on GET /metrics.
@@ -70,6 +76,11 @@ class MasterNode {
   absl::Status Bootstrap();  // MasterAuthOptions::bootstrap_token*
   void Stop();               // resigns leadership first, then stops serving
   std::string http_address() const;
+  // "https://host:port" or "http://host:port".
+  std::string base_url() const;
+  // SIGHUP: reloads the HTTPS certificate and key (new connections get them); on error the old
+  // pair stays and the error is returned. OK and nothing done without HTTPS.
+  absl::Status ReloadTls();
 
  private:
   store::Kv& kv_;
@@ -80,6 +91,7 @@ class MasterNode {
   struct Telemetry;  // metrics probes and the instrumented store (master_node.cc)
   std::unique_ptr<Telemetry> telemetry_;
   std::unique_ptr<master::Master> master_;
+  std::unique_ptr<tls::ServerCertificate> tls_;  // outlives server_
   std::unique_ptr<api::JobService> jobs_;
   std::unique_ptr<auth::TokenStore> tokens_;
   std::unique_ptr<auth::RateLimiter> limiter_;

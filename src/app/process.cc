@@ -10,27 +10,42 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/duration.h"
+#include "common/logging.h"
 #include "store/etcd/etcd_kv.h"
 
 namespace hg::app {
 
-void BlockShutdownSignals() {
+namespace {
+
+sigset_t HandledSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  const sigset_t set = HandledSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 
-int WaitForShutdownSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
+int WaitForShutdownSignal(const std::function<void()>& on_hangup) {
+  const sigset_t set = HandledSignals();
+  while (true) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) return sig;
+    if (on_hangup) {
+      on_hangup();
+    } else {
+      log::Logger("process").Info("SIGHUP: nothing to reload");
+    }
+  }
 }
 
 std::vector<std::string> SplitList(const std::string& text) {
@@ -103,6 +118,17 @@ void AddEtcdSettings(Settings& s, EtcdSettings* etcd) {
   s.Add("etcd-ca", "", "CA certificate file for etcd TLS", &etcd->ca_file);
   s.Add("etcd-cert", "", "client certificate file for etcd TLS", &etcd->cert_file);
   s.Add("etcd-key", "", "client key file for etcd TLS", &etcd->key_file);
+}
+
+void AddGrpcTlsSettings(Settings& s, GrpcTlsSettings* tls, const std::string& own_cert_help) {
+  s.Add("grpc-ca", "",
+        "cluster CA certificate: mTLS between masters and workers (scripts/gen-certs)",
+        &tls->ca_file);
+  s.Add("grpc-cert", "", own_cert_help, &tls->cert_file);
+  s.Add("grpc-key", "", "private key of --grpc-cert", &tls->key_file);
+  s.Add("insecure-no-tls", "false",
+        "true: allow plaintext gRPC between masters and workers beyond loopback (logged)",
+        &tls->insecure);
 }
 
 std::string DefaultNodeId(const std::string& kind) {

@@ -1,6 +1,7 @@
 // Process-level plumbing shared by the long-running subcommands.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,10 +14,11 @@
 
 namespace hg::app {
 
-// Blocks SIGINT/SIGTERM in the calling thread (call before starting any thread, so every thread
-// inherits the mask) and ignores SIGPIPE. WaitForShutdownSignal() then returns the signal.
+// Blocks SIGINT/SIGTERM/SIGHUP in the calling thread (call before starting any thread, so every
+// thread inherits the mask) and ignores SIGPIPE. WaitForShutdownSignal() then returns SIGINT or
+// SIGTERM; each SIGHUP before it calls `on_hangup` (reload), or is logged and ignored.
 void BlockShutdownSignals();
-int WaitForShutdownSignal();
+int WaitForShutdownSignal(const std::function<void()>& on_hangup = nullptr);
 
 // "a,b , c" -> {"a","b","c"} (empty items dropped).
 std::vector<std::string> SplitList(const std::string& text);
@@ -38,6 +40,13 @@ struct EtcdSettings {
 absl::StatusOr<std::unique_ptr<store::Kv>> OpenEtcd(const EtcdSettings& settings);
 // The etcd connection settings (--etcd, --etcd-user, ...) shared by master and worker.
 void AddEtcdSettings(Settings& s, EtcdSettings* etcd);
+
+// mTLS between masters and workers (tls/mtls.h): --grpc-ca, --grpc-cert, --grpc-key and
+// --insecure-no-tls, the same names on master and worker.
+struct GrpcTlsSettings {
+  std::string ca_file, cert_file, key_file, insecure = "false";
+};
+void AddGrpcTlsSettings(Settings& s, GrpcTlsSettings* tls, const std::string& own_cert_help);
 
 std::string DefaultNodeId(const std::string& kind);  // "<hostname>-<kind>-<pid>"
 

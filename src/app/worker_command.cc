@@ -9,9 +9,11 @@
 #include "app/settings.h"
 #include "app/version.h"
 #include "app/worker_node.h"
+#include "common/address.h"
 #include "common/logging.h"
 #include "telemetry/metrics.h"
 #include "telemetry/otlp_exporter.h"
+#include "tls/mtls.h"
 
 namespace hg::app {
 namespace {
@@ -20,6 +22,7 @@ struct WorkerFlags {
   Settings settings;
   EtcdSettings etcd;
   ExecutorFlags executor;
+  GrpcTlsSettings grpc_tls;
   std::string grpc, advertise, id, labels, capacity, session_ttl, shutdown_grace, kill_grace,
       output_cap_kib, data, spool, prefix, log_level, log_format, metrics, metrics_job_label,
       otlp_endpoint, secret_headers;
@@ -80,6 +83,26 @@ int RunWorker(WorkerFlags& f) {
   }
   o.per_job_metrics = f.metrics_job_label == "true";
   o.metrics_listen = f.metrics;
+  // mTLS with the masters, or plaintext: on loopback only unless --insecure-no-tls.
+  auto insecure = ParseSettingBool(f.grpc_tls.insecure, "--insecure-no-tls");
+  if (!insecure.ok()) return fail(insecure.status());
+  const tls::MtlsFiles tls_files{f.grpc_tls.ca_file, f.grpc_tls.cert_file, f.grpc_tls.key_file};
+  if (!tls_files.empty()) {
+    auto id = tls::LoadMtls(tls_files, tls::kWorkerRole);
+    if (!id.ok()) return fail(id.status());
+    o.grpc_credentials = tls::WorkerServerCredentials(*id);
+    o.grpc_mtls = true;
+  } else {
+    if (auto st = tls::CheckPlaintextAllowed(f.grpc, *insecure, "--grpc"); !st.ok()) {
+      return fail(st);
+    }
+    if (!IsLoopbackAddress(f.grpc)) {
+      log::Logger("worker").Warn(
+          "--insecure-no-tls: plaintext gRPC beyond loopback; anyone who reaches this port can "
+          "run and kill jobs",
+          {{"grpc", f.grpc}});
+    }
+  }
   telemetry::Metrics metrics({.per_job_labels = o.per_job_metrics, .version = kVersion});
   o.metrics = &metrics;
 
@@ -117,6 +140,9 @@ void RegisterWorkerCommand(CLI::App& app) {
   auto f = std::make_shared<WorkerFlags>();
   Settings& s = f->settings;
   AddEtcdSettings(s, &f->etcd);
+  AddGrpcTlsSettings(s, &f->grpc_tls,
+                     "this worker's server certificate (URI SAN hourglass:worker, IP/DNS SANs of "
+                     "the address masters dial)");
   s.Add("grpc", "127.0.0.1:7070", "gRPC listen address (host:port; port 0 = any)", &f->grpc);
   s.Add("advertise", "", "gRPC address masters dial (default: the listen address)", &f->advertise);
   s.Add("id", "", "worker id (default: <hostname>-worker-<pid>)", &f->id);

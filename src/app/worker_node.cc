@@ -63,7 +63,8 @@ absl::Status WorkerNode::Start() {
   HG_RETURN_IF_ERROR(service_->Start());
   if (!options_.grpc_listen.empty()) {
     server_ = std::make_unique<worker::GrpcWorkerServer>(*service_);
-    HG_ASSIGN_OR_RETURN(grpc_port_, server_->Start(options_.grpc_listen));
+    HG_ASSIGN_OR_RETURN(grpc_port_,
+                        server_->Start(options_.grpc_listen, options_.grpc_credentials));
   }
   session_thread_ = std::jthread([this](std::stop_token stop) { SessionLoop(stop); });
   return absl::OkStatus();
@@ -82,6 +83,10 @@ void WorkerNode::SessionLoop(std::stop_token stop) {
   meta["labels"] = options_.service.labels;
   meta["capacity"] = options_.service.capacity;
   meta["version"] = options_.version;
+  // How masters reach it (docs/design/security.md), shown in /cluster.
+  meta["transport"] = options_.grpc_listen.empty() ? "in-process"
+                      : options_.grpc_mtls         ? "mtls"
+                                                   : "plaintext";
   const std::string metadata = model::DumpJson(meta);
   absl::Duration backoff = absl::Milliseconds(100);
   absl::Mutex mu;

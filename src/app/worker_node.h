@@ -36,6 +36,9 @@ struct WorkerNodeOptions {
   executor::HttpConfig http;
   int64_t session_ttl_seconds = 10;
   std::string grpc_listen;  // empty: no gRPC server (in-process use only)
+  // Null: plaintext (the caller decides whether that is allowed). tls::WorkerServerCredentials.
+  std::shared_ptr<grpc::ServerCredentials> grpc_credentials;
+  bool grpc_mtls = false;  // shown in the registry entry ("transport")
   std::string version;
   // Shared with the master in `hourglass dev`; not owned. Null: the node keeps its own.
   telemetry::Metrics* metrics = nullptr;

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "tls/mtls.h"
 
 namespace hg::dispatch {
 
@@ -11,7 +12,12 @@ absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-hourglass::v1::Worker::Stub& GrpcWorkerClient::StubFor(const std::string& address) {
+hourglass::v1::Worker::Stub* GrpcWorkerClient::StubFor(const std::string& address,
+                                                       absl::Status* status) {
+  if (options_.credentials == nullptr) {
+    *status = tls::CheckPlaintextAllowed(address, options_.insecure, "worker");
+    if (!status->ok()) return nullptr;
+  }
   absl::MutexLock lock(&mu_);
   auto& stub = stubs_[address];
   if (!stub) {
@@ -21,10 +27,11 @@ hourglass::v1::Worker::Stub& GrpcWorkerClient::StubFor(const std::string& addres
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-    stub = hourglass::v1::Worker::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    stub = hourglass::v1::Worker::NewStub(grpc::CreateCustomChannel(
+        address, options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
+        args));
   }
-  return *stub;
+  return stub.get();
 }
 
 absl::StatusOr<hourglass::v1::RunResponse> GrpcWorkerClient::Run(
@@ -32,7 +39,10 @@ absl::StatusOr<hourglass::v1::RunResponse> GrpcWorkerClient::Run(
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   hourglass::v1::RunResponse resp;
-  grpc::Status st = StubFor(address).Run(&ctx, req, &resp);
+  absl::Status refused;
+  hourglass::v1::Worker::Stub* stub = StubFor(address, &refused);
+  if (stub == nullptr) return refused;
+  grpc::Status st = stub->Run(&ctx, req, &resp);
   if (!st.ok()) return FromGrpc(st);
   return resp;
 }
@@ -42,7 +52,10 @@ absl::StatusOr<hourglass::v1::KillResponse> GrpcWorkerClient::Kill(
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   hourglass::v1::KillResponse resp;
-  grpc::Status st = StubFor(address).Kill(&ctx, req, &resp);
+  absl::Status refused;
+  hourglass::v1::Worker::Stub* stub = StubFor(address, &refused);
+  if (stub == nullptr) return refused;
+  grpc::Status st = stub->Kill(&ctx, req, &resp);
   if (!st.ok()) return FromGrpc(st);
   return resp;
 }

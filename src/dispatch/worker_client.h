@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "worker.grpc.pb.h"
 
 namespace hg::dispatch {
@@ -32,6 +33,16 @@ class WorkerClient {
 
 class GrpcWorkerClient final : public WorkerClient {
  public:
+  struct Options {
+    // TLS for every worker channel (tls::MasterChannelCredentials: mTLS with the cluster CA).
+    // Null: plaintext, which is refused (FailedPrecondition, nothing sent) for a worker address
+    // that is not on loopback unless `insecure` (--insecure-no-tls).
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    bool insecure = false;
+  };
+  GrpcWorkerClient() = default;
+  explicit GrpcWorkerClient(Options options) : options_(std::move(options)) {}
+
   absl::StatusOr<hourglass::v1::RunResponse> Run(const std::string& address,
                                                  const hourglass::v1::RunRequest& req,
                                                  absl::Duration deadline) override;
@@ -40,8 +51,10 @@ class GrpcWorkerClient final : public WorkerClient {
                                                    absl::Duration deadline) override;
 
  private:
-  hourglass::v1::Worker::Stub& StubFor(const std::string& address);
+  // Null (with the refusal in `status`) when plaintext to `address` is not allowed.
+  hourglass::v1::Worker::Stub* StubFor(const std::string& address, absl::Status* status);
 
+  const Options options_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<hourglass::v1::Worker::Stub>> stubs_
       ABSL_GUARDED_BY(mu_);

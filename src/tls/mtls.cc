@@ -1,0 +1,100 @@
+#include "tls/mtls.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/address.h"
+#include "common/strings.h"
+#include "grpc/grpc_security_constants.h"
+#include "grpcpp/security/auth_metadata_processor.h"
+
+namespace hg::tls {
+namespace {
+
+// Refuses every call whose peer certificate lacks the required role. Runs before the handler,
+// for every method, so a new RPC cannot forget the check.
+class RoleCheck final : public grpc::AuthMetadataProcessor {
+ public:
+  explicit RoleCheck(std::string_view role) : role_(role) {}
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata&, grpc::AuthContext* context, OutputMetadata*,
+                       OutputMetadata*) override {
+    for (const grpc::string_ref& pem :
+         context->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
+      auto info = InspectCert(std::string_view(pem.data(), pem.size()));
+      if (info.ok() && HasRole(info->uris, role_)) return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        absl::StrCat("the client certificate lacks the role ", role_));
+  }
+
+ private:
+  const std::string role_;
+};
+
+}  // namespace
+
+bool HasRole(const std::vector<std::string>& uris, std::string_view role) {
+  return std::find(uris.begin(), uris.end(), role) != uris.end();
+}
+
+absl::StatusOr<MtlsIdentity> LoadMtls(const MtlsFiles& files, std::string_view role,
+                                      std::string_view flag_prefix) {
+  const std::string ca_flag = absl::StrCat(Av(flag_prefix), "-ca");
+  const std::string cert_flag = absl::StrCat(Av(flag_prefix), "-cert");
+  const std::string key_flag = absl::StrCat(Av(flag_prefix), "-key");
+  if (files.ca_file.empty() || files.cert_file.empty() || files.key_file.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("mTLS needs all of ", ca_flag, ", ", cert_flag,
+                                                   " and ", key_flag, " (scripts/gen-certs)"));
+  }
+  MtlsIdentity id;
+  auto ca = ReadPemFile(files.ca_file, ca_flag);
+  if (!ca.ok()) return ca.status();
+  id.ca_pem = *std::move(ca);
+  if (auto ca_info = InspectCert(id.ca_pem); !ca_info.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ca_flag, ": ", files.ca_file, ": ", ca_info.status().message()));
+  }
+  auto own = LoadKeyPair(files.cert_file, cert_flag, files.key_file, key_flag);
+  if (!own.ok()) return own.status();
+  id.own = *std::move(own);
+  if (auto st = VerifyIssuedBy(id.own.cert_pem, id.ca_pem); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(cert_flag, ": ", files.cert_file,
+                                                   " is not valid under ", ca_flag, " ",
+                                                   files.ca_file, ": ", st.message()));
+  }
+  if (!HasRole(id.own.info.uris, role)) {
+    return absl::InvalidArgumentError(absl::StrCat(cert_flag, ": ", files.cert_file,
+                                                   " lacks the URI SAN ", Av(role),
+                                                   " (scripts/gen-certs issues it)"));
+  }
+  return id;
+}
+
+std::shared_ptr<grpc::ServerCredentials> WorkerServerCredentials(const MtlsIdentity& id) {
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = id.ca_pem;
+  options.pem_key_cert_pairs.push_back({id.own.key_pem, id.own.cert_pem});
+  auto creds = grpc::SslServerCredentials(options);
+  creds->SetAuthMetadataProcessor(std::make_shared<RoleCheck>(kMasterRole));
+  return creds;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> MasterChannelCredentials(const MtlsIdentity& id) {
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = id.ca_pem;
+  options.pem_private_key = id.own.key_pem;
+  options.pem_cert_chain = id.own.cert_pem;
+  return grpc::SslCredentials(options);
+}
+
+absl::Status CheckPlaintextAllowed(std::string_view address, bool insecure, std::string_view what) {
+  if (insecure || IsLoopbackAddress(address)) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(Av(what), " ", Av(address),
+                   " is not on loopback: give --grpc-ca, --grpc-cert and --grpc-key (mTLS, "
+                   "scripts/gen-certs), or --insecure-no-tls to allow plaintext"));
+}
+
+}  // namespace hg::tls
