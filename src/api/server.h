@@ -21,12 +21,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-// gcc 12 at -O1 (the asan-ubsan preset) reports a false maybe-uninitialized inside libstdc++'s
-// regex compiler (std::function in _State); it is not our code, so silence it for <regex> only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <regex>
-#pragma GCC diagnostic pop
+#include <regex>  // gcc 12's false warning inside it: see src/api/CMakeLists.txt
 #include <string>
 #include <string_view>
 #include <thread>
