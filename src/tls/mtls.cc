@@ -7,6 +7,9 @@
 #include "common/strings.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_metadata_processor.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_certificate_verifier.h"
+#include "grpcpp/security/tls_credentials_options.h"
 
 namespace hg::tls {
 namespace {
@@ -30,6 +33,26 @@ class RoleCheck final : public grpc::AuthMetadataProcessor {
 
  private:
   const std::string role_;
+};
+
+// The master's check of a worker, after gRPC verified the chain against the CA (and, per call,
+// the dialled host against the certificate's SANs): the certificate must carry the worker role,
+// so another certificate of the CA (the API's, a master's) cannot pose as a worker.
+class WorkerRoleVerifier final : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)>, grpc::Status* sync_status) override {
+    std::vector<std::string> uris;
+    for (const grpc::string_ref& uri : request->uri_names())
+      uris.emplace_back(uri.data(), uri.size());
+    *sync_status =
+        HasRole(uris, kWorkerRole)
+            ? grpc::Status::OK
+            : grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                           absl::StrCat("the worker certificate lacks the role ", Av(kWorkerRole)));
+    return true;  // answered synchronously
+  }
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
 };
 
 }  // namespace
@@ -82,11 +105,16 @@ std::shared_ptr<grpc::ServerCredentials> WorkerServerCredentials(const MtlsIdent
 }
 
 std::shared_ptr<grpc::ChannelCredentials> MasterChannelCredentials(const MtlsIdentity& id) {
-  grpc::SslCredentialsOptions options;
-  options.pem_root_certs = id.ca_pem;
-  options.pem_private_key = id.own.key_pem;
-  options.pem_cert_chain = id.own.cert_pem;
-  return grpc::SslCredentials(options);
+  namespace ex = grpc::experimental;
+  ex::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(std::make_shared<ex::StaticDataCertificateProvider>(
+      id.ca_pem, std::vector<ex::IdentityKeyCertPair>{{id.own.key_pem, id.own.cert_pem}}));
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_verify_server_certs(true);  // chain up to the cluster CA
+  options.set_check_call_host(true);      // the dialled host is one of the certificate's SANs
+  options.set_certificate_verifier(ex::ExternalCertificateVerifier::Create<WorkerRoleVerifier>());
+  return ex::TlsCredentials(options);
 }
 
 absl::Status CheckPlaintextAllowed(std::string_view address, bool insecure, std::string_view what) {

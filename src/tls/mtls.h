@@ -2,7 +2,8 @@
 // certificate for masters (URI SAN hourglass:master) and a server certificate per worker (URI
 // SAN hourglass:worker plus the names masters dial). A worker accepts a connection only with a
 // client certificate the CA signed, and a call only when that certificate carries the master
-// role; a master accepts a worker only with a certificate the CA signed for the dialled name.
+// role; a master accepts a worker only with a certificate the CA signed for the dialled name
+// with the worker role.
 //
 //   auto id = tls::LoadMtls({ca, cert, key}, tls::kWorkerRole, "--grpc");   // start-up checks
 //   server.Start(addr, tls::WorkerServerCredentials(*id));
@@ -52,7 +53,8 @@ absl::StatusOr<MtlsIdentity> LoadMtls(const MtlsFiles& files, std::string_view r
 std::shared_ptr<grpc::ServerCredentials> WorkerServerCredentials(const MtlsIdentity& id);
 
 // A master's channel credentials: its certificate as the client certificate; the worker's
-// certificate verified against the CA and the dialled host (IP or DNS SAN).
+// certificate verified against the CA, the dialled host (IP or DNS SAN, on every call) and the
+// worker role (gRPC's experimental TLS credentials with a certificate verifier).
 std::shared_ptr<grpc::ChannelCredentials> MasterChannelCredentials(const MtlsIdentity& id);
 
 // Whether a certificate with these URI SANs has `role`. Pure.

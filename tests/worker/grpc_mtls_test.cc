@@ -149,6 +149,37 @@ TEST_F(GrpcMtlsTest, MasterRefusesAWorkerCertificateOfAnotherCa) {
   EXPECT_NE(kill.status().code(), absl::StatusCode::kPermissionDenied) << kill.status();
 }
 
+TEST_F(GrpcMtlsTest, MasterRefusesAServerWithoutTheWorkerRole) {
+  // Same CA, right address, serverAuth, but not a worker: the API's certificate.
+  GrpcWorkerServer impostor(StartWorker("impostor"));
+  grpc::SslServerCredentialsOptions o(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  o.pem_key_cert_pairs.push_back({Read(certs_.api_key), Read(certs_.api_cert)});
+  auto port = impostor.Start("127.0.0.1:0", grpc::SslServerCredentials(o));
+  ASSERT_TRUE(port.ok()) << port.status();
+  auto id = tls::LoadMtls({certs_.ca, certs_.master_cert, certs_.master_key}, tls::kMasterRole);
+  ASSERT_TRUE(id.ok()) << id.status();
+  dispatch::GrpcWorkerClient client({.credentials = tls::MasterChannelCredentials(*id)});
+  hourglass::v1::KillRequest req;
+  req.set_execution_id("x");
+  auto kill = client.Kill(absl::StrCat("127.0.0.1:", *port), req, absl::Seconds(2));
+  EXPECT_FALSE(kill.ok());
+  // The real worker at the same kind of address is accepted.
+  EXPECT_TRUE(client.Kill(address_, req, absl::Seconds(5)).ok());
+  impostor.Stop();
+
+  // A real worker certificate dialled at an address it does not name (127.0.0.2; it names
+  // 127.0.0.1 and localhost) is refused; the same server at 127.0.0.1 is accepted.
+  auto worker_id =
+      tls::LoadMtls({certs_.ca, certs_.worker_cert, certs_.worker_key}, tls::kWorkerRole);
+  ASSERT_TRUE(worker_id.ok()) << worker_id.status();
+  GrpcWorkerServer any(StartWorker("any-address"));
+  auto any_port = any.Start("0.0.0.0:0", tls::WorkerServerCredentials(*worker_id));
+  ASSERT_TRUE(any_port.ok()) << any_port.status();
+  EXPECT_FALSE(client.Kill(absl::StrCat("127.0.0.2:", *any_port), req, absl::Seconds(2)).ok());
+  EXPECT_TRUE(client.Kill(absl::StrCat("127.0.0.1:", *any_port), req, absl::Seconds(5)).ok());
+  any.Stop();
+}
+
 TEST_F(GrpcMtlsTest, LoadMtlsChecksTheFilesAtStart) {
   auto missing = tls::LoadMtls({certs_.ca, certs_.master_cert, ""}, tls::kMasterRole);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
