@@ -140,6 +140,11 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(Options options) {
   std::filesystem::create_directories(c->dir_);
   EtcdClusterOptions eo;
   eo.members = options.etcd_members;
+  if (options.etcd_tls_auth) {
+    eo.tls = true;
+    eo.client_cert_auth = true;
+    eo.auth = true;
+  }
   auto etcd = EtcdCluster::Start(eo);
   if (!etcd.ok()) return etcd.status();
   c->etcd_ = *std::move(etcd);
@@ -201,6 +206,16 @@ std::string Cluster::EtcdUrls(const std::vector<std::unique_ptr<TcpProxy>>& prox
   return urls;
 }
 
+std::vector<std::string> Cluster::EtcdSecurityFlags() const {
+  if (!options_.etcd_tls_auth) return {};
+  const EtcdTlsFiles& f = etcd_->tls_files();
+  return {"--etcd-ca",       f.ca_cert,
+          "--etcd-cert",     f.client_cert,
+          "--etcd-key",      f.client_key,
+          "--etcd-user",     "root",
+          "--etcd-password", etcd_->options().root_password};
+}
+
 std::unique_ptr<Process> Cluster::MakeMaster(int i) {
   std::vector<std::string> argv{binary_, "master"};
   AppendFlags(&argv, {{"--etcd", EtcdUrls(master_proxies_[i])},
@@ -210,6 +225,8 @@ std::unique_ptr<Process> Cluster::MakeMaster(int i) {
                       {"--fire-ahead", absl::FormatDuration(options_.fire_ahead)},
                       {"--log-format", "json"},
                       {"--log-level", "debug"}});
+  const std::vector<std::string> etcd_flags = EtcdSecurityFlags();
+  argv.insert(argv.end(), etcd_flags.begin(), etcd_flags.end());
   argv.insert(argv.end(), options_.master_args.begin(), options_.master_args.end());
   return std::make_unique<Process>(absl::StrCat("master", i), std::move(argv),
                                    absl::StrCat(dir_, "/master", i, ".log"));
@@ -231,6 +248,8 @@ std::unique_ptr<Process> Cluster::MakeWorker(int i) {
                       // CI runs as root; a root worker refuses shell jobs without this.
                       {"--allow-root", "true"},
                       {"--log-format", "json"}});
+  const std::vector<std::string> etcd_flags = EtcdSecurityFlags();
+  argv.insert(argv.end(), etcd_flags.begin(), etcd_flags.end());
   argv.insert(argv.end(), options_.worker_args.begin(), options_.worker_args.end());
   return std::make_unique<Process>(absl::StrCat("worker", i), std::move(argv),
                                    absl::StrCat(dir_, "/worker", i, ".log"));

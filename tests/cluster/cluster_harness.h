@@ -72,6 +72,9 @@ class Cluster {
     bool proxy_masters = false;
     // Workers reach etcd through a TcpProxy each too (WorkerProxies).
     bool proxy_workers = false;
+    // etcd over TLS with client certificates and auth on: masters and workers get --etcd-ca,
+    // --etcd-cert, --etcd-key, --etcd-user root and --etcd-password (the fixture's files).
+    bool etcd_tls_auth = false;
   };
   static absl::StatusOr<std::unique_ptr<Cluster>> Start(Options options);
   ~Cluster();
@@ -118,6 +121,8 @@ class Cluster {
   // One TcpProxy per etcd member, and the --etcd value that goes through them.
   absl::StatusOr<std::vector<std::unique_ptr<TcpProxy>>> ProxiesToEtcd();
   std::string EtcdUrls(const std::vector<std::unique_ptr<TcpProxy>>& proxies) const;
+  // The etcd TLS and auth flags of every process (empty unless Options::etcd_tls_auth).
+  std::vector<std::string> EtcdSecurityFlags() const;
 
   Options options_;
   std::string dir_;

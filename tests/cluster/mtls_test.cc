@@ -100,6 +100,29 @@ TEST_F(MtlsCluster, AMasterWithoutTheClientCertificateRunsNothing) {
   EXPECT_TRUE(ReadRuns(c->dir() + "/runs.txt").empty());
 }
 
+// The whole cluster secured: mTLS between master and worker, and etcd over TLS with client
+// certificates and auth on, reached through the binary's --etcd-* flags.
+TEST_F(MtlsCluster, ARunWithEtcdOverTlsAndAuth) {
+  auto cluster =
+      Cluster::Start({.masters = 1,
+                      .workers = 1,
+                      .master_args = {"--grpc-ca", certs_.ca, "--grpc-cert", certs_.master_cert,
+                                      "--grpc-key", certs_.master_key},
+                      .worker_args = {"--grpc-ca", certs_.ca, "--grpc-cert", certs_.worker_cert,
+                                      "--grpc-key", certs_.worker_key},
+                      .etcd_tls_auth = true});
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  Cluster& c = **cluster;
+  ASSERT_TRUE(c.WaitLeader(absl::Seconds(30)).ok());
+  ASSERT_TRUE(c.WaitWorkers(1, absl::Seconds(30)).ok());
+  nlohmann::json last;
+  ASSERT_NO_FATAL_FAILURE(TriggerAndWait(c, "etcd-tls", "10s", "success", &last));
+  // What the run wrote is in the secured etcd.
+  auto keys = c.etcd().Etcdctl({"get", "--prefix", "--keys-only", "/hourglass/jobs/"});
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_TRUE(absl::StrContains(*keys, "etcd-tls")) << *keys;
+}
+
 // `hourglass worker` with `args`: its exit code and stderr (it must refuse before any etcd
 // call; the endpoint is unreachable anyway).
 CommandResult RunWorker(const std::vector<std::string>& args) {
