@@ -92,6 +92,12 @@ int RunWorker(WorkerFlags& f) {
     if (!id.ok()) return fail(id.status());
     o.grpc_credentials = tls::WorkerServerCredentials(*id);
     o.grpc_mtls = true;
+    // The usual mistake: a certificate that does not name the address masters dial.
+    if (auto st = tls::CheckNamesAddress(id->own.info, f.advertise.empty() ? f.grpc : f.advertise);
+        !st.ok()) {
+      log::Logger("worker").Warn("masters will refuse this worker's certificate",
+                                 {{"error", std::string(st.message())}});
+    }
   } else {
     if (auto st = tls::CheckPlaintextAllowed(f.grpc, *insecure, "--grpc"); !st.ok()) {
       return fail(st);

@@ -6,16 +6,21 @@
 
 namespace hg {
 
-bool IsLoopbackAddress(std::string_view address) {
-  std::string_view host = address;
-  if (!host.empty() && host.front() == '[') {
-    const size_t close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    host = host.substr(1, close - 1);
-  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
-    // "host:port"; an IPv6 address without brackets has more than one colon.
-    if (host.find(':') == colon) host = host.substr(0, colon);
+std::string_view HostOfAddress(std::string_view address) {
+  if (!address.empty() && address.front() == '[') {
+    const size_t close = address.find(']');
+    return close == std::string_view::npos ? std::string_view() : address.substr(1, close - 1);
   }
+  // "host:port"; an IPv6 address without brackets has more than one colon.
+  const size_t colon = address.rfind(':');
+  if (colon != std::string_view::npos && address.find(':') == colon) {
+    return address.substr(0, colon);
+  }
+  return address;
+}
+
+bool IsLoopbackAddress(std::string_view address) {
+  const std::string_view host = HostOfAddress(address);
   if (host == "localhost") return true;
   const std::string h(host);
   in_addr v4{};

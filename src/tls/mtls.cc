@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/address.h"
 #include "common/strings.h"
 #include "grpc/grpc_security_constants.h"
@@ -115,6 +117,17 @@ std::shared_ptr<grpc::ChannelCredentials> MasterChannelCredentials(const MtlsIde
   options.set_check_call_host(true);      // the dialled host is one of the certificate's SANs
   options.set_certificate_verifier(ex::ExternalCertificateVerifier::Create<WorkerRoleVerifier>());
   return ex::TlsCredentials(options);
+}
+
+absl::Status CheckNamesAddress(const CertInfo& cert, std::string_view address) {
+  const std::string_view host = HostOfAddress(address);
+  for (const std::string& name : cert.hosts) {
+    if (name == host || absl::StartsWith(name, "*.")) return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("masters dial ", Av(address), " but the certificate names only ",
+                   absl::StrJoin(cert.hosts, ", "), ": issue one with --san ", Av(host),
+                   " (scripts/gen-certs) or set --advertise to one of them"));
 }
 
 absl::Status CheckPlaintextAllowed(std::string_view address, bool insecure, std::string_view what) {

@@ -60,6 +60,11 @@ std::shared_ptr<grpc::ChannelCredentials> MasterChannelCredentials(const MtlsIde
 // Whether a certificate with these URI SANs has `role`. Pure.
 bool HasRole(const std::vector<std::string>& uris, std::string_view role);
 
+// Whether masters dialling `address` ("host:port", the worker's advertised address) will accept
+// a server certificate with these facts: its host must be one of the DNS/IP SANs (literally;
+// a wildcard DNS name is left to gRPC). FailedPrecondition naming the SANs otherwise.
+absl::Status CheckNamesAddress(const CertInfo& cert, std::string_view address);
+
 // Plaintext gRPC with a peer at `address` (a worker's listen address, or the address a master
 // dials): allowed on loopback, or anywhere when `insecure` (--insecure-no-tls); otherwise
 // FailedPrecondition saying what to do.

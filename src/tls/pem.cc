@@ -1,5 +1,6 @@
 #include "tls/pem.h"
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -74,20 +75,29 @@ std::string Serial(X509* cert) {
   return out;
 }
 
-std::vector<std::string> UriNames(X509* cert) {
-  std::vector<std::string> out;
+// The URI SANs and the DNS/IP SANs of `cert`.
+void AltNames(X509* cert, std::vector<std::string>* uris, std::vector<std::string>* hosts) {
   auto* names =
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  if (names == nullptr) return out;
+  if (names == nullptr) return;
   for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
-    if (name->type != GEN_URI) continue;
-    const ASN1_STRING* s = name->d.uniformResourceIdentifier;
-    out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                     static_cast<size_t>(ASN1_STRING_length(s)));
+    if (name->type == GEN_URI || name->type == GEN_DNS) {
+      const ASN1_STRING* s =
+          name->type == GEN_URI ? name->d.uniformResourceIdentifier : name->d.dNSName;
+      (name->type == GEN_URI ? uris : hosts)
+          ->emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                         static_cast<size_t>(ASN1_STRING_length(s)));
+    } else if (name->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
+      char text[INET6_ADDRSTRLEN] = {0};
+      const int family = ASN1_STRING_length(ip) == 4 ? AF_INET : AF_INET6;
+      if (inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof(text)) != nullptr) {
+        hosts->emplace_back(text);
+      }
+    }
   }
   GENERAL_NAMES_free(names);
-  return out;
 }
 
 absl::Time NotAfter(X509* cert) {
@@ -116,10 +126,9 @@ absl::StatusOr<CertInfo> InspectCert(std::string_view pem) {
     return absl::InvalidArgumentError("no PEM certificate in it");
   }
   X509* leaf = sk_X509_value(certs.get(), 0);
-  return CertInfo{.subject = Subject(leaf),
-                  .serial_hex = Serial(leaf),
-                  .uris = UriNames(leaf),
-                  .not_after = NotAfter(leaf)};
+  CertInfo info{.subject = Subject(leaf), .serial_hex = Serial(leaf), .not_after = NotAfter(leaf)};
+  AltNames(leaf, &info.uris, &info.hosts);
+  return info;
 }
 
 absl::StatusOr<KeyPair> LoadKeyPair(const std::string& cert_file, std::string_view cert_flag,

@@ -14,9 +14,10 @@ namespace hg::tls {
 
 // What the checks and logs need to know of a leaf certificate.
 struct CertInfo {
-  std::string subject;            // one line, e.g. "O=hourglass, CN=hourglass api"
-  std::string serial_hex;         // upper-case hex, as `openssl x509 -serial` prints it
-  std::vector<std::string> uris;  // URI subject alternative names (roles: hourglass:master)
+  std::string subject;             // one line, e.g. "O=hourglass, CN=hourglass api"
+  std::string serial_hex;          // upper-case hex, as `openssl x509 -serial` prints it
+  std::vector<std::string> uris;   // URI subject alternative names (roles: hourglass:master)
+  std::vector<std::string> hosts;  // DNS and IP subject alternative names ("10.0.0.5", "::1")
   absl::Time not_after;
 };
 

@@ -202,6 +202,18 @@ TEST_F(GrpcMtlsTest, LoadMtlsChecksTheFilesAtStart) {
               ::testing::HasSubstr("--grpc-ca: cannot read /nonexistent/ca.crt"));
 }
 
+TEST_F(GrpcMtlsTest, WorkerCertificateNamesTheAdvertisedAddress) {
+  auto id = tls::LoadMtls({certs_.ca, certs_.worker_cert, certs_.worker_key}, tls::kWorkerRole);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_THAT(id->own.info.hosts, ::testing::ElementsAre("127.0.0.1", "localhost"));
+  EXPECT_TRUE(tls::CheckNamesAddress(id->own.info, "127.0.0.1:7070").ok());
+  EXPECT_TRUE(tls::CheckNamesAddress(id->own.info, "localhost:7070").ok());
+  auto other = tls::CheckNamesAddress(id->own.info, "10.0.0.5:7070");
+  EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(other.message()), ::testing::HasSubstr("--san 10.0.0.5"));
+  EXPECT_FALSE(tls::CheckNamesAddress(id->own.info, "0.0.0.0:7070").ok());
+}
+
 TEST(GrpcPlaintextPolicyTest, PlaintextOnlyOnLoopbackUnlessInsecure) {
   dispatch::GrpcWorkerClient strict;
   hourglass::v1::KillRequest req;
@@ -214,6 +226,15 @@ TEST(GrpcPlaintextPolicyTest, PlaintextOnlyOnLoopbackUnlessInsecure) {
   dispatch::GrpcWorkerClient insecure({.insecure = true});
   auto allowed = insecure.Kill("10.1.2.3:7070", req, absl::Milliseconds(100));
   EXPECT_NE(allowed.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(LoopbackAddressTest, HostOfAddress) {
+  EXPECT_EQ(HostOfAddress("10.0.0.1:7070"), "10.0.0.1");
+  EXPECT_EQ(HostOfAddress("[::1]:7070"), "::1");
+  EXPECT_EQ(HostOfAddress("::1"), "::1");
+  EXPECT_EQ(HostOfAddress(":7070"), "");
+  EXPECT_EQ(HostOfAddress("[::1"), "");
+  EXPECT_EQ(HostOfAddress("worker.example"), "worker.example");
 }
 
 TEST(LoopbackAddressTest, Table) {
