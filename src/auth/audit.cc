@@ -62,7 +62,82 @@ absl::StatusOr<AuditEntry> DecodeAuditEntry(std::string_view text) {
 }
 
 AuditLog::AuditLog(store::Kv& kv, const Clock& clock, model::Keys keys, Options options)
-    : kv_(kv), clock_(clock), keys_(std::move(keys)), options_(options) {}
+    : kv_(kv), clock_(clock), keys_(std::move(keys)), options_(options) {
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+AuditLog::~AuditLog() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  writer_.join();
+}
+
+void AuditLog::WriterLoop() {
+  absl::Duration backoff = absl::Milliseconds(100);
+  for (;;) {
+    std::vector<Queued> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](AuditLog* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+            return self->stop_ || !self->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, nothing left
+      while (!queue_.empty() && batch.size() < 64) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      writing_ = true;
+    }
+    const absl::Status st = WriteBatch(batch);
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (st.ok()) {
+      backoff = absl::Milliseconds(100);
+      continue;
+    }
+    if (stop_) {
+      Log().Error("audit entries not stored at shutdown",
+                  {{"entries", static_cast<int64_t>(batch.size() + queue_.size())},
+                   {"error", std::string(st.message())}});
+      return;
+    }
+    // Back to the front, in order; retried after a backoff (or at once when stopping).
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
+absl::Status AuditLog::WriteBatch(std::vector<Queued>& batch) {
+  store::TxnRequest txn;
+  for (const Queued& q : batch) {
+    txn.success.emplace_back(std::in_place_type<store::PutRequest>,
+                             store::PutRequest{.key = q.key, .value = q.value});
+  }
+  auto r = kv_.Txn(txn);
+  if (!r.ok()) {
+    Log().Warn("audit entries not stored yet; retrying",
+               {{"entries", static_cast<int64_t>(batch.size())},
+                {"error", std::string(r.status().message())}});
+    return r.status();
+  }
+  (void)PruneIfDue();  // a failed prune is retried at the next due time
+  return absl::OkStatus();
+}
+
+bool AuditLog::Flush(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](AuditLog* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+                                    return self->queue_.empty() && !self->writing_;
+                                  },
+                                  this),
+                              timeout);
+}
 
 std::string AuditLog::KeyFor(absl::Time t) const {
   const int64_t ms = std::max<int64_t>(0, absl::ToUnixMillis(t));
@@ -80,20 +155,17 @@ absl::Status AuditLog::Record(AuditEntry entry) {
                        {"remote", entry.remote}});
   // Same millisecond: this log's newer entries first (an inverted sequence), and a random part
   // so that two masters never write the same key.
-  uint32_t sequence;
-  uint16_t random;
-  {
-    absl::MutexLock lock(&mu_);
-    sequence = 0xffffffffu - static_cast<uint32_t>(++written_);
-    random = absl::Uniform<uint16_t>(gen_);
+  absl::MutexLock lock(&mu_);
+  if (queue_.size() >= options_.max_queued) {
+    Log().Error("audit queue full (the store has been unreachable for long): entry only logged",
+                {{"queued", static_cast<int64_t>(queue_.size())}});
+    return absl::ResourceExhaustedError("audit queue full");
   }
-  const std::string key = absl::StrFormat("%s-%08x%04x", KeyFor(entry.time), sequence, random);
-  auto put = kv_.Put({.key = key, .value = EncodeAuditEntry(entry)});
-  if (!put.ok()) {
-    Log().Error("audit entry not stored", {{"error", std::string(put.status().message())}});
-    return put.status();
-  }
-  return PruneIfDue();
+  const uint32_t sequence = 0xffffffffu - static_cast<uint32_t>(++written_);
+  const uint16_t random = absl::Uniform<uint16_t>(gen_);
+  queue_.push_back({absl::StrFormat("%s-%08x%04x", KeyFor(entry.time), sequence, random),
+                    EncodeAuditEntry(entry)});
+  return absl::OkStatus();
 }
 
 absl::Status AuditLog::PruneIfDue() {
@@ -132,6 +204,7 @@ absl::StatusOr<AuditLog::Page> AuditLog::List(int limit, std::string_view cursor
   if (limit < 1 || limit > 1000) {
     return absl::InvalidArgumentError("limit: must be between 1 and 1000");
   }
+  (void)Flush(absl::Seconds(2));
   const std::string prefix = keys_.AuditPrefix();
   store::RangeRequest req = store::RangeRequest::Prefix(prefix);
   if (!cursor.empty()) {

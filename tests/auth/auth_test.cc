@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/local/sqlite_kv.h"
+#include "tests/fixtures/flaky_kv.h"
 
 namespace hg::auth {
 namespace {
@@ -227,6 +228,7 @@ TEST_F(AuditTest, EntriesListNewestFirstInPages) {
     ASSERT_TRUE(audit.Record(Entry(t)).ok());
     clock_.Advance(absl::Seconds(1));
   }
+  // List reads this log's own entries even if they were still queued.
   auto first = audit.List(2, "");
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_THAT(Targets(*first), ElementsAre("e", "d"));
@@ -248,18 +250,50 @@ TEST_F(AuditTest, OldEntriesAndEntriesBeyondTheCapAreDeleted) {
   AuditLog audit(
       *kv_, clock_, keys_,
       {.retention = absl::Hours(1), .max_entries = 3, .prune_interval = absl::Minutes(1)});
-  ASSERT_TRUE(audit.Record(Entry("old")).ok());
+  auto record = [&](const char* target) {
+    ASSERT_TRUE(audit.Record(Entry(target)).ok());
+    ASSERT_TRUE(audit.Flush(absl::Seconds(30)));  // written (and pruned if due) in order
+  };
+  record("old");
   clock_.Advance(absl::Hours(2));
   for (const char* t : {"a", "b", "c", "d"}) {
-    ASSERT_TRUE(audit.Record(Entry(t)).ok());
+    record(t);
     clock_.Advance(absl::Seconds(1));
   }
-  // Pruned at the first record after the interval: "old" by age, then "a" by the cap.
+  // Pruned at the first write after the interval: "old" by age (at "a"), then "a" and "b" by
+  // the cap (at "e").
   clock_.Advance(absl::Minutes(1));
-  ASSERT_TRUE(audit.Record(Entry("e")).ok());
+  record("e");
   auto page = audit.List(10, "");
   ASSERT_TRUE(page.ok());
   EXPECT_THAT(Targets(*page), ElementsAre("e", "d", "c"));
+}
+
+TEST_F(AuditTest, AnEntryRecordedWhileTheStoreIsDownIsWrittenWhenItComesBack) {
+  // Before: Record wrote synchronously, so an API call during a store outage waited for the
+  // store's deadline before its answer (EtcdFailures.MemberLossAndFullOutage: the POST during
+  // the outage got no answer) and its entry was lost.
+  worker::testing::FlakyKv flaky(*kv_);
+  AuditLog audit(flaky, clock_, keys_, {});
+  flaky.SetDown(true);
+  ASSERT_TRUE(audit.Record(Entry("during-outage")).ok());
+  EXPECT_FALSE(audit.Flush(absl::Milliseconds(300))) << "nothing can be written yet";
+  flaky.SetDown(false);
+  ASSERT_TRUE(audit.Flush(absl::Seconds(30)));
+  auto page = audit.List(10, "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_THAT(Targets(*page), ElementsAre("during-outage"));
+}
+
+TEST_F(AuditTest, AFullQueueDropsNewEntriesWithAClearError) {
+  worker::testing::FlakyKv flaky(*kv_);
+  flaky.SetDown(true);
+  AuditLog audit(flaky, clock_, keys_, {.max_queued = 2});
+  // The writer may hold one batch while it retries; at most 2 more wait in the queue.
+  absl::Status last;
+  for (int i = 0; i < 5 && last.ok(); ++i) last = audit.Record(Entry("x"));
+  EXPECT_EQ(last.code(), absl::StatusCode::kResourceExhausted);
+  flaky.SetDown(false);
 }
 
 TEST(AuditCodec, RoundTrips) {
