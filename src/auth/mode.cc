@@ -1,7 +1,7 @@
 #include "auth/mode.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/address.h"
 #include "common/strings.h"
 
 namespace hg::auth {
@@ -14,28 +14,9 @@ absl::StatusOr<AuthMode> ParseAuthMode(std::string_view text) {
       absl::StrCat("--auth: must be auto, on or off, got \"", Av(text), "\""));
 }
 
-std::string HostOf(std::string_view address) {
-  const size_t colon = address.rfind(':');
-  std::string_view host = colon == std::string_view::npos ? address : address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return std::string(host);
-}
-
-bool IsLoopbackHost(std::string_view host) {
-  if (host == "localhost" || host == "::1") return true;
-  if (!absl::StartsWith(Av(host), "127.")) return false;
-  // A dotted quad: digits and dots only.
-  for (char c : host) {
-    if (!((c >= '0' && c <= '9') || c == '.')) return false;
-  }
-  return true;
-}
-
 absl::StatusOr<AuthDecision> DecideAuth(std::string_view listen_address, AuthMode mode,
                                         bool insecure_no_auth) {
-  const bool loopback = IsLoopbackHost(HostOf(listen_address));
+  const bool loopback = IsLoopbackAddress(listen_address);
   if (insecure_no_auth) {
     if (mode == AuthMode::kOn) {
       return absl::InvalidArgumentError("--insecure-no-auth contradicts --auth on");

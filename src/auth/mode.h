@@ -16,12 +16,6 @@ enum class AuthMode { kAuto, kOn, kOff };
 // "auto" | "on" | "off"; InvalidArgument otherwise.
 absl::StatusOr<AuthMode> ParseAuthMode(std::string_view text);
 
-// Whether `host` (of a listen address; "", "0.0.0.0" and "::" mean every interface) only
-// accepts connections from this machine: 127.0.0.0/8, ::1, "localhost".
-bool IsLoopbackHost(std::string_view host);
-// The host part of "host:port" / "[v6]:port" / ":port".
-std::string HostOf(std::string_view address);
-
 struct AuthDecision {
   bool required = true;
   bool insecure_no_auth = false;  // open beyond loopback because the operator said so

@@ -172,6 +172,7 @@ Json EncodeExecutionSummary(const Execution& e) {
   out["scheduled_time"] = FormatRfc3339(e.scheduled_time);
   out["start_time"] = OptionalTime(e.start_time);
   out["end_time"] = OptionalTime(e.end_time);
+  out["duration_ms"] = OptionalNumber(e.duration_ms);
   return out;
 }
 

@@ -117,7 +117,7 @@ TEST(ExecutionTest, Summary) {
   EXPECT_EQ(DumpJson(EncodeExecutionSummary(Sample())),
             R"({"id":"backup@1772938800000-1a2b3c4d","status":"failed","trigger":"catchup",)"
             R"("scheduled_time":"2026-03-08T03:00:00Z","start_time":"2026-03-08T03:00:00.1Z",)"
-            R"("end_time":"2026-03-08T03:00:01.1Z"})");
+            R"("end_time":"2026-03-08T03:00:01.1Z","duration_ms":1000})");
 }
 
 }  // namespace
