@@ -208,29 +208,18 @@ std::string CallerName() {
                                                                 : "anonymous";
 }
 
-// The token of "Authorization: Bearer <token>"; empty when there is none.
-std::string BearerToken(const Request& req) {
-  const std::string header = req.get_header_value("Authorization");
-  constexpr std::string_view kScheme = "bearer ";
-  if (header.size() <= kScheme.size() ||
-      !absl::EqualsIgnoreCase(Av(std::string_view(header).substr(0, kScheme.size())),
-                              Av(kScheme))) {
-    return "";
-  }
-  return std::string(absl::StripAsciiWhitespace(header.substr(kScheme.size())));
-}
-
 Caller Identify(const ApiSecurity& sec, const Request& req) {
   if (!sec.required) return {auth::Principal{"anonymous", auth::Role::kAdmin}, absl::OkStatus()};
-  const std::string token = BearerToken(req);
-  if (token.empty()) {
+  const std::optional<std::string> token =
+      auth::BearerTokenOf(req.get_header_value("Authorization"));
+  if (!token) {
     return {std::nullopt, absl::UnauthenticatedError(
                               "authentication required: send \"Authorization: Bearer <token>\"")};
   }
   if (sec.tokens == nullptr) {
     return {std::nullopt, absl::UnauthenticatedError("invalid or expired token")};
   }
-  auto principal = sec.tokens->Authenticate(token);
+  auto principal = sec.tokens->Authenticate(*token);
   if (!principal.ok()) return {std::nullopt, principal.status()};
   return {*principal, absl::OkStatus()};
 }

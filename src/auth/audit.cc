@@ -25,42 +25,6 @@ const log::Logger& Log() {
 
 }  // namespace
 
-model::Json AuditEntryJson(const AuditEntry& e) {
-  return model::Json{{"time", model::FormatRfc3339(e.time)},
-                     {"actor", e.actor},
-                     {"role", e.role},
-                     {"method", e.method},
-                     {"route", e.route},
-                     {"target", e.target},
-                     {"status", e.status},
-                     {"remote", e.remote}};
-}
-
-std::string EncodeAuditEntry(const AuditEntry& e) { return model::DumpJson(AuditEntryJson(e)); }
-
-absl::StatusOr<AuditEntry> DecodeAuditEntry(std::string_view text) {
-  auto json = model::ParseJson(text);
-  if (!json.ok()) return json.status();
-  if (!json->is_object()) return absl::InvalidArgumentError("audit entry: not an object");
-  AuditEntry e;
-  for (auto [key, field] : {std::pair{"actor", &e.actor}, std::pair{"role", &e.role},
-                            std::pair{"method", &e.method}, std::pair{"route", &e.route},
-                            std::pair{"target", &e.target}, std::pair{"remote", &e.remote}}) {
-    auto it = json->find(key);
-    if (it != json->end() && it->is_string()) *field = it->get<std::string>();
-  }
-  auto time = json->find("time");
-  if (time == json->end() || !time->is_string()) {
-    return absl::InvalidArgumentError("audit entry: \"time\" missing");
-  }
-  auto t = model::ParseRfc3339(time->get<std::string>());
-  if (!t.ok()) return t.status();
-  e.time = *t;
-  auto status = json->find("status");
-  if (status != json->end() && status->is_number_integer()) e.status = status->get<int>();
-  return e;
-}
-
 AuditLog::AuditLog(store::Kv& kv, const Clock& clock, model::Keys keys, Options options)
     : kv_(kv), clock_(clock), keys_(std::move(keys)), options_(options) {
   writer_ = std::thread([this] { WriterLoop(); });
@@ -208,12 +172,9 @@ absl::StatusOr<AuditLog::Page> AuditLog::List(int limit, std::string_view cursor
   const std::string prefix = keys_.AuditPrefix();
   store::RangeRequest req = store::RangeRequest::Prefix(prefix);
   if (!cursor.empty()) {
-    // The cursor is the key suffix of the last entry of the previous page.
-    const bool ok = cursor.size() == 28 && cursor[15] == '-' &&
-                    std::all_of(cursor.begin(), cursor.end(), [](char c) {
-                      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-';
-                    });
-    if (!ok) return absl::InvalidArgumentError("cursor: not a cursor of this list");
+    if (!IsAuditCursor(cursor)) {
+      return absl::InvalidArgumentError("cursor: not a cursor of this list");
+    }
     req.key = absl::StrCat(prefix, Av(cursor), std::string(1, '\0'));
   }
   req.limit = limit;

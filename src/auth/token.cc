@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/strings.h"
 #include "model/json.h"
 
@@ -77,6 +78,18 @@ std::optional<TokenText> ParseToken(std::string_view text) {
   if (!ValidateTokenName(out.name).ok()) return std::nullopt;
   if (out.secret.size() != 2 * kSecretBytes || !IsHex(out.secret)) return std::nullopt;
   return out;
+}
+
+std::optional<std::string> BearerTokenOf(std::string_view authorization) {
+  const absl::string_view header = absl::StripAsciiWhitespace(Av(authorization));
+  constexpr absl::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size() ||
+      !absl::EqualsIgnoreCase(header.substr(0, kScheme.size()), kScheme)) {
+    return std::nullopt;
+  }
+  const absl::string_view token = absl::StripAsciiWhitespace(header.substr(kScheme.size()));
+  if (token.empty()) return std::nullopt;
+  return std::string(token);
 }
 
 TokenRecord MakeRecord(const TokenText& token, Role role, absl::Time now,

@@ -37,6 +37,10 @@ std::string FormatToken(const TokenText& token);  // "hg_<name>.<secret>"
 // nullopt when `text` is not of the form FormatToken makes (no detail: the caller answers 401).
 std::optional<TokenText> ParseToken(std::string_view text);
 
+// The token of an "Authorization" header value "Bearer <token>" (scheme case-insensitive,
+// surrounding blanks ignored); nullopt for any other value.
+std::optional<std::string> BearerTokenOf(std::string_view authorization);
+
 struct TokenRecord {
   std::string name;
   Role role = Role::kViewer;

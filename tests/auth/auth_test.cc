@@ -43,6 +43,15 @@ TEST(TokenText, RoundTripsAndRefusesAnythingElse) {
   }
 }
 
+TEST(TokenText, BearerHeaders) {
+  EXPECT_EQ(BearerTokenOf("Bearer hg_a.b"), "hg_a.b");
+  EXPECT_EQ(BearerTokenOf("  bearer   hg_a.b  "), "hg_a.b");
+  EXPECT_EQ(BearerTokenOf("BEARER x"), "x");
+  for (const char* bad : {"", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearerx", "Token x"}) {
+    EXPECT_FALSE(BearerTokenOf(bad)) << bad;
+  }
+}
+
 TEST(TokenText, NamesAreShortAndPlain) {
   EXPECT_TRUE(ValidateTokenName("deploy_bot-2").ok());
   EXPECT_FALSE(ValidateTokenName("").ok());
