@@ -233,8 +233,8 @@ absl::StatusOr<JobPage> JobService::List(int limit, std::string_view cursor) {
   }
   const std::string prefix = keys_.JobsPrefix();
   store::RangeRequest req = store::RangeRequest::Prefix(prefix);
-  // Keys after the cursor's: the cursor name followed by the smallest byte.
-  if (!cursor.empty()) req.key = absl::StrCat(prefix, Av(cursor), std::string(1, '\0'));
+  // Keys after the cursor's: the cursor name's key followed by the smallest byte.
+  if (!cursor.empty()) req.key = keys_.Job(*JobName::Parse(cursor)) + std::string(1, '\0');
   req.limit = limit;
   HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv_.Range(req));
   JobPage page;
@@ -248,7 +248,11 @@ absl::StatusOr<JobPage> JobService::List(int limit, std::string_view cursor) {
     }
     jobs.push_back(*std::move(job));
   }
-  if (resp.more && !resp.kvs.empty()) page.next_cursor = SuffixOf(resp.kvs.back().key, prefix);
+  if (resp.more && !resp.kvs.empty()) {
+    // The cursor is the last job's name (its key holds the name's key segment).
+    auto last = keys_.JobFromKey(resp.kvs.back().key);
+    page.next_cursor = last ? last->str() : SuffixOf(resp.kvs.back().key, prefix);
+  }
   HG_ASSIGN_OR_RETURN(auto statuses, StatusOf(jobs));
   for (size_t i = 0; i < jobs.size(); ++i) {
     page.jobs.push_back(JobView{std::move(jobs[i]), std::move(statuses[i])});
@@ -260,8 +264,8 @@ absl::StatusOr<JobService::Unfinished> JobService::UnfinishedOf(const JobName& n
   // pending/ and inflight/ hold exactly the unfinished executions ("<name>@" matches no other
   // job's ids), however many and however old.
   store::TxnRequest read;
-  read.success = {store::RangeRequest::Prefix(keys_.PendingPrefix() + name.str() + "@"),
-                  store::RangeRequest::Prefix(keys_.InflightPrefix() + name.str() + "@")};
+  read.success = {store::RangeRequest::Prefix(keys_.PendingJobPrefix(name)),
+                  store::RangeRequest::Prefix(keys_.InflightJobPrefix(name))};
   HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(read));
   Unfinished out;
   if (resp.responses.size() != 2) return absl::InternalError("short read response");
@@ -292,8 +296,8 @@ absl::Status JobService::Delete(const JobName& name, DeleteOptions options) {
   txn.success.push_back(store::DeleteRequest::Key(keys_.Cursor(name)));
   if (options.purge) {
     txn.success.push_back(store::DeleteRequest::Prefix(keys_.ExecPrefix(name)));
-    txn.success.push_back(store::DeleteRequest::Prefix(keys_.PendingPrefix() + name.str() + "@"));
-    txn.success.push_back(store::DeleteRequest::Prefix(keys_.InflightPrefix() + name.str() + "@"));
+    txn.success.push_back(store::DeleteRequest::Prefix(keys_.PendingJobPrefix(name)));
+    txn.success.push_back(store::DeleteRequest::Prefix(keys_.InflightJobPrefix(name)));
   }
   HG_RETURN_IF_ERROR(kv_.Txn(txn).status());
   // Work the job left queued never starts: recorded `killed` (reason job_deleted), so no

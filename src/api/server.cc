@@ -25,6 +25,7 @@
 #include "common/strings.h"
 #include "model/field_errors.h"
 #include "model/json.h"
+#include "model/keys.h"
 #include "telemetry/tracer.h"
 #include "tls/server_certificate.h"
 
@@ -250,6 +251,13 @@ absl::Status Admit(const ApiSecurity& sec, auth::Access access, const Caller& ca
                      Av(auth::RoleName(*auth::RequiredRole(access)))));
   }
   return absl::OkStatus();
+}
+
+// A job name in a URL path segment or query value: the store keys' percent-encoding
+// (model/keys.h) keeps exactly RFC 3986's unreserved characters but '~', so it serves here too.
+std::string UrlEncoded(const std::string& name) {
+  auto parsed = model::JobName::Parse(name);
+  return parsed.ok() ? model::Keys::NameSegment(*parsed) : name;
 }
 
 absl::StatusOr<model::JobName> NameFromPath(const Request& req) {
@@ -681,9 +689,12 @@ void ApiServer::RegisterRoutes() {
     Json out = Json::array();
     for (const auto& view : page->jobs) out.push_back(EncodeView(view));
     if (!page->next_cursor.empty()) {
-      res.set_header("X-Next-Cursor", page->next_cursor);
-      res.set_header("Link", absl::StrCat("</jobs/?limit=", limit, "&cursor=", page->next_cursor,
-                                          ">; rel=\"next\""));
+      // The cursor is a job name: percent-encoded, so the header stays ASCII and can be sent
+      // back in `cursor=` as is.
+      const std::string cursor = UrlEncoded(page->next_cursor);
+      res.set_header("X-Next-Cursor", cursor);
+      res.set_header("Link",
+                     absl::StrCat("</jobs/?limit=", limit, "&cursor=", cursor, ">; rel=\"next\""));
     }
     SendJson(res, 200, out);
   });
@@ -737,8 +748,9 @@ void ApiServer::RegisterRoutes() {
            for (const auto& e : page->executions) out.push_back(model::EncodeExecution(e));
            if (!page->next_cursor.empty()) {
              res.set_header("X-Next-Cursor", page->next_cursor);
-             res.set_header("Link", absl::StrCat("</jobs/", name->str(), "/history?page_size=",
-                                                 query.page_size, "&cursor=", page->next_cursor,
+             res.set_header("Link", absl::StrCat("</jobs/", UrlEncoded(name->str()),
+                                                 "/history?page_size=", query.page_size,
+                                                 "&cursor=", page->next_cursor,
                                                  status_text.empty() ? "" : "&status=", status_text,
                                                  ">; rel=\"next\""));
            }

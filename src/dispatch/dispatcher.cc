@@ -335,24 +335,24 @@ void Dispatcher::SenderLoop(const coord::LeaderTerm& term, runs::GroupCommit& co
 
 absl::StatusOr<std::vector<Dispatcher::JobInfo>> Dispatcher::JobsOf(
     const std::vector<Queued>& batch) {
-  std::vector<std::string> missing;
+  std::vector<model::JobName> missing;
   {
     absl::MutexLock lock(&mu_);
     for (const Queued& q : batch) {
       auto it = jobs_.find(q.id.job().str());
       if (it == jobs_.end() ||
           (it->second.exists && it->second.revision < q.pending.job_revision)) {
-        missing.push_back(q.id.job().str());
+        missing.push_back(q.id.job());
       }
     }
   }
   std::sort(missing.begin(), missing.end());
   missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
   if (!missing.empty()) {
-    HG_ASSIGN_OR_RETURN(auto responses, ReadMany(kv_, missing.size(), 1, [&](size_t i) {
-                          return std::vector<store::TxnOp>{
-                              store::RangeRequest::Key(keys_.JobsPrefix() + missing[i])};
-                        }));
+    HG_ASSIGN_OR_RETURN(
+        auto responses, ReadMany(kv_, missing.size(), 1, [&](size_t i) {
+          return std::vector<store::TxnOp>{store::RangeRequest::Key(keys_.Job(missing[i]))};
+        }));
     absl::MutexLock lock(&mu_);
     for (size_t i = 0; i < missing.size(); ++i) {
       JobInfo info;
@@ -367,7 +367,7 @@ absl::StatusOr<std::vector<Dispatcher::JobInfo>> Dispatcher::JobsOf(
       } else {
         info.revision = kv->mod_revision;  // unreadable: the worker reports it
       }
-      jobs_[missing[i]] = std::move(info);
+      jobs_[missing[i].str()] = std::move(info);
     }
   }
   std::vector<JobInfo> out;

@@ -5,6 +5,7 @@
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status.h"
 #include "common/strings.h"
 
 namespace hg::model {
@@ -12,40 +13,69 @@ namespace {
 
 constexpr int64_t kMaxMillis = 9'999'999'999'999;  // 13 digits
 
-bool IsNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
-}
-
 bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
-
-// Printable form of one byte for error messages (names may carry control bytes).
-std::string ShowChar(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (u >= 0x21 && u < 0x7f) return absl::StrCat("'", std::string(1, c), "'");
-  return absl::StrFormat("byte 0x%02x", u);
-}
 
 }  // namespace
 
-bool JobName::IsValid(std::string_view name) {
-  return !name.empty() && name.size() <= kMaxLength &&
-         std::all_of(name.begin(), name.end(), IsNameChar);
+absl::Status JobName::Check(std::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("name must not be empty");
+  if (name == "." || name == "..") {
+    return absl::InvalidArgumentError("name must not be \".\" or \"..\"");
+  }
+  constexpr std::string_view kAllowed = "; any character but '/' and control characters is allowed";
+  size_t chars = 0;
+  for (size_t i = 0; i < name.size();) {
+    ++chars;
+    const auto b0 = static_cast<unsigned char>(name[i]);
+    // One UTF-8 sequence: its length from the lead byte, then continuation bytes; overlong
+    // forms, surrogates and values past U+10FFFF are invalid.
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (b0 < 0x80) {
+      len = 1, cp = b0;
+    } else if (b0 >= 0xc2 && b0 <= 0xdf) {
+      len = 2, cp = b0 & 0x1f;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+      len = 3, cp = b0 & 0x0f;
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+      len = 4, cp = b0 & 0x07;
+    }
+    bool valid = len > 0 && i + len <= name.size();
+    for (size_t k = 1; valid && k < len; ++k) {
+      const auto b = static_cast<unsigned char>(name[i + k]);
+      valid = (b & 0xc0) == 0x80;
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    if (valid) {
+      valid = !(len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
+              !(len == 4 && (cp < 0x10000 || cp > 0x10ffff));
+    }
+    if (!valid) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "name is not valid UTF-8 (byte 0x%02x at position %d)", b0, static_cast<int>(i + 1)));
+    }
+    if (cp == '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("name contains '/' at position ", chars, Av(kAllowed)));
+    }
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("name contains control character U+%04X at position %d%s", cp,
+                          static_cast<int>(chars), Av(kAllowed)));
+    }
+    i += len;
+  }
+  if (chars > kMaxLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name is ", chars, " characters long; the maximum is ", kMaxLength));
+  }
+  return absl::OkStatus();
 }
 
+bool JobName::IsValid(std::string_view name) { return Check(name).ok(); }
+
 absl::StatusOr<JobName> JobName::Parse(std::string_view name) {
-  if (name.empty()) return absl::InvalidArgumentError("name must not be empty");
-  if (name.size() > kMaxLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("name is ", name.size(), " characters long; the maximum is ", kMaxLength));
-  }
-  for (size_t i = 0; i < name.size(); ++i) {
-    if (!IsNameChar(name[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("name contains ", ShowChar(name[i]), " at position ", i + 1,
-                       "; allowed are letters, digits, '.', '_' and '-'"));
-    }
-  }
+  HG_RETURN_IF_ERROR(Check(name));
   return JobName(std::string(name));
 }
 
@@ -58,7 +88,7 @@ ExecutionId ExecutionId::New(const JobName& job, absl::Time scheduled, absl::Bit
 
 std::string_view ExecutionId::suffix() const {
   std::string_view id = id_;
-  const size_t at = id.find('@');
+  const size_t at = id.rfind('@');
   return at == std::string_view::npos ? std::string_view() : id.substr(at + 1);
 }
 
@@ -84,7 +114,8 @@ absl::StatusOr<ExecutionId> ExecutionId::FromSuffix(const JobName& job, std::str
 }
 
 absl::StatusOr<ExecutionId> ExecutionId::Parse(std::string_view id) {
-  const size_t at = id.find('@');
+  // The suffix holds no '@'; the name may.
+  const size_t at = id.rfind('@');
   if (at == std::string_view::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid execution id \"", Av(id),

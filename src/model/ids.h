@@ -1,12 +1,15 @@
 // Strong ids of the domain (STYLE.md "Names"): a JobName and an ExecutionId cannot be mixed up
 // with each other or with arbitrary strings. Pure value types; thread-compatible.
 //
-// JobName: `[A-Za-z0-9._-]{1,128}`, so a name can never escape its key prefix (DESIGN.md).
+// JobName: as v1, any 1-128 Unicode characters (valid UTF-8) except '/' and control characters
+// (U+0000-U+001F, U+007F-U+009F), and not "." or "..". Spaces, '%', '@', '?', '#' and
+// non-ASCII letters ("My Job", "备份") are fine: store keys hold names only through Keys'
+// encoding (model/keys.h), so no name can escape its key prefix.
 //
 // ExecutionId (decided format, docs/design/storage.md):
 //   <job-name>@<13-digit unix-ms of scheduled time>-<8 lowercase hex random>
-//   e.g. backup@1772938800000-1a2b3c4d
-// '@' is not allowed in job names, so an id splits unambiguously. Its "suffix"
+//   e.g. backup@1772938800000-1a2b3c4d, a@b@1772938800000-1a2b3c4d for job "a@b"
+// The suffix never holds '@', so an id splits unambiguously at its last '@'. Its "suffix"
 // (`1772938800000-1a2b3c4d`) is the last key segment of the record (exec/<job-name>/<suffix>), so
 // within one job the records sort by scheduled time; the random part keeps two executions of
 // the same instant (a schedule fire and a manual trigger, say) distinct.
@@ -32,6 +35,8 @@ class JobName {
   // InvalidArgument naming the offending character / length when `name` is not valid.
   static absl::StatusOr<JobName> Parse(std::string_view name);
   static bool IsValid(std::string_view name);
+  // OK, or the InvalidArgument Parse would return.
+  static absl::Status Check(std::string_view name);
 
   const std::string& str() const { return name_; }
   bool empty() const { return name_.empty(); }

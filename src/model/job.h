@@ -2,7 +2,7 @@
 // and its JSON codec. Pure value type; thread-compatible. Field reference: docs/design/api.md.
 //
 // Request JSON (v1 fields first; every other field optional with the default shown):
-//   name              [A-Za-z0-9._-]{1,128}                          (required)
+//   name              1-128 characters, no '/' or controls (ids.h)   (required)
 //   cron_expr         cron expression, validated by hg::cron        (required)
 //   executor_type     "shell" | "http"                              (required)
 //   executor          shell: {command (required), env {}, cwd "", secret_env [], run_as "",

@@ -1,5 +1,8 @@
 #include "model/keys.h"
 
+#include "absl/strings/str_cat.h"
+#include "common/strings.h"
+
 namespace hg::model {
 namespace {
 
@@ -12,12 +15,75 @@ std::optional<std::string_view> After(std::string_view key, std::string_view pre
 std::optional<JobName> NameAfter(std::string_view key, const std::string& prefix) {
   auto rest = After(key, prefix);
   if (!rest) return std::nullopt;
-  auto name = JobName::Parse(*rest);
+  return Keys::NameFromSegment(*rest);
+}
+
+// Bytes kept as is in a key segment: the old name alphabet.
+bool Plain(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;  // lower-case hex is not canonical
+}
+
+}  // namespace
+
+std::string Keys::NameSegment(const JobName& name) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(name.str().size());
+  for (char c : name.str()) {
+    if (Plain(c)) {
+      out += c;
+    } else {
+      const auto u = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    }
+  }
+  return out;
+}
+
+std::optional<JobName> Keys::NameFromSegment(std::string_view segment) {
+  std::string decoded;
+  decoded.reserve(segment.size());
+  for (size_t i = 0; i < segment.size(); ++i) {
+    if (Plain(segment[i])) {
+      decoded += segment[i];
+      continue;
+    }
+    if (segment[i] != '%' || i + 2 >= segment.size()) return std::nullopt;
+    const int hi = HexValue(segment[i + 1]), lo = HexValue(segment[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    const char c = static_cast<char>(hi * 16 + lo);
+    if (Plain(c)) return std::nullopt;  // "%41" for 'A': not the one canonical form
+    decoded += c;
+    i += 2;
+  }
+  auto name = JobName::Parse(decoded);
   if (!name.ok()) return std::nullopt;
   return *std::move(name);
 }
 
-}  // namespace
+std::string Keys::IdSegment(const ExecutionId& id) {
+  return absl::StrCat(NameSegment(id.job()), "@", Av(id.suffix()));
+}
+
+std::optional<ExecutionId> Keys::IdFromSegment(std::string_view segment) {
+  // Name segments hold no '@'.
+  const size_t at = segment.find('@');
+  if (at == std::string_view::npos) return std::nullopt;
+  auto name = NameFromSegment(segment.substr(0, at));
+  if (!name) return std::nullopt;
+  auto id = ExecutionId::FromSuffix(*name, segment.substr(at + 1));
+  if (!id.ok()) return std::nullopt;
+  return *std::move(id);
+}
 
 Keys::Keys(std::string_view prefix) : prefix_(prefix.empty() ? kDefaultPrefix : prefix) {
   if (prefix_.back() != '/') prefix_ += '/';
@@ -36,8 +102,8 @@ std::optional<ExecutionId> Keys::ExecFromKey(std::string_view key) const {
   if (!rest) return std::nullopt;
   const size_t slash = rest->find('/');
   if (slash == std::string_view::npos) return std::nullopt;
-  auto name = JobName::Parse(rest->substr(0, slash));
-  if (!name.ok()) return std::nullopt;
+  auto name = NameFromSegment(rest->substr(0, slash));
+  if (!name) return std::nullopt;
   auto id = ExecutionId::FromSuffix(*name, rest->substr(slash + 1));
   if (!id.ok()) return std::nullopt;
   return *std::move(id);
@@ -50,9 +116,7 @@ std::optional<ExecutionId> Keys::KillFromKey(std::string_view key) const {
 std::optional<ExecutionId> Keys::IdFromKey(std::string_view key, std::string_view prefix) const {
   auto rest = After(key, prefix);
   if (!rest) return std::nullopt;
-  auto id = ExecutionId::Parse(*rest);
-  if (!id.ok()) return std::nullopt;
-  return *std::move(id);
+  return IdFromSegment(*rest);
 }
 
 }  // namespace hg::model

@@ -16,6 +16,13 @@
 //
 // Every "...Prefix()" ends with '/', so a Range/Watch over it never matches a sibling whose
 // name merely starts the same way (jobs/a/ vs jobs/ab). Immutable; thread-safe.
+//
+// <name> above is the job name's key segment (NameSegment): the name itself when it is made of
+// [A-Za-z0-9._-] (every name of the old alphabet: existing keys need no migration), otherwise
+// each byte outside that set as %XX (upper-case hex of its UTF-8), '%' included. A segment thus
+// never holds '/', '@' or a control byte, so it cannot leave its prefix, "<name>@" scans never
+// match another job's ids, and every name has exactly one segment. <execution-id> in keys is
+// IdSegment: NameSegment(job) + "@" + suffix.
 #pragma once
 
 #include <optional>
@@ -35,15 +42,22 @@ class Keys {
 
   const std::string& prefix() const { return prefix_; }
 
+  // The one codec of names and execution ids inside keys (see above). The From* functions
+  // accept only the canonical segment of a valid name (nullopt otherwise).
+  static std::string NameSegment(const JobName& name);
+  static std::optional<JobName> NameFromSegment(std::string_view segment);
+  static std::string IdSegment(const ExecutionId& id);
+  static std::optional<ExecutionId> IdFromSegment(std::string_view segment);
+
   std::string JobsPrefix() const { return prefix_ + "jobs/"; }
-  std::string Job(const JobName& name) const { return JobsPrefix() + name.str(); }
+  std::string Job(const JobName& name) const { return JobsPrefix() + NameSegment(name); }
 
   std::string CursorPrefix() const { return prefix_ + "cursor/"; }
-  std::string Cursor(const JobName& name) const { return CursorPrefix() + name.str(); }
+  std::string Cursor(const JobName& name) const { return CursorPrefix() + NameSegment(name); }
 
   // All executions of all jobs / of one job / one record.
   std::string ExecRoot() const { return prefix_ + "exec/"; }
-  std::string ExecPrefix(const JobName& name) const { return ExecRoot() + name.str() + "/"; }
+  std::string ExecPrefix(const JobName& name) const { return ExecRoot() + NameSegment(name) + "/"; }
   std::string Exec(const ExecutionId& id) const {
     return ExecPrefix(id.job()) + std::string(id.suffix());
   }
@@ -66,21 +80,30 @@ class Keys {
   std::string MastersName() const { return prefix_ + "masters"; }
   std::string WorkersName() const { return prefix_ + "workers"; }
   std::string LocksRoot() const { return prefix_ + "locks/"; }
-  std::string LockPrefix(const JobName& name) const { return LocksRoot() + name.str() + "/"; }
+  std::string LockPrefix(const JobName& name) const {
+    return LocksRoot() + NameSegment(name) + "/";
+  }
 
   std::string KillPrefix() const { return prefix_ + "kill/"; }
-  std::string Kill(const ExecutionId& id) const { return KillPrefix() + id.str(); }
+  std::string Kill(const ExecutionId& id) const { return KillPrefix() + IdSegment(id); }
 
   // Execution protocol keys (docs/design/execution.md), all keyed by the full execution id.
   std::string PendingPrefix() const { return prefix_ + "pending/"; }
-  std::string Pending(const ExecutionId& id) const { return PendingPrefix() + id.str(); }
+  std::string Pending(const ExecutionId& id) const { return PendingPrefix() + IdSegment(id); }
   std::string InflightPrefix() const { return prefix_ + "inflight/"; }
-  std::string Inflight(const ExecutionId& id) const { return InflightPrefix() + id.str(); }
+  std::string Inflight(const ExecutionId& id) const { return InflightPrefix() + IdSegment(id); }
   std::string RunningPrefix() const { return prefix_ + "running/"; }
-  std::string Running(const ExecutionId& id) const { return RunningPrefix() + id.str(); }
-  // running/ keys of one job's executions ("<job>@" never matches another job's ids).
+  std::string Running(const ExecutionId& id) const { return RunningPrefix() + IdSegment(id); }
+  // pending/, inflight/, running/ keys of one job's executions ("<segment>@" never matches
+  // another job's ids: segments hold no '@').
+  std::string PendingJobPrefix(const JobName& name) const {
+    return PendingPrefix() + NameSegment(name) + "@";
+  }
+  std::string InflightJobPrefix(const JobName& name) const {
+    return InflightPrefix() + NameSegment(name) + "@";
+  }
   std::string RunningJobPrefix(const JobName& name) const {
-    return RunningPrefix() + name.str() + "@";
+    return RunningPrefix() + NameSegment(name) + "@";
   }
   // API tokens and the audit log (auth/). Token names are [A-Za-z0-9_-] (auth/token.h).
   std::string TokensPrefix() const { return prefix_ + "auth/tokens/"; }

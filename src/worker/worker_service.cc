@@ -458,7 +458,7 @@ void WorkerService::RunThread(const RunPtr& run) {
 }
 
 std::optional<runs::AttemptResult> WorkerService::WaitForReplaced(const RunPtr& run) {
-  const std::string prefix = keys_.InflightPrefix() + run->id.job().str() + "@";
+  const std::string prefix = keys_.InflightJobPrefix(run->id.job());
   const std::string mine = keys_.Inflight(run->id);
   const absl::Time deadline = clock_.Now() + options_.replace_wait;
   absl::flat_hash_set<std::string> signalled;

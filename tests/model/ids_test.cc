@@ -19,17 +19,51 @@ TEST(JobNameTest, AcceptsTheV1Alphabet) {
   }
 }
 
+TEST(JobNameTest, AcceptsV1Names) {
+  // v1 accepted any 1-128 characters: spaces, non-ASCII letters, punctuation.
+  std::string long_cjk;
+  for (int i = 0; i < 128; ++i) long_cjk += "备";  // 128 characters, 384 bytes
+  for (const std::string& name :
+       std::vector<std::string>{"My Job", "备份", "50% off", "a@b", "what?", "#1", " padded ",
+                                "...", "a..b", ".hidden", "ünïcödé ✓", "a+b=c&d", long_cjk}) {
+    auto parsed = JobName::Parse(name);
+    ASSERT_TRUE(parsed.ok()) << name << ": " << parsed.status();
+    EXPECT_EQ(parsed->str(), name);
+    EXPECT_TRUE(JobName::IsValid(name)) << name;
+  }
+}
+
 TEST(JobNameTest, RejectsWithReason) {
   EXPECT_EQ(JobName::Parse("").status().message(), "name must not be empty");
   EXPECT_EQ(JobName::Parse(std::string(129, 'x')).status().message(),
             "name is 129 characters long; the maximum is 128");
+  std::string long_cjk;
+  for (int i = 0; i < 129; ++i) long_cjk += "备";
+  EXPECT_EQ(JobName::Parse(long_cjk).status().message(),
+            "name is 129 characters long; the maximum is 128");
   EXPECT_EQ(JobName::Parse("a/b").status().message(),
-            "name contains '/' at position 2; allowed are letters, digits, '.', '_' and '-'");
-  EXPECT_EQ(JobName::Parse("a@b").status().code(), absl::StatusCode::kInvalidArgument);
+            "name contains '/' at position 2; any character but '/' and control characters is "
+            "allowed");
+  EXPECT_EQ(JobName::Parse("备/份").status().message(),
+            "name contains '/' at position 2; any character but '/' and control characters is "
+            "allowed");
   EXPECT_EQ(JobName::Parse(std::string("a\0b", 3)).status().message(),
-            "name contains byte 0x00 at position 2; allowed are letters, digits, '.', '_' and '-'");
-  EXPECT_FALSE(JobName::IsValid("a b"));
-  EXPECT_FALSE(JobName::IsValid("é"));
+            "name contains control character U+0000 at position 2; any character but '/' and "
+            "control characters is allowed");
+  EXPECT_EQ(JobName::Parse("a\tb").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(JobName::Parse("a\nb").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(JobName::Parse("a\x7f").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(JobName::Parse("a\xc2\x85").status().message(),  // U+0085, a C1 control
+            "name contains control character U+0085 at position 2; any character but '/' and "
+            "control characters is allowed");
+  EXPECT_EQ(JobName::Parse(".").status().message(), "name must not be \".\" or \"..\"");
+  EXPECT_EQ(JobName::Parse("..").status().message(), "name must not be \".\" or \"..\"");
+  EXPECT_EQ(JobName::Parse("a\xff").status().message(),
+            "name is not valid UTF-8 (byte 0xff at position 2)");
+  EXPECT_FALSE(JobName::IsValid("\xc0\xaf"));      // overlong '/'
+  EXPECT_FALSE(JobName::IsValid("\xed\xa0\x80"));  // a UTF-16 surrogate
+  EXPECT_FALSE(JobName::IsValid("\xe5\xa4"));      // truncated
+  EXPECT_FALSE(JobName::IsValid("a/b"));
 }
 
 TEST(ExecutionIdTest, NewHasTheDecidedFormat) {
@@ -76,13 +110,26 @@ TEST(ExecutionIdTest, ParseRejectsEveryDeviation) {
                           "backup@17729388000000-1a2b3c4d", "backup@1772938800000-1A2B3C4D",
                           "backup@1772938800000-1a2b3c4", "backup@1772938800000-1a2b3c4dd",
                           "backup@1772938800000_1a2b3c4d", "back/up@1772938800000-1a2b3c4d",
-                          "backup@x772938800000-1a2b3c4d", "a@b@1772938800000-1a2b3c4d"}) {
+                          "backup@x772938800000-1a2b3c4d", "a@b@1772938800000-1a2b3c4"}) {
     auto id = ExecutionId::Parse(bad);
     EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(ExecutionId::Parse("backup").status().message(),
             "invalid execution id \"backup\": missing '@' (expected <job-name>@<13-digit unix "
             "ms>-<8 lowercase hex>)");
+}
+
+TEST(ExecutionIdTest, NamesWithAtSplitAtTheLastAt) {
+  // The suffix has no '@', so "<name>@<suffix>" splits at its last '@' whatever the name holds.
+  for (const std::string name : {"a@b", "@", "x@1772938800000-1a2b3c4d", "My Job", "备份"}) {
+    std::mt19937 rng(9);
+    ExecutionId id = ExecutionId::New(*JobName::Parse(name), absl::FromUnixMillis(1), rng);
+    EXPECT_EQ(id.str().substr(0, name.size() + 1), name + "@");
+    auto parsed = ExecutionId::Parse(id.str());
+    ASSERT_TRUE(parsed.ok()) << id.str() << ": " << parsed.status();
+    EXPECT_EQ(parsed->job().str(), name);
+    EXPECT_EQ(*parsed, id);
+  }
 }
 
 TEST(ExecutionIdTest, SuffixesSortByScheduledTime) {

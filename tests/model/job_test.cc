@@ -227,10 +227,10 @@ TEST(JobTest, NullMeansDefault) {
 TEST(JobTest, NameRules) {
   EXPECT_THAT(
       ErrorsOf(
-          R"({"name":"a b","cron_expr":"* * * * * *","executor_type":"shell","executor":{"command":"x"}})"),
+          R"({"name":"a/b","cron_expr":"* * * * * *","executor_type":"shell","executor":{"command":"x"}})"),
       ElementsAre(E("name",
-                    "name contains byte 0x20 at position 2; allowed are letters, "
-                    "digits, '.', '_' and '-'")));
+                    "name contains '/' at position 2; any character but '/' and control "
+                    "characters is allowed")));
   EXPECT_THAT(
       ErrorsOf(
           R"({"name":"","cron_expr":"* * * * * *","executor_type":"shell","executor":{"command":"x"}})"),

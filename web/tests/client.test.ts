@@ -48,6 +48,16 @@ describe('HourglassClient', () => {
     expect(calls.map((c) => c.url)).toEqual(['/jobs/?limit=2', '/jobs/?limit=2&cursor=b']);
   });
 
+  it('decodes a percent-encoded job cursor once and encodes it once in the next request', async () => {
+    const { client, calls } = mock((c) =>
+      c.url.includes('cursor=') ? json([]) : json([{ name: '备份 50%' }], 200, { 'X-Next-Cursor': '%E5%A4%87%E4%BB%BD%2050%25' }),
+    );
+    const p1 = await client.listJobsPage(1);
+    expect(p1.nextCursor).toBe('备份 50%');
+    await client.listJobsPage(1, p1.nextCursor);
+    expect(calls[1]?.url).toBe('/jobs/?limit=1&cursor=%E5%A4%87%E4%BB%BD%2050%25');
+  });
+
   it('creates with POST and updates with PUT on the encoded name', async () => {
     const { client, calls } = mock((c) => json({ ...(c.body as object), id: '1' }, c.method === 'POST' ? 201 : 200));
     const spec = { name: 'a b', cron_expr: '* * * * * *', executor_type: 'shell' as const, executor: { command: 'x' } };

@@ -17,10 +17,17 @@ describe('validateForm', () => {
   });
 
   it('checks the name charset and length', () => {
-    expect(validateForm(shell({ name: 'has space' })).name).toBeDefined();
+    // v1 names: any 1–128 characters but "/" and control characters, not "." or "..".
+    for (const ok of ['ok.name_1-2', 'My Job', '备份', '50% off', 'a@b', 'q?', '#1', '备'.repeat(128)]) {
+      expect(validateForm(shell({ name: ok })).name, ok).toBeUndefined();
+    }
     expect(validateForm(shell({ name: 'a/b' })).name).toBeDefined();
     expect(validateForm(shell({ name: 'x'.repeat(129) })).name).toBeDefined();
-    expect(validateForm(shell({ name: 'ok.name_1-2' })).name).toBeUndefined();
+    expect(validateForm(shell({ name: '备'.repeat(129) })).name).toMatch(/128/);
+    expect(validateForm(shell({ name: 'a\tb' })).name).toMatch(/control/);
+    expect(validateForm(shell({ name: '.' })).name).toBeDefined();
+    expect(validateForm(shell({ name: '..' })).name).toBeDefined();
+    expect(validateForm(shell({ name: '' })).name).toBeDefined();
   });
 
   it('checks the number of cron fields but leaves the rest to the server', () => {

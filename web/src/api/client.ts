@@ -168,7 +168,8 @@ export class HourglassClient {
     const res = await this.request('GET', `/jobs/${query({ limit, cursor })}`);
     const jobs = (await res.json()) as Job[];
     const next = res.headers.get('X-Next-Cursor');
-    return { jobs: Array.isArray(jobs) ? jobs : [], nextCursor: next ? next : null };
+    // The server percent-encodes the cursor (a job name); query() encodes it again.
+    return { jobs: Array.isArray(jobs) ? jobs : [], nextCursor: next ? decodeURIComponent(next) : null };
   }
 
   getJob(name: string): Promise<Job> {

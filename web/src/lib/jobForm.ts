@@ -49,7 +49,18 @@ export interface JobForm {
 export type FormErrors = Record<string, string>;
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
-export const JOB_NAME_RE = /^[A-Za-z0-9._-]{1,128}$/;
+/** Job names as v1 and the server take them: 1–128 characters, no "/", no control characters,
+ * not "." or "..". Null when `name` is fine, else what is wrong. */
+export function jobNameProblem(name: string): string | null {
+  const chars = [...name].length;
+  if (chars === 0) return 'a name is required';
+  if (chars > 128) return `at most 128 characters (this has ${chars})`;
+  if (name.includes('/')) return 'no "/" in a name';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'no control characters in a name';
+  if (name === '.' || name === '..') return 'not "." or ".."';
+  return null;
+}
 /** Label and selector keys, as the server checks them. */
 export const LABEL_KEY_RE = /^(?=.{1,128}$)[A-Za-z0-9](?:[A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
 export const MAX_HISTORY_LIMIT = 10000;
@@ -266,8 +277,8 @@ export function isKnownTimeZone(tz: string): boolean {
 export function validateForm(f: JobForm): FormErrors {
   const errors: FormErrors = {};
   const name = f.name.trim();
-  if (!name) errors.name = 'a name is required';
-  else if (!JOB_NAME_RE.test(name)) errors.name = 'use 1–128 letters, digits, ".", "_" or "-"';
+  const nameProblem = jobNameProblem(name);
+  if (nameProblem) errors.name = nameProblem;
 
   const expr = stripZonePrefix(f.cron_expr.trim()).expr;
   if (!f.cron_expr.trim()) errors.cron_expr = 'a schedule is required';
