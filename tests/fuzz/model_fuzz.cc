@@ -1,16 +1,19 @@
 // libFuzzer target for everything in model/ that reads outside input: job request bodies (the
 // API), stored job and execution records, execution ids. Besides "no crash, no leak", it checks
 // the codec invariants: an accepted job re-validates, survives stored and response round trips
-// unchanged; an accepted execution / id re-encodes to itself.
+// unchanged; an accepted execution / id re-encodes to itself; job names round-trip through the
+// store-key codec.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "model/execution.h"
 #include "model/ids.h"
 #include "model/job.h"
+#include "model/keys.h"
 
 namespace {
 
@@ -57,6 +60,23 @@ void FuzzId(std::string_view input) {
   Check(again.ok() && *again == *id, "id suffix round trip");
 }
 
+// Names reach store keys only through Keys' codec: a valid name's segment decodes back to it
+// and holds nothing that could leave its prefix; any segment that decodes is the canonical one.
+void FuzzKeySegment(std::string_view input) {
+  if (auto name = hg::model::JobName::Parse(input); name.ok()) {
+    const std::string segment = hg::model::Keys::NameSegment(*name);
+    Check(segment.find_first_of("/@") == std::string::npos, "segment holds '/' or '@'");
+    auto back = hg::model::Keys::NameFromSegment(segment);
+    Check(back && *back == *name, "name segment round trip");
+  }
+  if (auto name = hg::model::Keys::NameFromSegment(input)) {
+    Check(hg::model::Keys::NameSegment(*name) == input, "a non-canonical segment was accepted");
+  }
+  if (auto id = hg::model::Keys::IdFromSegment(input)) {
+    Check(hg::model::Keys::IdSegment(*id) == input, "a non-canonical id segment was accepted");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -64,5 +84,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzJob(input);
   FuzzExecution(input);
   FuzzId(input);
+  FuzzKeySegment(input);
   return 0;
 }
