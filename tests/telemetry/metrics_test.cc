@@ -88,6 +88,20 @@ TEST(MetricsTest, PerJobLabelCanBeTurnedOff) {
   EXPECT_THAT(text, Not(HasSubstr(R"(job_name="a")")));
 }
 
+TEST(MetricsTest, V1JobNamesAreEscapedInTheJobLabel) {
+  // v1 names may hold spaces, non-ASCII letters, quotes and backslashes (not newlines).
+  Metrics metrics({.per_job_labels = true});
+  WorkerProbe worker(metrics);
+  worker.ExecutionFinished("备份 \"nightly\" C:\\tmp", "success", absl::Seconds(1));
+  const std::string text = metrics.Serialize();
+  EXPECT_THAT(text, HasSubstr(R"(hourglass_executions_total{job_name="备份 \"nightly\" C:\\tmp",)"
+                              R"(status="success"} 1)"));
+  if (testing::HavePromtool()) {
+    testing::PromtoolResult r = testing::RunPromtool("check metrics", text);
+    EXPECT_EQ(r.exit_code, 0) << r.output << "\n---\n" << text;
+  }
+}
+
 TEST(MetricsTest, LeaderGaugeFollowsLeadershipAndCountsGains) {
   Metrics metrics({});
   LeaderProbe leader(metrics);
