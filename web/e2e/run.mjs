@@ -521,6 +521,28 @@ async function main() {
         await waitFor('row to disappear', async () => (await page.locator(`tr[data-job="${JOB}"]`).count()) === 0, 5_000);
       },
     ],
+    [
+      'a v1 job name (spaces, non-ASCII, %, @, ?, #) lists, opens by its encoded route and deletes',
+      async () => {
+        const name = '备份 50% a@b? #1';
+        const created = await api('POST', '/jobs/', {
+          name,
+          cron_expr: '0 0 3 * * *',
+          executor_type: 'shell',
+          executor: { command: 'true' },
+        });
+        expect(created.status === 201, `create: ${created.status} ${created.text}`);
+        await page.goto(ui('/jobs'));
+        await page.getByRole('link', { name }).click();
+        await page.waitForURL((u) => u.pathname === `/ui/jobs/${encodeURIComponent(name)}`);
+        await page.getByRole('heading', { name }).waitFor();
+        await page.getByRole('button', { name: 'Delete' }).click();
+        await page.getByRole('dialog').getByTestId('confirm').click();
+        await page.waitForURL(/\/ui\/jobs$/);
+        const got = await api('GET', `/jobs/${encodeURIComponent(name)}`);
+        expect(got.status === 404, `GET after delete: ${got.status}`);
+      },
+    ],
     // --- with tokens required (`--auth on` on loopback) -------------------------------------
     [
       'auth on: the UI asks for a token, keeping the route to return to',
