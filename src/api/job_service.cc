@@ -226,34 +226,77 @@ absl::StatusOr<JobView> JobService::Get(const JobName& name) {
   return JobView{std::move(loaded.first), std::move(status.front())};
 }
 
-absl::StatusOr<JobPage> JobService::List(int limit, std::string_view cursor) {
+absl::StatusOr<JobPage> JobService::List(int limit, std::string_view cursor,
+                                         const JobFilter& filter) {
   if (limit < 0) return absl::InvalidArgumentError("limit must not be negative");
   if (!cursor.empty() && !JobName::IsValid(cursor)) {
     return absl::InvalidArgumentError(absl::StrCat("invalid cursor \"", Av(cursor), "\""));
   }
   const std::string prefix = keys_.JobsPrefix();
-  store::RangeRequest req = store::RangeRequest::Prefix(prefix);
+  // Names with the prefix are one key range (the key codec encodes byte by byte).
+  const std::string range_start = prefix + model::Keys::NamePrefixSegment(filter.name_prefix);
+  store::RangeRequest req{.key = range_start, .range_end = store::PrefixEnd(range_start)};
   // Keys after the cursor's: the cursor name's key followed by the smallest byte.
-  if (!cursor.empty()) req.key = keys_.Job(*JobName::Parse(cursor)) + std::string(1, '\0');
-  req.limit = limit;
-  HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv_.Range(req));
+  if (!cursor.empty()) {
+    req.key = std::max(range_start, keys_.Job(*JobName::Parse(cursor)) + std::string(1, '\0'));
+  }
+  // Without a filter one read of `limit` keys; with one, chunks until the page is full.
+  req.limit = filter.empty() ? limit : std::max(limit, 100);
   JobPage page;
   std::vector<Job> jobs;
-  for (const auto& kv : resp.kvs) {
-    auto job = model::ParseStoredJob(kv.value);
-    if (!job.ok()) {
-      Log().Warn("skipping an unreadable job record",
-                 {{"key", kv.key}, {"error", job.status().ToString()}});
-      continue;
+  std::vector<model::JobStatus> statuses;
+  for (;;) {
+    HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv_.Range(req));
+    std::vector<Job> chunk;
+    std::vector<std::string> chunk_keys;
+    for (const auto& kv : resp.kvs) {
+      auto job = model::ParseStoredJob(kv.value);
+      if (!job.ok()) {
+        Log().Warn("skipping an unreadable job record",
+                   {{"key", kv.key}, {"error", job.status().ToString()}});
+        continue;
+      }
+      if (filter.state == JobFilter::State::kPaused && !job->paused) continue;
+      if (filter.state == JobFilter::State::kActive && job->paused) continue;
+      if (!std::all_of(filter.labels.begin(), filter.labels.end(), [&](const auto& l) {
+            auto it = job->labels.find(l.first);
+            return it != job->labels.end() && it->second == l.second;
+          })) {
+        continue;
+      }
+      chunk.push_back(*std::move(job));
+      chunk_keys.push_back(kv.key);
     }
-    jobs.push_back(*std::move(job));
+    HG_ASSIGN_OR_RETURN(auto chunk_statuses, StatusOf(chunk));
+    std::string last_key = resp.kvs.empty() ? "" : resp.kvs.back().key;
+    bool full = false;
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (filter.state == JobFilter::State::kFailing) {
+        const auto& last = chunk_statuses[i].last_execution;
+        if (!last || (last->status != model::ExecutionStatus::kFailed &&
+                      last->status != model::ExecutionStatus::kTimeout &&
+                      last->status != model::ExecutionStatus::kMissed)) {
+          continue;
+        }
+      }
+      jobs.push_back(std::move(chunk[i]));
+      statuses.push_back(std::move(chunk_statuses[i]));
+      if (limit > 0 && static_cast<int>(jobs.size()) == limit) {
+        // The page ends at this job, even if its chunk went further.
+        full = i + 1 < chunk.size() || resp.more;
+        last_key = chunk_keys[i];
+        break;
+      }
+    }
+    if (full || (resp.more && limit > 0 && static_cast<int>(jobs.size()) == limit)) {
+      // The cursor is the last job's name (its key holds the name's key segment).
+      auto name = keys_.JobFromKey(last_key);
+      page.next_cursor = name ? name->str() : SuffixOf(last_key, prefix);
+      break;
+    }
+    if (!resp.more || resp.kvs.empty()) break;
+    req.key = resp.kvs.back().key + std::string(1, '\0');
   }
-  if (resp.more && !resp.kvs.empty()) {
-    // The cursor is the last job's name (its key holds the name's key segment).
-    auto last = keys_.JobFromKey(resp.kvs.back().key);
-    page.next_cursor = last ? last->str() : SuffixOf(resp.kvs.back().key, prefix);
-  }
-  HG_ASSIGN_OR_RETURN(auto statuses, StatusOf(jobs));
   for (size_t i = 0; i < jobs.size(); ++i) {
     page.jobs.push_back(JobView{std::move(jobs[i]), std::move(statuses[i])});
   }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,15 @@ namespace hg::api {
 struct JobView {
   model::Job job;
   model::JobStatus status;  // next_run, last_execution
+};
+
+// GET /jobs/ filters; every one given must hold.
+struct JobFilter {
+  std::string name_prefix;                    // names starting with it
+  std::map<std::string, std::string> labels;  // every label equal
+  enum class State { kAny, kPaused, kActive, kFailing };
+  State state = State::kAny;  // failing: the newest record failed, timed out or was missed
+  bool empty() const { return name_prefix.empty() && labels.empty() && state == State::kAny; }
 };
 
 struct JobPage {
@@ -116,7 +126,9 @@ class JobService {
   absl::StatusOr<JobView> Get(const model::JobName& name);
 
   // Jobs ordered by name, at most `limit` (0 = all) after `cursor` (a name; "" = from the start).
-  absl::StatusOr<JobPage> List(int limit, std::string_view cursor);
+  // Jobs by name after `cursor`, at most `limit` (0: all) that pass `filter`. With a filter
+  // the store is read in chunks until the page is full, so a page may come from far more keys.
+  absl::StatusOr<JobPage> List(int limit, std::string_view cursor, const JobFilter& filter = {});
 
   struct DeleteOptions {
     bool purge = false;  // also delete the execution history

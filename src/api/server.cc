@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "api/errors.h"
@@ -258,6 +259,21 @@ absl::Status Admit(const ApiSecurity& sec, auth::Access access, const Caller& ca
 std::string UrlEncoded(const std::string& name) {
   auto parsed = model::JobName::Parse(name);
   return parsed.ok() ? model::Keys::NameSegment(*parsed) : name;
+}
+
+// Every value of query parameter `name`, read from the raw target: httplib splits a value like
+// "team=x" at its '=' (so ?label=team=x would lose its key).
+std::vector<std::string> RawParams(const Request& req, std::string_view name) {
+  std::vector<std::string> out;
+  const size_t q = req.target.find('?');
+  if (q == std::string::npos) return out;
+  for (absl::string_view part : absl::StrSplit(Av(req.target).substr(q + 1), '&')) {
+    if (part.size() > name.size() && part.substr(0, name.size()) == Av(name) &&
+        part[name.size()] == '=') {
+      out.push_back(httplib::detail::decode_url(std::string(part.substr(name.size() + 1)), true));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<model::JobName> NameFromPath(const Request& req) {
@@ -682,9 +698,40 @@ void ApiServer::RegisterRoutes() {
       errors.push_back(
           {"limit", absl::StrCat("must be between 1 and ", svc.options().max_page_size)});
     }
+    // Filters: ?prefix=<name prefix>, ?label=k=v (repeatable, all must hold),
+    // ?status=paused|active|failing.
+    JobFilter filter;
+    std::string filter_query;  // the same filters for the Link header
+    if (req.has_param("prefix")) {
+      filter.name_prefix = req.get_param_value("prefix");
+      absl::StrAppend(&filter_query, "&prefix=", UrlEncoded(filter.name_prefix));
+    }
+    for (const std::string& label : RawParams(req, "label")) {
+      const size_t eq = label.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        errors.push_back({"label", absl::StrCat("must be key=value, got \"", label, "\"")});
+        continue;
+      }
+      filter.labels[label.substr(0, eq)] = label.substr(eq + 1);
+      absl::StrAppend(&filter_query, "&label=", UrlEncoded(label));
+    }
+    if (req.has_param("status") && !req.get_param_value("status").empty()) {
+      const std::string state = req.get_param_value("status");
+      if (state == "paused") {
+        filter.state = JobFilter::State::kPaused;
+      } else if (state == "active") {
+        filter.state = JobFilter::State::kActive;
+      } else if (state == "failing") {
+        filter.state = JobFilter::State::kFailing;
+      } else {
+        errors.push_back(
+            {"status", absl::StrCat("must be paused, active or failing, got \"", state, "\"")});
+      }
+      absl::StrAppend(&filter_query, "&status=", state);
+    }
     if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
     const std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
-    auto page = svc.List(limit, cursor);
+    auto page = svc.List(limit, cursor, filter);
     if (!page.ok()) return SendError(res, page.status());
     Json out = Json::array();
     for (const auto& view : page->jobs) out.push_back(EncodeView(view));
@@ -693,8 +740,8 @@ void ApiServer::RegisterRoutes() {
       // back in `cursor=` as is.
       const std::string cursor = UrlEncoded(page->next_cursor);
       res.set_header("X-Next-Cursor", cursor);
-      res.set_header("Link",
-                     absl::StrCat("</jobs/?limit=", limit, "&cursor=", cursor, ">; rel=\"next\""));
+      res.set_header("Link", absl::StrCat("</jobs/?limit=", limit, "&cursor=", cursor, filter_query,
+                                          ">; rel=\"next\""));
     }
     SendJson(res, 200, out);
   });

@@ -32,11 +32,13 @@ int HexValue(char c) {
 
 }  // namespace
 
-std::string Keys::NameSegment(const JobName& name) {
+std::string Keys::NameSegment(const JobName& name) { return NamePrefixSegment(name.str()); }
+
+std::string Keys::NamePrefixSegment(std::string_view name_prefix) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
-  out.reserve(name.str().size());
-  for (char c : name.str()) {
+  out.reserve(name_prefix.size());
+  for (char c : name_prefix) {
     if (Plain(c)) {
       out += c;
     } else {

@@ -45,6 +45,9 @@ class Keys {
   // The one codec of names and execution ids inside keys (see above). The From* functions
   // accept only the canonical segment of a valid name (nullopt otherwise).
   static std::string NameSegment(const JobName& name);
+  // The segment of any name that starts with `name_prefix` starts with this (bytes are encoded
+  // one by one): a key range for a name-prefix search.
+  static std::string NamePrefixSegment(std::string_view name_prefix);
   static std::optional<JobName> NameFromSegment(std::string_view segment);
   static std::string IdSegment(const ExecutionId& id);
   static std::optional<ExecutionId> IdFromSegment(std::string_view segment);

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/field_errors.h"
@@ -111,6 +112,60 @@ TEST_F(JobServiceTest, ListPagesByName) {
   EXPECT_EQ(pages, 3);
   EXPECT_EQ(service_.List(2, "a/b").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(service_.List(-1, "").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(JobServiceTest, ListFiltersByNamePrefixLabelsAndState) {
+  // 250 jobs: "team-a-<i>" (label team=a, every 3rd paused) and "team-b-<i>" (team=b), plus
+  // names whose key segments are encoded.
+  for (int i = 0; i < 125; ++i) {
+    const std::string n = absl::StrFormat("%03d", i);
+    ASSERT_TRUE(service_
+                    .Upsert(ShellJob("team-a-" + n,
+                                     absl::StrCat(R"("labels":{"team":"a"},)", R"("paused":)",
+                                                  i % 3 == 0 ? "true" : "false")))
+                    .ok());
+    ASSERT_TRUE(service_.Upsert(ShellJob("team-b-" + n, R"("labels":{"team":"b"})")).ok());
+  }
+  for (const char* n : {"备份 1", "备份 2", "备"}) ASSERT_TRUE(service_.Upsert(ShellJob(n)).ok());
+  auto names = [](const JobPage& page) {
+    std::vector<std::string> out;
+    for (const auto& v : page.jobs) out.push_back(v.job.name.str());
+    return out;
+  };
+  // Every page of a filtered list, following the cursors.
+  auto collect = [&](int limit, const JobFilter& filter) {
+    std::vector<std::string> out;
+    std::string cursor;
+    for (int pages = 0; pages < 100; ++pages) {
+      auto page = service_.List(limit, cursor, filter);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      EXPECT_LE(static_cast<int>(page->jobs.size()), limit);
+      for (auto& n : names(*page)) out.push_back(n);
+      cursor = page->next_cursor;
+      if (cursor.empty()) break;
+    }
+    return out;
+  };
+  EXPECT_THAT(collect(7, {.name_prefix = "team-b-12"}),
+              ElementsAre("team-b-120", "team-b-121", "team-b-122", "team-b-123", "team-b-124"));
+  EXPECT_THAT(collect(50, {.name_prefix = "备份"}), ElementsAre("备份 1", "备份 2"));
+  const auto paused_a =
+      collect(10, {.labels = {{"team", "a"}}, .state = JobFilter::State::kPaused});
+  EXPECT_EQ(paused_a.size(), 42u);  // i = 0, 3, …, 123
+  EXPECT_EQ(paused_a.front(), "team-a-000");
+  EXPECT_EQ(paused_a.back(), "team-a-123");
+  EXPECT_EQ(collect(30, {.labels = {{"team", "b"}}}).size(), 125u);
+  EXPECT_EQ(collect(30, {.state = JobFilter::State::kActive}).size(), 253u - 42u);
+  EXPECT_TRUE(collect(5, {.labels = {{"team", "c"}}}).empty());
+  // Failing: the newest record failed, timed out or was missed.
+  PutExecution("team-b-007", clock_.Now() - absl::Minutes(2), ExecutionStatus::kSuccess);
+  PutExecution("team-b-007", clock_.Now() - absl::Minutes(1), ExecutionStatus::kFailed);
+  PutExecution("team-b-008", clock_.Now() - absl::Minutes(2), ExecutionStatus::kFailed);
+  PutExecution("team-b-008", clock_.Now() - absl::Minutes(1), ExecutionStatus::kSuccess);
+  PutExecution("team-a-001", clock_.Now() - absl::Minutes(1), ExecutionStatus::kTimeout);
+  EXPECT_THAT(collect(1, {.state = JobFilter::State::kFailing}),
+              ElementsAre("team-a-001", "team-b-007"));
 }
 
 TEST_F(JobServiceTest, ListComputesLastExecutionForManyJobs) {

@@ -184,6 +184,36 @@ TEST_F(ServerTest, AWriteWithoutABodyOrContentLengthIsServed) {
   EXPECT_THAT(missing, StartsWith("HTTP/1.1 404")) << missing;
 }
 
+TEST_F(ServerTest, JobListFiltersFromTheQuery) {
+  for (const char* n : {"web-1", "web-2", "web-3", "db-1"}) {
+    const std::string team = std::string(n).substr(0, 2) == "db" ? "data" : "front";
+    ASSERT_EQ(Post("/jobs/", absl::StrCat(R"({"name":")", n,
+                                          R"(","cron_expr":"0 0 * * * *","executor_type":"shell",)",
+                                          R"("executor":{"command":"true"},"labels":{"team":")",
+                                          team, R"("}})"))
+                  ->status,
+              201);
+  }
+  ASSERT_EQ(Post("/jobs/web-2/pause", "")->status, 200);
+  auto r = client_->Get("/jobs/?prefix=web&label=team=front&status=active&limit=1");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Body(r).size(), 1u);
+  EXPECT_EQ(Body(r)[0]["name"], "web-1");
+  // The next page keeps the filters (httplib's client shows the header percent-decoded).
+  EXPECT_EQ(r->get_header_value("Link"),
+            "</jobs/?limit=1&cursor=web-1&prefix=web&label=team=front&status=active>; "
+            "rel=\"next\"");
+  auto next =
+      client_->Get("/jobs/?limit=1&cursor=web-1&prefix=web&label=team%3Dfront&status=active");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(Body(next)[0]["name"], "web-3");
+  EXPECT_EQ(Body(client_->Get("/jobs/?status=paused")).size(), 1u);
+  EXPECT_EQ(Body(client_->Get("/jobs/?label=team=data")).size(), 1u);
+  ExpectError(client_->Get("/jobs/?label=team"), 400, "invalid_argument");
+  ExpectError(client_->Get("/jobs/?status=broken"), 400, "invalid_argument");
+}
+
 TEST_F(ServerTest, AnUnsupportedMethodGets405WithAllow) {
   auto r = client_->Patch("/jobs/", "{}", kJsonType);
   Json body = ExpectError(r, 405, "method_not_allowed");
