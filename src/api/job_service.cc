@@ -268,8 +268,8 @@ absl::StatusOr<JobPage> JobService::List(int limit, std::string_view cursor,
       chunk_keys.push_back(kv.key);
     }
     HG_ASSIGN_OR_RETURN(auto chunk_statuses, StatusOf(chunk));
-    std::string last_key = resp.kvs.empty() ? "" : resp.kvs.back().key;
-    bool full = false;
+    // Set when the page fills up before the range ends: the next page starts after it.
+    std::optional<std::string> cursor_key;
     for (size_t i = 0; i < chunk.size(); ++i) {
       if (filter.state == JobFilter::State::kFailing) {
         const auto& last = chunk_statuses[i].last_execution;
@@ -283,15 +283,14 @@ absl::StatusOr<JobPage> JobService::List(int limit, std::string_view cursor,
       statuses.push_back(std::move(chunk_statuses[i]));
       if (limit > 0 && static_cast<int>(jobs.size()) == limit) {
         // The page ends at this job, even if its chunk went further.
-        full = i + 1 < chunk.size() || resp.more;
-        last_key = chunk_keys[i];
+        if (i + 1 < chunk.size() || resp.more) cursor_key = chunk_keys[i];
         break;
       }
     }
-    if (full || (resp.more && limit > 0 && static_cast<int>(jobs.size()) == limit)) {
+    if (cursor_key) {
       // The cursor is the last job's name (its key holds the name's key segment).
-      auto name = keys_.JobFromKey(last_key);
-      page.next_cursor = name ? name->str() : SuffixOf(last_key, prefix);
+      auto name = keys_.JobFromKey(*cursor_key);
+      page.next_cursor = name ? name->str() : SuffixOf(*cursor_key, prefix);
       break;
     }
     if (!resp.more || resp.kvs.empty()) break;

@@ -40,13 +40,6 @@ absl::StatusOr<executor::ResourceLimits> ParseLimits(const std::string& text,
                                   .processes = limits.processes};
 }
 
-absl::StatusOr<bool> ParseBool(const std::string& text, const std::string& flag) {
-  if (text != "true" && text != "false") {
-    return absl::InvalidArgumentError(flag + ": must be true or false");
-  }
-  return text == "true";
-}
-
 }  // namespace
 
 void AddExecutorSettings(Settings& s, const ExecutorDefaults& defaults, ExecutorFlags* f) {
@@ -76,13 +69,13 @@ void AddExecutorSettings(Settings& s, const ExecutorDefaults& defaults, Executor
 
 absl::Status ResolveExecutorSettings(const ExecutorFlags& f, executor::ShellConfig* shell,
                                      executor::HttpConfig* http) {
-  auto enabled = ParseBool(f.shell_enabled, "--shell-enabled");
+  auto enabled = ParseSettingBool(f.shell_enabled, "--shell-enabled");
   if (!enabled.ok()) return enabled.status();
   shell->enabled = *enabled;
   shell->allowed_prefixes = SplitList(f.shell_allow);
   shell->default_user = f.shell_user;
   shell->run_as_allowed = SplitList(f.run_as_allow);
-  auto allow_root = ParseBool(f.allow_root, "--allow-root");
+  auto allow_root = ParseSettingBool(f.allow_root, "--allow-root");
   if (!allow_root.ok()) return allow_root.status();
   shell->allow_root = *allow_root;
   auto limits_default = ParseLimits(f.limits_default, "--limits-default");

@@ -127,10 +127,9 @@ int RunMaster(MasterFlags& f) {
   o.master.id = f.id.empty() ? DefaultNodeId("master") : f.id;
   o.master.address = f.http;
   o.master.election_ttl_seconds = absl::ToInt64Seconds(*ttl);
-  if (f.metrics_job_label != "true" && f.metrics_job_label != "false") {
-    return Fail(cmd, absl::InvalidArgumentError("--metrics-job-label: must be true or false"));
-  }
-  o.per_job_metrics = f.metrics_job_label == "true";
+  auto per_job = ParseSettingBool(f.metrics_job_label, "--metrics-job-label");
+  if (!per_job.ok()) return Fail(cmd, per_job.status());
+  o.per_job_metrics = *per_job;
   // One registry per process: `hourglass dev` serves master and worker metrics on --http.
   telemetry::Metrics metrics({.per_job_labels = o.per_job_metrics, .version = kVersion});
   o.metrics = &metrics;

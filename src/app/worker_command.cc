@@ -78,10 +78,9 @@ int RunWorker(WorkerFlags& f) {
   auto secret_headers = ParseSecretHeaders(f.secret_headers);
   if (!secret_headers.ok()) return fail(secret_headers.status());
   o.service.secret_headers = *secret_headers;
-  if (f.metrics_job_label != "true" && f.metrics_job_label != "false") {
-    return fail(absl::InvalidArgumentError("--metrics-job-label: must be true or false"));
-  }
-  o.per_job_metrics = f.metrics_job_label == "true";
+  auto per_job = ParseSettingBool(f.metrics_job_label, "--metrics-job-label");
+  if (!per_job.ok()) return fail(per_job.status());
+  o.per_job_metrics = *per_job;
   o.metrics_listen = f.metrics;
   // mTLS with the masters, or plaintext: on loopback only unless --insecure-no-tls.
   auto insecure = ParseSettingBool(f.grpc_tls.insecure, "--insecure-no-tls");
