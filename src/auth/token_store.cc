@@ -51,9 +51,10 @@ absl::StatusOr<std::string> TokenStore::Create(std::string_view name, Role role,
     return absl::InvalidArgumentError(absl::StrCat("token name: ", st.message()));
   }
   const TokenText token = NewToken(name);
+  const absl::Time now = clock_.Now();
   std::optional<absl::Time> expires;
-  if (ttl) expires = clock_.Now() + *ttl;
-  auto created = CreateRecord(MakeRecord(token, role, clock_.Now(), created_by, expires));
+  if (ttl) expires = now + *ttl;
+  auto created = CreateRecord(MakeRecord(token, role, now, created_by, expires));
   if (!created.ok()) return created.status();
   if (!*created) {
     return absl::AlreadyExistsError(absl::StrCat("a token named \"", Av(name), "\" exists"));
