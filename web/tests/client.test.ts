@@ -58,6 +58,40 @@ describe('HourglassClient', () => {
     expect(calls[1]?.url).toBe('/jobs/?limit=1&cursor=%E5%A4%87%E4%BB%BD%2050%25');
   });
 
+  it('sends the server-side filters, one label parameter per key=value', async () => {
+    const { client, calls } = mock(() => json([], 200, { 'X-Next-Cursor': 'web%2D9' }));
+    const p = await client.listJobsPage(50, 'web-1', { prefix: 'web-', labels: ['team=ops', 'url=a&b'], status: 'failing' });
+    expect(p.nextCursor).toBe('web-9');
+    await client.listJobsPage(100, null, { prefix: '', labels: [], status: '' });
+    expect(calls.map((c) => c.url)).toEqual([
+      '/jobs/?limit=50&cursor=web-1&prefix=web-&status=failing&label=team%3Dops&label=url%3Da%26b',
+      '/jobs/?limit=100',
+    ]);
+  });
+
+  it('pages history by cursor with a status filter, reading X-Next-Cursor', async () => {
+    const { client, calls } = mock((c) =>
+      c.url.includes('cursor=') ? json([{ id: 'x@2' }]) : json([{ id: 'x@1' }], 200, { 'X-Next-Cursor': '1733-000007' }),
+    );
+    const p1 = await client.historyPage('a b', { page_size: 1, status: 'failed' });
+    expect(p1).toEqual({ runs: [{ id: 'x@1' }], nextCursor: '1733-000007' });
+    const p2 = await client.historyPage('a b', { page_size: 1, status: 'failed', cursor: p1.nextCursor });
+    expect(p2.nextCursor).toBeNull();
+    expect(calls.map((c) => c.url)).toEqual([
+      '/jobs/a%20b/history?page_size=1&status=failed',
+      '/jobs/a%20b/history?page_size=1&cursor=1733-000007&status=failed',
+    ]);
+  });
+
+  it('reads GET /stats with its window and keeps a 429 answer\'s Retry-After', async () => {
+    const { client, calls } = mock((c) =>
+      c.url.startsWith('/stats') ? json({ window_seconds: 900 }) : json({ error: 'rate limit' }, 429, { 'Retry-After': '2' }),
+    );
+    expect(await client.stats('15m')).toEqual({ window_seconds: 900 });
+    expect(calls[0]?.url).toBe('/stats?window=15m');
+    await expect(client.pause('a')).rejects.toMatchObject({ status: 429, retryAfterMs: 2000 });
+  });
+
   it('creates with POST and updates with PUT on the encoded name', async () => {
     const { client, calls } = mock((c) => json({ ...(c.body as object), id: '1' }, c.method === 'POST' ? 201 : 200));
     const spec = { name: 'a b', cron_expr: '* * * * * *', executor_type: 'shell' as const, executor: { command: 'x' } };

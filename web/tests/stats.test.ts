@@ -1,74 +1,69 @@
 import { describe, expect, it } from 'vitest';
-import type { Execution, ExecutionStatus } from '@/api/types';
-import { countFailures, failuresByJob, percentile, runsPerMinute, scheduleLags } from '@/lib/stats';
+import { failureCount, loadPercent, minuteSeries, readStats, windowText } from '@/lib/stats';
 
-const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
-let seq = 0;
-function run(job: string, status: ExecutionStatus, startMs: number, lag = 0, trigger: Execution['trigger'] = 'schedule'): Execution {
-  return {
-    id: `${job}@${startMs}-${seq++}`,
-    job_name: job,
-    status,
-    scheduled_time: new Date(startMs - lag).toISOString(),
-    start_time: status === 'missed' ? null : new Date(startMs).toISOString(),
-    trigger,
-  };
-}
+const minute = (iso: string, over: Record<string, number> = {}) => ({
+  minute: iso,
+  succeeded: 0,
+  failed: 0,
+  timeout: 0,
+  killed: 0,
+  skipped: 0,
+  missed: 0,
+  lost: 0,
+  ...over,
+});
 
-describe('percentile', () => {
-  it('uses the nearest rank', () => {
-    const v = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(percentile(v, 50)).toBe(50);
-    expect(percentile(v, 99)).toBe(99);
-    expect(percentile(v, 100)).toBe(100);
-    expect(percentile([7], 99)).toBe(7);
-    expect(percentile([], 50)).toBeNull();
-    expect(percentile([3, 1, 2], 50)).toBe(2);
+const sample = {
+  window_seconds: 900,
+  generated_at: '2026-12-07T10:15:00Z',
+  complete: true,
+  per_minute: [minute('2026-12-07T10:14:00Z', { succeeded: 5, failed: 1 }), minute('2026-12-07T10:13:00Z', { succeeded: 3, missed: 2 })],
+  totals: { succeeded: 8, failed: 1, timeout: 2, killed: 1, skipped: 4, missed: 2, lost: 1, runs: 19 },
+  lag_ms: { p50: 3, p90: 12, p99: 40, max: 95 },
+  failing_jobs: [{ name: 'billing', failures: 3, last_failure_at: '2026-12-07T10:14:30Z' }],
+  missed_jobs: [{ name: 'nightly', missed: 2, last_missed_at: '2026-12-07T10:13:00Z' }],
+  workers: { count: 2, in_flight: 3, capacity: 8 },
+};
+
+describe('readStats', () => {
+  it('keeps a well-formed answer as it is', () => {
+    expect(readStats(sample)).toEqual(sample);
+  });
+
+  it('reads missing parts as zero, null or empty instead of failing', () => {
+    const s = readStats({ per_minute: [{ minute: '2026-12-07T10:14:00Z', failed: 2 }], lag_ms: { p50: 'x' }, failing_jobs: [{ failures: 1 }, null] });
+    expect(s.totals.runs).toBe(0);
+    expect(s.per_minute[0]).toEqual(minute('2026-12-07T10:14:00Z', { failed: 2 }));
+    expect(s.lag_ms).toEqual({ p50: null, p90: null, p99: null, max: null });
+    expect(s.failing_jobs).toEqual([]);
+    expect(s.complete).toBe(true);
+    expect(readStats(null).workers).toEqual({ count: 0, in_flight: 0, capacity: 0 });
+    expect(readStats({ complete: false }).complete).toBe(false);
   });
 });
 
-describe('runsPerMinute', () => {
-  it('buckets by minute and status over the window', () => {
-    const now = T0 + 30_000; // inside the 12:00 minute
-    const execs = [
-      run('a', 'success', T0 + 1000),
-      run('a', 'success', T0 + 2000),
-      run('a', 'failed', T0 - 60_000 + 5000),
-      run('b', 'missed', T0 - 120_000 + 1, 0),
-      run('old', 'success', T0 - 10 * 60_000),
-    ];
-    const b = runsPerMinute(execs, now, 3);
-    expect(b.minutes).toEqual([T0 - 120_000, T0 - 60_000, T0]);
-    expect(b.counts.success).toEqual([0, 0, 2]);
-    expect(b.counts.failed).toEqual([0, 1, 0]);
-    expect(b.counts.missed).toEqual([1, 0, 0]);
-  });
-});
-
-describe('scheduleLags', () => {
-  it('collects start minus scheduled for scheduled runs in the window', () => {
-    const execs = [run('a', 'success', T0, 120), run('a', 'success', T0, 5000, 'manual'), run('a', 'success', T0 - 7_200_000, 50), run('a', 'missed', T0)];
-    expect(scheduleLags(execs, T0 - 3_600_000)).toEqual([120]);
-  });
-});
-
-describe('failures', () => {
-  it('counts failures in the window and ranks jobs', () => {
-    const since = T0 - 86_400_000;
-    const execs = [
-      run('x', 'failed', T0 - 1000),
-      run('x', 'timeout', T0 - 2000),
-      run('y', 'missed', T0 - 3000),
-      run('y', 'success', T0 - 4000),
-      run('z', 'failed', T0 - 90_000_000),
-      run('w', 'success', T0),
-    ];
-    expect(countFailures(execs, since)).toBe(3);
-    const ranked = failuresByJob(execs, since);
-    expect(ranked.map((r) => [r.job, r.failed, r.missed])).toEqual([
-      ['x', 2, 0],
-      ['y', 0, 1],
+describe('minuteSeries', () => {
+  it('orders minutes oldest first and keeps only outcomes that occurred', () => {
+    const m = minuteSeries(readStats(sample));
+    expect(m.minutes).toEqual([Date.parse('2026-12-07T10:13:00Z'), Date.parse('2026-12-07T10:14:00Z')]);
+    expect(m.series.map((x) => [x.label, x.data])).toEqual([
+      ['succeeded', [3, 5]],
+      ['failed', [0, 1]],
+      ['missed', [2, 0]],
     ]);
-    expect(ranked[0]?.lastFailure).toBe(T0 - 1000);
+  });
+});
+
+describe('dashboard figures', () => {
+  it('counts failures as failed + timeout + killed + lost', () => {
+    expect(failureCount(readStats(sample).totals)).toBe(5);
+  });
+  it('words the window and the load', () => {
+    expect(windowText(900)).toBe('15 min');
+    expect(windowText(3600)).toBe('1 h');
+    expect(windowText(45)).toBe('45 s');
+    expect(loadPercent(3, 8)).toBe(38);
+    expect(loadPercent(9, 8)).toBe(100);
+    expect(loadPercent(1, 0)).toBe(0);
   });
 });

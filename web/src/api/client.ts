@@ -9,8 +9,11 @@ import type {
   CronPreview,
   Execution,
   FieldError,
+  HistoryPage,
+  HistoryPageQuery,
   HistoryQuery,
   Job,
+  JobsFilter,
   JobSpec,
   JobsPage,
   Ledger,
@@ -25,14 +28,24 @@ export class ApiError extends Error {
   readonly code: string;
   readonly fields: FieldError[];
   readonly details: string[];
+  /** From a 429's `Retry-After` (seconds), in ms; null when absent. */
+  readonly retryAfterMs: number | null;
 
-  constructor(status: number, code: string, message: string, fields: FieldError[] = [], details: string[] = []) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    fields: FieldError[] = [],
+    details: string[] = [],
+    retryAfterMs: number | null = null,
+  ) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.fields = fields;
     this.details = details;
+    this.retryAfterMs = retryAfterMs;
   }
 
   /** The first message for `field`, if the server reported one. */
@@ -95,7 +108,8 @@ async function errorFromResponse(res: Response): Promise<ApiError> {
     : [];
   const details = Array.isArray(body?.details) ? body.details.filter((d) => typeof d === 'string') : [];
   const code = typeof body?.code === 'string' && body.code ? body.code : `http_${res.status}`;
-  return new ApiError(res.status, code, message, fields, details);
+  const retryAfter = Number(res.headers.get('Retry-After') ?? NaN);
+  return new ApiError(res.status, code, message, fields, details, Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : null);
 }
 
 export class HourglassClient {
@@ -163,9 +177,12 @@ export class HourglassClient {
     return this.json<Job[]>('GET', '/jobs/').then((j) => (Array.isArray(j) ? j : []));
   }
 
-  /** One page of jobs, ordered by name, using the server's `limit` + `cursor`. */
-  async listJobsPage(limit: number, cursor?: string | null): Promise<JobsPage> {
-    const res = await this.request('GET', `/jobs/${query({ limit, cursor })}`);
+  /** One page of jobs, ordered by name, using the server's `limit` + `cursor` and its filters. */
+  async listJobsPage(limit: number, cursor?: string | null, filter: JobsFilter = {}): Promise<JobsPage> {
+    // `label` repeats (one per key=value); query() takes one value per key.
+    const labels = (filter.labels ?? []).map((l) => `&label=${enc(l)}`).join('');
+    const base = query({ limit, cursor, prefix: filter.prefix, status: filter.status });
+    const res = await this.request('GET', `/jobs/${base}${base ? labels : labels.replace('&', '?')}`);
     const jobs = (await res.json()) as Job[];
     const next = res.headers.get('X-Next-Cursor');
     // The server percent-encodes the cursor (a job name); query() encodes it again.
@@ -192,6 +209,19 @@ export class HourglassClient {
   history(name: string, q: HistoryQuery = {}): Promise<Execution[]> {
     const path = `/jobs/${enc(name)}/history${query({ page: q.page, page_size: q.page_size, status: q.status })}`;
     return this.json<Execution[]>('GET', path).then((h) => (Array.isArray(h) ? h : []));
+  }
+
+  /** One page of a job's runs, newest first, paged by the server's cursor. */
+  async historyPage(name: string, q: HistoryPageQuery): Promise<HistoryPage> {
+    const path = `/jobs/${enc(name)}/history${query({ page_size: q.page_size, cursor: q.cursor, status: q.status })}`;
+    const res = await this.request('GET', path);
+    const runs = (await res.json()) as Execution[];
+    return { runs: Array.isArray(runs) ? runs : [], nextCursor: res.headers.get('X-Next-Cursor') || null };
+  }
+
+  /** Server-side aggregates over the last `window` (a Go duration such as "15m"). */
+  stats(window: string): Promise<unknown> {
+    return this.json<unknown>('GET', `/stats${query({ window })}`);
   }
 
   trigger(name: string): Promise<Execution> {

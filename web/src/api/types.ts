@@ -303,3 +303,47 @@ export interface AuditPage {
   entries: AuditEntry[];
   nextCursor: string | null;
 }
+
+/** `GET /jobs/?status=`: the server's job states. */
+export type JobState = 'paused' | 'active' | 'failing';
+
+/** Filters of `GET /jobs/`; every one given must hold. */
+export interface JobsFilter {
+  /** Names starting with it. */
+  prefix?: string;
+  /** Each "key=value"; sent as one `label=` parameter each. */
+  labels?: readonly string[];
+  status?: JobState | '';
+}
+
+/** A cursor-paged history query (`GET /jobs/{name}/history`). */
+export interface HistoryPageQuery {
+  page_size: number;
+  cursor?: string | null;
+  status?: ExecutionStatus | '';
+}
+
+export interface HistoryPage {
+  runs: Execution[];
+  /** From `X-Next-Cursor`; null when there is nothing older. */
+  nextCursor: string | null;
+}
+
+/** The outcomes `GET /stats` counts per minute. */
+export const STAT_OUTCOMES = ['succeeded', 'failed', 'timeout', 'killed', 'lost', 'missed', 'skipped'] as const;
+export type StatOutcome = (typeof STAT_OUTCOMES)[number];
+export type StatCounts = Record<StatOutcome, number>;
+
+/** `GET /stats?window=`: aggregates the leader and workers keep (docs/design/api.md). */
+export interface Stats {
+  window_seconds: number;
+  generated_at: string;
+  /** False when the counters do not cover the whole window. */
+  complete: boolean;
+  per_minute: Array<StatCounts & { minute: string }>;
+  totals: StatCounts & { runs: number };
+  lag_ms: { p50: number | null; p90: number | null; p99: number | null; max: number | null };
+  failing_jobs: Array<{ name: string; failures: number; last_failure_at: string | null }>;
+  missed_jobs: Array<{ name: string; missed: number; last_missed_at: string | null }>;
+  workers: { count: number; in_flight: number; capacity: number };
+}

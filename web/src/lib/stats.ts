@@ -1,94 +1,96 @@
-// Dashboard aggregates, computed in the browser from recent execution records.
-import { FAILURE_STATUSES, type Execution, type ExecutionStatus } from '@/api/types';
-import { lagMs, parseTime } from './format';
+// The dashboard's reading of `GET /stats`: the server aggregates (runs per minute by outcome,
+// lag percentiles, failing and missed jobs, worker load) from the counters the leader and workers
+// keep, so one request per refresh serves any number of jobs. This file only checks the shape
+// and turns it into what the page draws.
+import { STAT_OUTCOMES, type StatCounts, type StatOutcome, type Stats } from '@/api/types';
+import { parseTime } from './format';
+import { STATUS_COLORS } from './status';
 
-/** Nearest-rank percentile (p in 0..100) of `values`; null for an empty list. */
-export function percentile(values: readonly number[], p: number): number | null {
-  if (!values.length) return null;
-  const sorted = values.slice().sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] as number;
+/** The window the dashboard asks for. */
+export const STATS_WINDOW = '15m';
+
+/** Chart colours per outcome, matching the status badges. */
+export const OUTCOME_COLORS: Record<StatOutcome, string> = {
+  succeeded: STATUS_COLORS.success,
+  failed: STATUS_COLORS.failed,
+  timeout: STATUS_COLORS.timeout,
+  killed: STATUS_COLORS.killed,
+  lost: '#fd7e14',
+  missed: STATUS_COLORS.missed,
+  skipped: STATUS_COLORS.skipped,
+};
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const numOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+function counts(v: unknown): StatCounts {
+  const o = obj(v);
+  return Object.fromEntries(STAT_OUTCOMES.map((k) => [k, num(o[k])])) as StatCounts;
 }
 
-/** When a run "happened" for bucketing: its start, else its scheduled instant. */
-export function runInstant(e: Execution): number | null {
-  return parseTime(e.start_time) ?? parseTime(e.scheduled_time);
+/** `raw` as a Stats: missing numbers read 0 (null for lags), missing lists read empty. */
+export function readStats(raw: unknown): Stats {
+  const o = obj(raw);
+  const lag = obj(o.lag_ms);
+  const workers = obj(o.workers);
+  return {
+    window_seconds: num(o.window_seconds),
+    generated_at: str(o.generated_at),
+    complete: o.complete !== false,
+    per_minute: arr(o.per_minute).map((m) => ({ ...counts(m), minute: str(obj(m).minute) })),
+    totals: { ...counts(o.totals), runs: num(obj(o.totals).runs) },
+    lag_ms: { p50: numOrNull(lag.p50), p90: numOrNull(lag.p90), p99: numOrNull(lag.p99), max: numOrNull(lag.max) },
+    failing_jobs: arr(o.failing_jobs)
+      .map(obj)
+      .filter((j) => str(j.name))
+      .map((j) => ({ name: str(j.name), failures: num(j.failures), last_failure_at: str(j.last_failure_at) || null })),
+    missed_jobs: arr(o.missed_jobs)
+      .map(obj)
+      .filter((j) => str(j.name))
+      .map((j) => ({ name: str(j.name), missed: num(j.missed), last_missed_at: str(j.last_missed_at) || null })),
+    workers: { count: num(workers.count), in_flight: num(workers.in_flight), capacity: num(workers.capacity) },
+  };
 }
 
-export interface MinuteBuckets {
+export interface MinuteSeries {
   /** Start of each minute (ms), oldest first. */
   minutes: number[];
-  /** Count per status per minute, aligned with `minutes`. */
-  counts: Partial<Record<ExecutionStatus, number[]>>;
+  /** One row per outcome that occurred in the window, aligned with `minutes`. */
+  series: Array<{ label: StatOutcome; color: string; data: number[] }>;
 }
 
-/** Runs per minute by status over the `span` minutes that end with the minute containing `nowMs`. */
-export function runsPerMinute(execs: readonly Execution[], nowMs: number, span = 30): MinuteBuckets {
-  const end = Math.floor(nowMs / 60_000) * 60_000;
-  const first = end - (span - 1) * 60_000;
-  const minutes = Array.from({ length: span }, (_, i) => first + i * 60_000);
-  const counts: Partial<Record<ExecutionStatus, number[]>> = {};
-  for (const e of execs) {
-    const t = runInstant(e);
-    if (t === null || t < first || t >= end + 60_000) continue;
-    const i = Math.floor((t - first) / 60_000);
-    const row = (counts[e.status] ??= new Array<number>(span).fill(0));
-    row[i] = (row[i] ?? 0) + 1;
-  }
-  return { minutes, counts };
+/** The per-minute counts as chart series, oldest minute first; outcomes that never occur are left out. */
+export function minuteSeries(s: Stats): MinuteSeries {
+  const rows = s.per_minute
+    .map((m) => ({ m, t: parseTime(m.minute) }))
+    .filter((x): x is { m: Stats['per_minute'][number]; t: number } => x.t !== null)
+    .sort((a, b) => a.t - b.t);
+  return {
+    minutes: rows.map((r) => r.t),
+    series: STAT_OUTCOMES.filter((k) => rows.some((r) => r.m[k] > 0)).map((k) => ({
+      label: k,
+      color: OUTCOME_COLORS[k],
+      data: rows.map((r) => r.m[k]),
+    })),
+  };
 }
 
-/** Schedule lags (start − scheduled, ms) of scheduled (not manual) runs that started in the window. */
-export function scheduleLags(execs: readonly Execution[], sinceMs: number): number[] {
-  const out: number[] = [];
-  for (const e of execs) {
-    if (e.trigger === 'manual') continue;
-    const l = lagMs(e.scheduled_time, e.start_time);
-    const t = parseTime(e.start_time);
-    if (l === null || t === null || t < sinceMs) continue;
-    out.push(Math.max(0, l));
-  }
-  return out;
+/** Runs that ended badly: failed, timed out, killed or lost (missed is counted on its own). */
+export function failureCount(c: StatCounts): number {
+  return c.failed + c.timeout + c.killed + c.lost;
 }
 
-export interface JobFailures {
-  job: string;
-  failed: number;
-  missed: number;
-  total: number;
-  lastFailure: number | null;
+/** "15 min", "1 h", "90 s". */
+export function windowText(seconds: number): string {
+  if (seconds > 0 && seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds > 0 && seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
 }
 
-/**
- * Failure counts per job since `sinceMs`, worst first (failed + missed, then most recent).
- * Failures are the FAILURE_STATUSES; "missed" is also counted on its own.
- */
-export function failuresByJob(execs: readonly Execution[], sinceMs: number): JobFailures[] {
-  const by = new Map<string, JobFailures>();
-  for (const e of execs) {
-    const t = runInstant(e);
-    if (t === null || t < sinceMs) continue;
-    let row = by.get(e.job_name);
-    if (!row) {
-      row = { job: e.job_name, failed: 0, missed: 0, total: 0, lastFailure: null };
-      by.set(e.job_name, row);
-    }
-    row.total++;
-    if (e.status === 'missed') row.missed++;
-    else if (FAILURE_STATUSES.includes(e.status)) row.failed++;
-    if (FAILURE_STATUSES.includes(e.status)) row.lastFailure = Math.max(row.lastFailure ?? 0, t);
-  }
-  return [...by.values()]
-    .filter((r) => r.failed + r.missed > 0)
-    .sort((a, b) => b.failed + b.missed - (a.failed + a.missed) || (b.lastFailure ?? 0) - (a.lastFailure ?? 0));
-}
-
-/** Number of failed/timed-out/killed/missed runs since `sinceMs`. */
-export function countFailures(execs: readonly Execution[], sinceMs: number): number {
-  let n = 0;
-  for (const e of execs) {
-    const t = runInstant(e);
-    if (t !== null && t >= sinceMs && FAILURE_STATUSES.includes(e.status)) n++;
-  }
-  return n;
+/** Worker load in percent (0 without capacity), capped at 100. */
+export function loadPercent(inFlight: number | undefined, capacity: number | undefined): number {
+  return capacity ? Math.min(100, Math.round(((inFlight ?? 0) / capacity) * 100)) : 0;
 }
