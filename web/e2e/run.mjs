@@ -775,6 +775,14 @@ async function main() {
         expect(prefixMs <= SCALE_BUDGET_MS, `prefix filter took ${Math.round(prefixMs)} ms`);
         expect(labelMs <= SCALE_BUDGET_MS, `label filter took ${Math.round(labelMs)} ms`);
         expect(new URL(page.url()).searchParams.getAll('label').join() === 'team=t7', `label not in the URL: ${page.url()}`);
+        // Logged, not bound: a label no job has makes the server read every job (no label index).
+        const noMatchMs = await timeFilter('Labels', 'team=none', () => {
+          const t = document.querySelector('[data-testid="jobs-table"]')?.getAttribute('data-loaded') ?? '';
+          return t.includes('team=none') && document.querySelectorAll('tr[data-job]').length === 0 && performance.now() - Number(document.body.dataset.hgT0);
+        });
+        log(`${SCALE_JOBS} jobs: a label filter matching none (every job read) ${Math.round(noMatchMs)} ms`);
+        await page.getByLabel('Labels', { exact: true }).fill('team=t7');
+        await waitFor('the team=t7 page', async () => (await names())[0] === 'scale-00007', 10_000);
         // Next page by cursor, then Back: the URL carries the cursor.
         await page.getByRole('button', { name: 'Next page' }).click();
         await waitFor('page 2', async () => (await names())[0] === 'scale-00507', 10_000);
