@@ -36,12 +36,28 @@ describe('DashboardView', () => {
     expect(stats).toHaveBeenCalledWith('15m');
     const t = (id: string) => w.get(`[data-testid="${id}"]`).text();
     expect(t('stats-runs')).toBe('17');
-    expect(t('stats-failures')).toBe('4');
+    expect(t('stats-failures')).toBe('3');
+    expect(t('stats-lost')).toContain('1 run lost its worker');
     expect(t('stats-missed')).toBe('3');
     expect(t('lag-p99')).toBe('250 ms');
     expect(t('stats-in-flight')).toBe('3 / 8');
     expect(w.get('[data-testid="failing-table"] a').attributes('href')).toBe('/jobs/bill%20ing');
     expect(w.get('[data-testid="missed-table"] a').text()).toBe('nightly');
+    w.unmount();
+  });
+
+  it('asks for the window in the URL and names the nodes of an incomplete window', async () => {
+    const stats = vi.spyOn(api, 'stats').mockResolvedValue({ window_seconds: 3600, complete: false, incomplete_nodes: ['worker-b'] });
+    const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/:p(.*)*', component: { template: '<div />' } }] });
+    await router.push('/dashboard?window=1h');
+    const w = mount(DashboardView, { global: { plugins: [router] } });
+    await flushPromises();
+    expect(stats).toHaveBeenLastCalledWith('1h');
+    expect(w.get('[data-testid="stats-incomplete"]').text()).toContain('worker-b');
+    await w.findAll('button').find((b) => b.text() === '24h')!.trigger('click');
+    await flushPromises();
+    expect(router.currentRoute.value.query).toEqual({ window: '24h' });
+    expect(stats).toHaveBeenLastCalledWith('24h');
     w.unmount();
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failureCount, loadPercent, minuteSeries, readStats, windowText } from '@/lib/stats';
+import { failureCount, loadPercent, minuteSeries, parseStatsWindow, readStats, windowText } from '@/lib/stats';
 
 const minute = (iso: string, over: Record<string, number> = {}) => ({
   minute: iso,
@@ -23,6 +23,7 @@ const sample = {
   failing_jobs: [{ name: 'billing', failures: 3, last_failure_at: '2026-12-07T10:14:30Z' }],
   missed_jobs: [{ name: 'nightly', missed: 2, last_missed_at: '2026-12-07T10:13:00Z' }],
   workers: { count: 2, in_flight: 3, capacity: 8 },
+  incomplete_nodes: [],
 };
 
 describe('readStats', () => {
@@ -55,8 +56,13 @@ describe('minuteSeries', () => {
 });
 
 describe('dashboard figures', () => {
-  it('counts failures as failed + timeout + killed + lost', () => {
-    expect(failureCount(readStats(sample).totals)).toBe(5);
+  it('counts failed runs as failed + timeout + killed (lost runs end as one of those, or are retried)', () => {
+    expect(failureCount(readStats(sample).totals)).toBe(4);
+  });
+  it('reads the window from the route, 15m by default', () => {
+    expect(parseStatsWindow({ window: '1h' })).toBe('1h');
+    expect(parseStatsWindow({ window: '7m' })).toBe('15m');
+    expect(parseStatsWindow({})).toBe('15m');
   });
   it('words the window and the load', () => {
     expect(windowText(900)).toBe('15 min');

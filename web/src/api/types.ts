@@ -338,7 +338,7 @@ export type StatCounts = Record<StatOutcome, number>;
 export interface Stats {
   window_seconds: number;
   generated_at: string;
-  /** False when the counters do not cover the whole window. */
+  /** False when some node's counts are missing for part of the window. */
   complete: boolean;
   per_minute: Array<StatCounts & { minute: string }>;
   totals: StatCounts & { runs: number };
@@ -346,4 +346,6 @@ export interface Stats {
   failing_jobs: Array<{ name: string; failures: number; last_failure_at: string | null }>;
   missed_jobs: Array<{ name: string; missed: number; last_missed_at: string | null }>;
   workers: { count: number; in_flight: number; capacity: number };
+  /** The nodes whose counts are missing for part of the window (why `complete` is false). */
+  incomplete_nodes: string[];
 }

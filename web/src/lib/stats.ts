@@ -2,12 +2,20 @@
 // lag percentiles, failing and missed jobs, worker load) from the counters the leader and workers
 // keep, so one request per refresh serves any number of jobs. This file only checks the shape
 // and turns it into what the page draws.
+import type { LocationQuery } from 'vue-router';
 import { STAT_OUTCOMES, type StatCounts, type StatOutcome, type Stats } from '@/api/types';
 import { parseTime } from './format';
+import { queryChoice } from './routeQuery';
 import { STATUS_COLORS } from './status';
 
-/** The window the dashboard asks for. */
-export const STATS_WINDOW = '15m';
+/** The windows the dashboard offers (the server takes 1m..24h); the first is the default. */
+export const STATS_WINDOWS = ['15m', '1h', '6h', '24h'] as const;
+export type StatsWindow = (typeof STATS_WINDOWS)[number];
+
+/** The dashboard's window from its route (`/dashboard?window=1h`). */
+export function parseStatsWindow(q: LocationQuery): StatsWindow {
+  return queryChoice<StatsWindow>(q, 'window', STATS_WINDOWS, STATS_WINDOWS[0]);
+}
 
 /** Chart colours per outcome, matching the status badges. */
 export const OUTCOME_COLORS: Record<StatOutcome, string> = {
@@ -52,6 +60,7 @@ export function readStats(raw: unknown): Stats {
       .filter((j) => str(j.name))
       .map((j) => ({ name: str(j.name), missed: num(j.missed), last_missed_at: str(j.last_missed_at) || null })),
     workers: { count: num(workers.count), in_flight: num(workers.in_flight), capacity: num(workers.capacity) },
+    incomplete_nodes: arr(o.incomplete_nodes).filter((n): n is string => typeof n === 'string'),
   };
 }
 
@@ -78,9 +87,12 @@ export function minuteSeries(s: Stats): MinuteSeries {
   };
 }
 
-/** Runs that ended badly: failed, timed out, killed or lost (missed is counted on its own). */
+/**
+ * Runs that ended badly: failed, timed out or killed. Missed instants are counted on their own,
+ * and `lost` is not added: a run whose worker was lost also ends as one of these (or is retried).
+ */
 export function failureCount(c: StatCounts): number {
-  return c.failed + c.timeout + c.killed + c.lost;
+  return c.failed + c.timeout + c.killed;
 }
 
 /** "15 min", "1 h", "90 s". */
