@@ -1,8 +1,5 @@
 #include "api/server.h"
 
-#include <httplib.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <chrono>
 #include <exception>
@@ -23,7 +20,9 @@
 #include "auth/role.h"
 #include "common/duration.h"
 #include "common/logging.h"
+#include "common/status.h"
 #include "common/strings.h"
+#include "http/server.h"
 #include "model/field_errors.h"
 #include "model/json.h"
 #include "model/keys.h"
@@ -33,8 +32,8 @@
 namespace hg::api {
 namespace {
 
-using httplib::Request;
-using httplib::Response;
+using http::Request;
+using http::Response;
 using model::Json;
 
 constexpr char kJson[] = "application/json";
@@ -46,21 +45,21 @@ const log::Logger& Log() {
 
 void SendJson(Response& res, int status, const Json& body) {
   res.status = status;
-  res.set_content(model::DumpJson(body), kJson);
+  res.SetContent(model::DumpJson(body), kJson);
 }
 
 void SendError(Response& res, const absl::Status& status) {
   HttpError e = ErrorToHttp(status);
   res.status = e.status;
-  res.set_content(e.body, kJson);
+  res.SetContent(e.body, kJson);
 }
 
 void SendError(Response& res, int http_status, std::string_view code, std::string_view message) {
   res.status = http_status;
-  res.set_content(ErrorBody(code, message), kJson);
+  res.SetContent(ErrorBody(code, message), kJson);
 }
 
-// Wraps a handler so that nothing thrown by a library escapes into httplib.
+// Wraps a handler so that an exception becomes the API's JSON 500.
 ApiServer::Handler Guard(ApiServer::Handler handler) {
   return [handler = std::move(handler)](const Request& req, Response& res) {
     try {
@@ -78,34 +77,28 @@ ApiServer::Handler Guard(ApiServer::Handler handler) {
 
 // The request's body must be JSON (a missing Content-Type is tolerated, as curl -d sends one).
 bool RequireJson(const Request& req, Response& res) {
-  if (!req.has_header("Content-Type")) return true;
-  std::string type = req.get_header_value("Content-Type");
+  if (!req.HasHeader("Content-Type")) return true;
+  std::string type = req.Header("Content-Type");
   type = type.substr(0, type.find(';'));
   absl::AsciiStrToLower(&type);
   type = std::string(absl::StripAsciiWhitespace(type));
   if (type == kJson) return true;
   SendError(res, 415, "unsupported_media_type",
             absl::StrCat("request bodies must be application/json, got \"",
-                         req.get_header_value("Content-Type"), "\""));
+                         req.Header("Content-Type"), "\""));
   return false;
-}
-
-std::optional<std::string_view> OptionalHeader(const Request& req, const char* name) {
-  auto it = req.headers.find(name);
-  if (it == req.headers.end()) return std::nullopt;
-  return std::string_view(it->second);
 }
 
 // Applies the CORS decision (api/cors.h) to `res`; true when it answered the request itself
 // (a preflight, or a refused origin).
 bool ApplyCors(const CorsPolicy& policy, const Request& req, Response& res) {
-  const CorsDecision d = DecideCors(
-      policy, {.method = req.method,
-               .origin = OptionalHeader(req, "Origin"),
-               .host = req.get_header_value("Host"),
-               .request_method = OptionalHeader(req, "Access-Control-Request-Method"),
-               .request_headers = OptionalHeader(req, "Access-Control-Request-Headers")});
-  for (const auto& [name, value] : d.headers) res.set_header(name, value);
+  const CorsDecision d =
+      DecideCors(policy, {.method = req.method,
+                          .origin = req.FindHeader("Origin"),
+                          .host = req.Header("Host"),
+                          .request_method = req.FindHeader("Access-Control-Request-Method"),
+                          .request_headers = req.FindHeader("Access-Control-Request-Headers")});
+  for (const auto& [name, value] : d.headers) res.SetHeader(name, value);
   switch (d.outcome) {
     case CorsOutcome::kProceed:
       return false;
@@ -114,7 +107,7 @@ bool ApplyCors(const CorsPolicy& policy, const Request& req, Response& res) {
       return true;
     case CorsOutcome::kForbidden:
       SendError(res, absl::PermissionDeniedError(
-                         absl::StrCat("origin \"", req.get_header_value("Origin"),
+                         absl::StrCat("origin \"", req.Header("Origin"),
                                       "\" may not call this API (allow it with --cors-origin)")));
       return true;
   }
@@ -124,8 +117,8 @@ bool ApplyCors(const CorsPolicy& policy, const Request& req, Response& res) {
 // Query parameter helpers: each appends a field error on a bad value.
 int IntParam(const Request& req, const char* name, int fallback,
              std::vector<model::FieldError>* errors) {
-  if (!req.has_param(name)) return fallback;
-  const std::string text = req.get_param_value(name);
+  if (!req.HasParam(name)) return fallback;
+  const std::string text = req.Param(name);
   int value = 0;
   if (text.empty()) return fallback;
   if (!absl::SimpleAtoi(text, &value)) {
@@ -136,8 +129,8 @@ int IntParam(const Request& req, const char* name, int fallback,
 }
 
 bool BoolParam(const Request& req, const char* name, std::vector<model::FieldError>* errors) {
-  if (!req.has_param(name)) return false;
-  std::string text = absl::AsciiStrToLower(req.get_param_value(name));
+  if (!req.HasParam(name)) return false;
+  std::string text = absl::AsciiStrToLower(req.Param(name));
   if (text == "true" || text == "1" || text.empty()) return true;
   if (text == "false" || text == "0") return false;
   errors->push_back({name, absl::StrCat("must be true or false, got \"", text, "\"")});
@@ -147,8 +140,8 @@ bool BoolParam(const Request& req, const char* name, std::vector<model::FieldErr
 // An instant as RFC 3339 or as unix milliseconds (all digits); nullopt when absent or empty.
 std::optional<absl::Time> TimeParam(const Request& req, const char* name,
                                     std::vector<model::FieldError>* errors) {
-  if (!req.has_param(name)) return std::nullopt;
-  const std::string text = req.get_param_value(name);
+  if (!req.HasParam(name)) return std::nullopt;
+  const std::string text = req.Param(name);
   if (text.empty()) return std::nullopt;
   int64_t ms = 0;
   if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
@@ -170,14 +163,14 @@ int HistoryPageSize(const Request& req, int fallback, std::vector<model::FieldEr
   constexpr int kV1MaxPageSize = 100;
   const size_t before = errors->size();
   const int size = IntParam(req, "page_size", fallback, errors);
-  if (!req.has_param("pageSize") || req.get_param_value("pageSize").empty()) return size;
+  if (!req.HasParam("pageSize") || req.Param("pageSize").empty()) return size;
   const int v1_size = IntParam(req, "pageSize", fallback, errors);
   if (errors->size() > before) return size;
   if (v1_size < 1) {
     errors->push_back({"pageSize", absl::StrCat("must be between 1 and ", kV1MaxPageSize)});
     return size;
   }
-  if (req.has_param("page_size") && !req.get_param_value("page_size").empty() && size != v1_size) {
+  if (req.HasParam("page_size") && !req.Param("page_size").empty() && size != v1_size) {
     errors->push_back({"pageSize", "conflicts with page_size; send one of them"});
     return size;
   }
@@ -212,8 +205,7 @@ std::string CallerName() {
 
 Caller Identify(const ApiSecurity& sec, const Request& req) {
   if (!sec.required) return {auth::Principal{"anonymous", auth::Role::kAdmin}, absl::OkStatus()};
-  const std::optional<std::string> token =
-      auth::BearerTokenOf(req.get_header_value("Authorization"));
+  const std::optional<std::string> token = auth::BearerTokenOf(req.Header("Authorization"));
   if (!token) {
     return {std::nullopt, absl::UnauthenticatedError(
                               "authentication required: send \"Authorization: Bearer <token>\"")};
@@ -236,9 +228,9 @@ absl::Status Admit(const ApiSecurity& sec, auth::Access access, const Caller& ca
                                              : absl::StrCat("addr:", req.remote_addr);
     const auth::RateLimiter::Decision d = sec.limiter->Admit(key);
     if (!d.admitted) {
-      res.set_header("Retry-After",
-                     std::to_string(std::max<int64_t>(
-                         1, absl::ToInt64Seconds(absl::Ceil(d.retry_after, absl::Seconds(1))))));
+      res.SetHeader("Retry-After",
+                    std::to_string(std::max<int64_t>(
+                        1, absl::ToInt64Seconds(absl::Ceil(d.retry_after, absl::Seconds(1))))));
       return absl::ResourceExhaustedError(
           absl::StrCat("rate limit: too many requests from ", key.substr(key.find(':') + 1),
                        "; retry after ", absl::FormatDuration(d.retry_after)));
@@ -261,23 +253,8 @@ std::string UrlEncoded(const std::string& name) {
   return parsed.ok() ? model::Keys::NameSegment(*parsed) : name;
 }
 
-// Every value of query parameter `name`, read from the raw target: httplib splits a value like
-// "team=x" at its '=' (so ?label=team=x would lose its key).
-std::vector<std::string> RawParams(const Request& req, std::string_view name) {
-  std::vector<std::string> out;
-  const size_t q = req.target.find('?');
-  if (q == std::string::npos) return out;
-  for (absl::string_view part : absl::StrSplit(Av(req.target).substr(q + 1), '&')) {
-    if (part.size() > name.size() && part.substr(0, name.size()) == Av(name) &&
-        part[name.size()] == '=') {
-      out.push_back(httplib::detail::decode_url(std::string(part.substr(name.size() + 1)), true));
-    }
-  }
-  return out;
-}
-
 absl::StatusOr<model::JobName> NameFromPath(const Request& req) {
-  auto name = model::JobName::Parse(req.matches[1].str());
+  auto name = model::JobName::Parse(req.matches[1]);
   if (!name.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid job name in the URL: ", name.status().message()));
@@ -350,94 +327,44 @@ std::string RegexEscape(std::string_view text) {
   return out;
 }
 
-// "host:port" -> (host, port). Empty host = all interfaces.
-absl::StatusOr<std::pair<std::string, int>> SplitAddress(std::string_view address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("address \"", Av(address), "\" must be host:port"));
+// The code of an error the listener answers itself (http/server.h).
+std::string_view ListenerErrorCode(int status) {
+  switch (status) {
+    case 413:
+      return "payload_too_large";
+    case 414:
+      return "uri_too_long";
+    case 431:
+      return "header_too_large";
+    default:
+      return status >= 500 ? "internal" : "bad_request";
   }
-  std::string host(address.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) host = "0.0.0.0";
-  int port = 0;
-  if (!absl::SimpleAtoi(Av(address.substr(colon + 1)), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("address \"", Av(address), "\" has an invalid port"));
-  }
-  return std::make_pair(host, port);
 }
 
 }  // namespace
 
 ApiServer::ApiServer(JobService& service, Options options)
     : service_(service), options_(std::move(options)) {
+  http::Server::Options o;
+  o.threads = std::max(1, options_.threads);
+  o.io_threads = std::max(1, options_.io_threads);
+  o.max_body_bytes = options_.max_body_bytes;
+  o.max_path_bytes = options_.max_path_bytes;
+  o.max_header_bytes = options_.max_header_bytes;
+  o.read_timeout = options_.read_timeout;
+  o.idle_timeout = options_.idle_timeout;
+  o.write_timeout = options_.write_timeout;
+  o.name = "api";
   if (tls::ServerCertificate* cert = options_.tls; cert != nullptr) {
-    http_ =
-        std::make_unique<httplib::SSLServer>([cert](SSL_CTX& ctx) { return cert->Install(ctx); });
-  } else {
-    http_ = std::make_unique<httplib::Server>();
+    o.tls_setup = [cert](SSL_CTX& ctx) { return cert->Install(ctx); };
   }
-  const int threads = std::max(1, options_.threads);
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http_->set_payload_max_length(options_.max_body_bytes);
-  // httplib's default also sets SO_REUSEPORT, which would let a second process silently share
-  // our port; keep only SO_REUSEADDR (quick restarts).
-  http_->set_socket_options([](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  http_->set_read_timeout(
-      std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.read_timeout)));
-  http_->set_write_timeout(
-      std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.write_timeout)));
-  // Long paths are refused before the regex router sees them (std::regex recurses per byte);
-  // then CORS decides for every path, OPTIONS included, before any route runs.
-  http_->set_pre_routing_handler([this](const Request& req, Response& res) {
-    if (req.path.size() > options_.max_path_bytes) {
-      SendError(res, 414, "uri_too_long",
-                absl::StrCat("request path longer than ", options_.max_path_bytes, " bytes"));
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return ApplyCors(options_.cors, req, res) ? httplib::Server::HandlerResponse::Handled
-                                              : httplib::Server::HandlerResponse::Unhandled;
-  });
-  // Errors produced by httplib itself (no route, 413, malformed request) get our JSON body.
-  http_->set_error_handler(httplib::Server::HandlerWithResponse([this](const Request& req,
-                                                                       Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    if ((res.status == 400 || res.status == 404) && RouteOrRefuseMethod(req, res)) {
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    switch (res.status) {
-      case 404:
-        SendError(res, 404, "not_found", absl::StrCat("no route for ", req.method, " ", req.path));
-        break;
-      case 413:
-        SendError(res, 413, "payload_too_large",
-                  absl::StrCat("request body larger than ", options_.max_body_bytes, " bytes"));
-        break;
-      case 414:
-        SendError(res, 414, "uri_too_long", "request line too long");
-        break;
-      default:
-        SendError(res, res.status, res.status >= 500 ? "internal" : "bad_request",
-                  absl::StrCat("HTTP ", res.status));
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http_->set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
-    SendError(res, 500, "internal", "internal error");
-  });
-  http_->set_logger([this](const Request& req, const Response& res) {
-    Log().Debug("request", {{"method", req.method}, {"path", req.path}, {"status", res.status}});
-    // No route matched (req.matches stays empty): counted here, routed ones in Handle().
-    if (req.matches.empty() && options_.probe.unrouted) {
-      options_.probe.unrouted(req.method, res.status);
-    }
-  });
+  // Errors of the listener itself (malformed, 413, 414, 431) in the API's error shape.
+  o.on_error = [this](const Request& req, std::string_view message, Response& res) {
+    SendError(res, res.status, ListenerErrorCode(res.status), message);
+    if (options_.probe.unrouted) options_.probe.unrouted(req.method, res.status);
+  };
+  http_ = std::make_unique<http::Server>(
+      std::move(o), [this](Request& req, Response& res) { Dispatch(req, res); });
   RegisterRoutes();
   RegisterSecurityRoutes();
 }
@@ -462,7 +389,7 @@ void ApiServer::Handle(std::string_view method, const std::string& pattern, auth
     } else {
       SendError(res, refused);
       if (refused.code() == absl::StatusCode::kUnauthenticated) {
-        res.set_header("WWW-Authenticate", "Bearer realm=\"hourglass\"");
+        res.SetHeader("WWW-Authenticate", "Bearer realm=\"hourglass\"");
       }
     }
     // Every mutating call is audited, refused ones too, except what the rate limit refused
@@ -473,8 +400,8 @@ void ApiServer::Handle(std::string_view method, const std::string& pattern, auth
       if (caller.principal) entry.role = std::string(auth::RoleName(caller.principal->role));
       entry.method = req.method;
       entry.route = route;
-      entry.target = req.matches.size() > 1 ? req.matches[1].str() : "";
-      entry.status = res.status == -1 ? 200 : res.status;
+      entry.target = req.matches.size() > 1 ? req.matches[1] : "";
+      entry.status = res.status;
       entry.remote = req.remote_addr;
       (void)sec.audit->Record(std::move(entry));  // logged inside; the answer stands
     }
@@ -482,15 +409,14 @@ void ApiServer::Handle(std::string_view method, const std::string& pattern, auth
   guarded = [probe = options_.probe, pattern, route = trace::RouteTemplate(pattern),
              inner = std::move(guarded)](const Request& req, Response& res) {
     const auto start = std::chrono::steady_clock::now();
-    trace::Span span = trace::StartSpan(
-        probe.tracer, absl::StrCat(req.method, " ", route), trace::SpanKind::kServer,
-        req.get_header_value("traceparent"), req.get_header_value("tracestate"));
+    trace::Span span = trace::StartSpan(probe.tracer, absl::StrCat(req.method, " ", route),
+                                        trace::SpanKind::kServer, req.Header("traceparent"),
+                                        req.Header("tracestate"));
     {
       trace::ScopedTraceparent scope(span.traceparent());
       inner(req, res);
     }
-    // httplib fills in 200 after the handler when it set a body but no status.
-    const int status = res.status == -1 ? 200 : res.status;
+    const int status = res.status;
     if (span.recording()) {
       span.SetAttribute("http.request.method", req.method);
       span.SetAttribute("http.route", route);
@@ -502,53 +428,41 @@ void ApiServer::Handle(std::string_view method, const std::string& pattern, auth
                     absl::FromChrono(std::chrono::steady_clock::now() - start));
     }
   };
-  compiled_.push_back({std::string(method), std::regex(pattern), guarded});
-  if (method == "GET") {
-    http_->Get(pattern, guarded);
-  } else if (method == "POST") {
-    http_->Post(pattern, guarded);
-  } else if (method == "PUT") {
-    http_->Put(pattern, guarded);
-  } else if (method == "PATCH") {
-    http_->Patch(pattern, guarded);
-  } else if (method == "DELETE") {
-    http_->Delete(pattern, guarded);
-  } else {
-    Log().Error("unsupported method in Handle()", {{"method", std::string(method)}});
-  }
+  compiled_.push_back({std::string(method), std::regex(pattern), std::move(guarded)});
 }
 
-bool ApiServer::RouteOrRefuseMethod(const Request& req, Response& res) const {
+void ApiServer::Dispatch(Request& req, Response& res) const {
+  // CORS decides for every path, OPTIONS included, before any route runs.
+  if (ApplyCors(options_.cors, req, res)) {
+    if (options_.probe.unrouted) options_.probe.unrouted(req.method, res.status);
+    return;
+  }
+  const std::string_view method =
+      req.method == "HEAD" ? std::string_view("GET") : std::string_view(req.method);
   std::vector<std::string> allowed;
-  const Compiled* same = nullptr;
   for (const Compiled& c : compiled_) {
-    if (!std::regex_match(req.path, c.regex)) continue;
+    std::smatch m;
+    if (!std::regex_match(req.path, m, c.regex)) continue;
+    if (c.method == method) {
+      req.matches.assign(m.begin(), m.end());
+      c.handler(req, res);
+      Log().Debug("request", {{"method", req.method}, {"path", req.path}, {"status", res.status}});
+      return;
+    }
     if (std::find(allowed.begin(), allowed.end(), c.method) == allowed.end()) {
       allowed.push_back(c.method);
     }
-    if (c.method == req.method) same = &c;
   }
-  if (allowed.empty()) return false;
-  if (same == nullptr) {
-    res.set_header("Allow", absl::StrJoin(allowed, ", "));
+  if (allowed.empty()) {
+    SendError(res, 404, "not_found", absl::StrCat("no route for ", req.method, " ", req.path));
+  } else {
+    res.SetHeader("Allow", absl::StrJoin(allowed, ", "));
     SendError(res, 405, "method_not_allowed",
               absl::StrCat(req.method, " is not allowed on ", req.path,
                            "; allowed: ", absl::StrJoin(allowed, ", ")));
-    return true;
   }
-  // cpp-httplib 0.11 answers 400 to a POST/PUT/DELETE without Content-Length (e.g. `curl -X
-  // POST .../trigger`): such a request has an empty body, so serve it as one.
-  if (res.status == 400 && !req.has_header("Content-Length") &&
-      !req.has_header("Transfer-Encoding")) {
-    Request copy = req;
-    copy.body.clear();
-    if (!std::regex_match(copy.path, copy.matches, same->regex)) return false;
-    res.status = -1;
-    same->handler(copy, res);
-    if (res.status == -1) res.status = 200;
-    return true;
-  }
-  return false;
+  Log().Debug("request", {{"method", req.method}, {"path", req.path}, {"status", res.status}});
+  if (options_.probe.unrouted) options_.probe.unrouted(req.method, res.status);
 }
 
 absl::Status ApiServer::MountStatic(std::string url_prefix, const std::string& dir,
@@ -563,15 +477,15 @@ absl::Status ApiServer::MountStatic(std::string url_prefix, const std::string& d
   const std::string bare = url_prefix.substr(0, url_prefix.size() - 1);
   if (!bare.empty()) {
     Handle("GET", RegexEscape(bare), auth::Access::kOpen,
-           [url_prefix](const Request&, Response& res) { res.set_redirect(url_prefix); });
+           [url_prefix](const Request&, Response& res) { res.Redirect(url_prefix); });
   }
   if (redirect_root && url_prefix != "/") {
     Handle("GET", "/", auth::Access::kOpen,
-           [url_prefix](const Request&, Response& res) { res.set_redirect(url_prefix); });
+           [url_prefix](const Request&, Response& res) { res.Redirect(url_prefix); });
   }
   Handle("GET", RegexEscape(url_prefix) + "(.*)", auth::Access::kOpen,
          [root](const Request& req, Response& res) {
-           const std::string rel = req.matches[1].str();
+           const std::string rel = req.matches[1];
            std::filesystem::path target = root / "index.html";
            bool fallback = true;
            if (!rel.empty()) {
@@ -600,55 +514,28 @@ absl::Status ApiServer::MountStatic(std::string url_prefix, const std::string& d
              return;
            }
            // Hashed assets may be cached; the entry page must not be (it names the current assets).
-           res.set_header("Cache-Control", fallback || target.filename() == "index.html"
-                                               ? "no-cache"
-                                               : "public, max-age=3600");
-           res.set_content(body, std::string(MimeType(target)));
+           res.SetHeader("Cache-Control", fallback || target.filename() == "index.html"
+                                              ? "no-cache"
+                                              : "public, max-age=3600");
+           res.SetContent(body, std::string(MimeType(target)));
          });
   return absl::OkStatus();
 }
 
 absl::Status ApiServer::Start(std::string_view address) {
-  if (thread_.joinable()) return absl::FailedPreconditionError("server already started");
   if (options_.cors.any && !options_.security.required) {
     return absl::FailedPreconditionError(
         "--cors-origin \"*\" needs token auth: without it any web page a user visits could "
         "create jobs here; list the UI's origin instead (e.g. --cors-origin "
         "http://localhost:3000)");
   }
-  auto split = SplitAddress(address);
-  if (!split.ok()) return split.status();
-  const auto& [host, port] = *split;
-  int bound = port;
-  if (port == 0) {
-    bound = http_->bind_to_any_port(host);
-    if (bound < 0) bound = 0;
-  } else if (!http_->bind_to_port(host, port)) {
-    bound = 0;
-  }
-  if (bound == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", Av(address)));
-  }
-  port_ = bound;
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
-  // httplib 0.11 has no wait_until_ready(): poll until the accept loop runs.
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!http_->is_running()) {
-    if (absl::Now() > deadline) {
-      Stop();
-      return absl::UnavailableError(absl::StrCat("server on ", Av(address), " did not start"));
-    }
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  HG_RETURN_IF_ERROR(http_->Start(address));
+  port_ = http_->port();
   Log().Info("API listening", {{"address", std::string(address)}, {"port", port_}});
   return absl::OkStatus();
 }
 
-void ApiServer::Stop() {
-  if (!thread_.joinable()) return;
-  http_->stop();
-  thread_.join();
-}
+void ApiServer::Stop() { http_->Stop(); }
 
 void ApiServer::RegisterRoutes() {
   JobService& svc = service_;
@@ -704,11 +591,11 @@ void ApiServer::RegisterRoutes() {
     // ?status=paused|active|failing.
     JobFilter filter;
     std::string filter_query;  // the same filters for the Link header
-    if (req.has_param("prefix")) {
-      filter.name_prefix = req.get_param_value("prefix");
+    if (req.HasParam("prefix")) {
+      filter.name_prefix = req.Param("prefix");
       absl::StrAppend(&filter_query, "&prefix=", UrlEncoded(filter.name_prefix));
     }
-    for (const std::string& label : RawParams(req, "label")) {
+    for (const std::string& label : req.Params("label")) {
       const size_t eq = label.find('=');
       if (eq == std::string::npos || eq == 0) {
         errors.push_back({"label", absl::StrCat("must be key=value, got \"", label, "\"")});
@@ -717,8 +604,8 @@ void ApiServer::RegisterRoutes() {
       filter.labels[label.substr(0, eq)] = label.substr(eq + 1);
       absl::StrAppend(&filter_query, "&label=", UrlEncoded(label));
     }
-    if (req.has_param("status") && !req.get_param_value("status").empty()) {
-      const std::string state = req.get_param_value("status");
+    if (req.HasParam("status") && !req.Param("status").empty()) {
+      const std::string state = req.Param("status");
       if (state == "paused") {
         filter.state = JobFilter::State::kPaused;
       } else if (state == "active") {
@@ -732,7 +619,7 @@ void ApiServer::RegisterRoutes() {
       absl::StrAppend(&filter_query, "&status=", state);
     }
     if (!errors.empty()) return SendError(res, model::InvalidFieldsError("invalid query", errors));
-    const std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
+    const std::string cursor = req.HasParam("cursor") ? req.Param("cursor") : "";
     auto page = svc.List(limit, cursor, filter);
     if (!page.ok()) return SendError(res, page.status());
     Json out = Json::array();
@@ -741,9 +628,9 @@ void ApiServer::RegisterRoutes() {
       // The cursor is a job name: percent-encoded, so the header stays ASCII and can be sent
       // back in `cursor=` as is.
       const std::string cursor = UrlEncoded(page->next_cursor);
-      res.set_header("X-Next-Cursor", cursor);
-      res.set_header("Link", absl::StrCat("</jobs/?limit=", limit, "&cursor=", cursor, filter_query,
-                                          ">; rel=\"next\""));
+      res.SetHeader("X-Next-Cursor", cursor);
+      res.SetHeader("Link", absl::StrCat("</jobs/?limit=", limit, "&cursor=", cursor, filter_query,
+                                         ">; rel=\"next\""));
     }
     SendJson(res, 200, out);
   });
@@ -780,10 +667,10 @@ void ApiServer::RegisterRoutes() {
            HistoryQuery query;
            query.page = IntParam(req, "page", 1, &errors);
            query.page_size = HistoryPageSize(req, opts.default_history_page_size, &errors);
-           if (req.has_param("cursor")) query.cursor = req.get_param_value("cursor");
+           if (req.HasParam("cursor")) query.cursor = req.Param("cursor");
            std::string status_text;
-           if (req.has_param("status") && !req.get_param_value("status").empty()) {
-             status_text = req.get_param_value("status");
+           if (req.HasParam("status") && !req.Param("status").empty()) {
+             status_text = req.Param("status");
              query.status = model::ParseExecutionStatus(status_text);
              if (!query.status) {
                errors.push_back({"status", absl::StrCat("unknown status \"", status_text, "\"")});
@@ -796,12 +683,12 @@ void ApiServer::RegisterRoutes() {
            Json out = Json::array();
            for (const auto& e : page->executions) out.push_back(model::EncodeExecution(e));
            if (!page->next_cursor.empty()) {
-             res.set_header("X-Next-Cursor", page->next_cursor);
-             res.set_header("Link", absl::StrCat("</jobs/", UrlEncoded(name->str()),
-                                                 "/history?page_size=", query.page_size,
-                                                 "&cursor=", page->next_cursor,
-                                                 status_text.empty() ? "" : "&status=", status_text,
-                                                 ">; rel=\"next\""));
+             res.SetHeader("X-Next-Cursor", page->next_cursor);
+             res.SetHeader("Link", absl::StrCat("</jobs/", UrlEncoded(name->str()),
+                                                "/history?page_size=", query.page_size,
+                                                "&cursor=", page->next_cursor,
+                                                status_text.empty() ? "" : "&status=", status_text,
+                                                ">; rel=\"next\""));
            }
            SendJson(res, 200, out);
          });
@@ -845,7 +732,7 @@ void ApiServer::RegisterRoutes() {
 
   Handle("GET", R"(/executions/([^/]+)/?)", auth::Access::kView,
          [&svc](const Request& req, Response& res) {
-           auto id = model::ExecutionId::Parse(req.matches[1].str());
+           auto id = model::ExecutionId::Parse(req.matches[1]);
            if (!id.ok()) return SendError(res, id.status());
            auto e = svc.GetExecution(*id);
            if (!e.ok()) return SendError(res, e.status());
@@ -854,7 +741,7 @@ void ApiServer::RegisterRoutes() {
 
   Handle("POST", R"(/executions/([^/]+)/kill/?)", auth::Access::kOperate,
          [&svc](const Request& req, Response& res) {
-           auto id = model::ExecutionId::Parse(req.matches[1].str());
+           auto id = model::ExecutionId::Parse(req.matches[1]);
            if (!id.ok()) return SendError(res, id.status());
            if (!req.body.empty() && !RequireJson(req, res)) return;
            auto e = svc.KillExecution(*id);
@@ -885,22 +772,22 @@ void ApiServer::RegisterRoutes() {
     SendJson(res, 200, out);
   });
 
-  Handle(
-      "GET", R"(/cron/preview/?)", auth::Access::kView, [&svc](const Request& req, Response& res) {
-        std::vector<model::FieldError> errors;
-        const int n = IntParam(req, "n", 10, &errors);
-        if (!errors.empty())
-          return SendError(res, model::InvalidFieldsError("invalid query", errors));
-        auto preview = svc.PreviewCron(req.get_param_value("expr"), req.get_param_value("tz"), n);
-        if (!preview.ok()) return SendError(res, preview.status());
-        Json next = Json::array();
-        for (absl::Time t : preview->next) next.push_back(model::FormatRfc3339(t));
-        SendJson(res, 200,
-                 Json{{"expr", preview->expr},
-                      {"timezone", preview->timezone},
-                      {"description", preview->description},
-                      {"next", std::move(next)}});
-      });
+  Handle("GET", R"(/cron/preview/?)", auth::Access::kView,
+         [&svc](const Request& req, Response& res) {
+           std::vector<model::FieldError> errors;
+           const int n = IntParam(req, "n", 10, &errors);
+           if (!errors.empty())
+             return SendError(res, model::InvalidFieldsError("invalid query", errors));
+           auto preview = svc.PreviewCron(req.Param("expr"), req.Param("tz"), n);
+           if (!preview.ok()) return SendError(res, preview.status());
+           Json next = Json::array();
+           for (absl::Time t : preview->next) next.push_back(model::FormatRfc3339(t));
+           SendJson(res, 200,
+                    Json{{"expr", preview->expr},
+                         {"timezone", preview->timezone},
+                         {"description", preview->description},
+                         {"next", std::move(next)}});
+         });
 
   Handle("GET", R"(/healthz/?)", opts.health_access, [](const Request&, Response& res) {
     SendJson(res, 200, Json{{"status", "ok"}});
@@ -911,7 +798,7 @@ void ApiServer::RegisterRoutes() {
       // Whatever the store said, not ready means 503.
       HttpError e = ErrorToHttp(absl::UnavailableError(status.message()));
       res.status = 503;
-      res.set_content(e.body, kJson);
+      res.SetContent(e.body, kJson);
       return;
     }
     SendJson(res, 200, Json{{"status", "ok"}});
@@ -999,7 +886,7 @@ void ApiServer::RegisterSecurityRoutes() {
         });
     Handle("DELETE", R"(/tokens/([^/]+)/?)", auth::Access::kAdmin,
            [&tokens](const Request& req, Response& res) {
-             auto st = tokens.Delete(req.matches[1].str());
+             auto st = tokens.Delete(req.matches[1]);
              if (!st.ok()) return SendError(res, st);
              res.status = 204;
            });
@@ -1013,13 +900,13 @@ void ApiServer::RegisterSecurityRoutes() {
       if (!errors.empty()) {
         return SendError(res, model::InvalidFieldsError("invalid query", errors));
       }
-      auto page = audit.List(limit, req.has_param("cursor") ? req.get_param_value("cursor") : "");
+      auto page = audit.List(limit, req.HasParam("cursor") ? req.Param("cursor") : "");
       if (!page.ok()) return SendError(res, page.status());
       Json out = Json::array();
       for (const auto& e : page->entries) {
         out.push_back(auth::AuditEntryJson(e));
       }
-      if (!page->next_cursor.empty()) res.set_header("X-Next-Cursor", page->next_cursor);
+      if (!page->next_cursor.empty()) res.SetHeader("X-Next-Cursor", page->next_cursor);
       SendJson(res, 200, out);
     });
   }

@@ -13,9 +13,14 @@
 // with `security.required` a request without a token good for it gets 401/403 before the handler
 // runs, every caller is rate limited, and every mutating call is written to the audit log.
 //
-// Threading: requests run on an internal pool of `threads`; routes and mounts must be added
-// before Start() (httplib's route table is not synchronized). Start()/Stop() are called from one
-// owner thread. Never throws: exceptions from handlers become 500 responses.
+// Serving (http/server.h): a few I/O threads accept and parse requests asynchronously; handlers
+// run on a pool of `threads`, so concurrency is bounded by work, not by open connections.
+// Routing is ours: method + regex in registration order; a path some route matches with
+// another method gets 405 with `Allow`; HEAD is served by GET routes.
+//
+// Threading: handlers run on the pool; routes and mounts must be added before Start() (the
+// route table is not synchronized). Start()/Stop() are called from one owner thread. Never
+// throws: exceptions from handlers become JSON 500 responses.
 #pragma once
 
 #include <cstddef>
@@ -24,7 +29,6 @@
 #include <regex>  // gcc 12's false warning inside it: see src/api/CMakeLists.txt
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -35,12 +39,11 @@
 #include "auth/rate_limiter.h"
 #include "auth/role.h"
 #include "auth/token_store.h"
+#include "http/message.h"
 
-namespace httplib {
+namespace hg::http {
 class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
+}  // namespace hg::http
 
 namespace hg::trace {
 class Tracer;
@@ -54,12 +57,12 @@ namespace hg::api {
 // Hooks for metrics (app/ connects them to telemetry::ApiProbe); all optional. Called on the
 // request thread after the handler.
 struct ApiProbe {
-  // A request a route took: `pattern` is the route as registered (an httplib regex such as
+  // A request a route took: `pattern` is the route as registered (a regex such as
   // "/jobs/([^/]+)/?"), `status` the response code, `elapsed` the handler's time.
   std::function<void(std::string_view pattern, std::string_view method, int status,
                      absl::Duration elapsed)>
       request;
-  // A request no route took (404, 414, malformed).
+  // A request no route took (404, 405, CORS preflights and refusals, 413, 414, malformed).
   std::function<void(std::string_view method, int status)> unrouted;
   // Spans: one per routed request ("GET /jobs/{name}"), a child of the request's W3C
   // `traceparent`/`tracestate`. Null: no spans, the incoming context still reaches handlers
@@ -83,14 +86,17 @@ class ApiServer {
   // A registered route, for listing (tests check every route's access).
   struct Route {
     std::string method;
-    std::string pattern;  // the httplib regex
+    std::string pattern;  // the regex, matched against the whole percent-decoded path
     auth::Access access;
   };
   struct Options {
-    size_t max_body_bytes = 1 << 20;  // larger bodies get 413
-    absl::Duration read_timeout = absl::Seconds(10);
+    size_t max_body_bytes = 1 << 20;                  // larger bodies get 413
+    size_t max_header_bytes = 16 << 10;               // larger request headers get 431
+    absl::Duration read_timeout = absl::Seconds(10);  // first byte to whole request
+    absl::Duration idle_timeout = absl::Seconds(60);  // keep-alive between requests
     absl::Duration write_timeout = absl::Seconds(10);
-    int threads = 8;
+    int threads = 8;     // handlers running at once
+    int io_threads = 1;  // connections (accept, parse, write)
     int default_history_page_size = 20;
     size_t max_path_bytes = 2048;  // longer request paths get 414
     ApiProbe probe;
@@ -106,7 +112,7 @@ class ApiServer {
     // outlive the server. Null: plain HTTP.
     tls::ServerCertificate* tls = nullptr;
   };
-  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+  using Handler = std::function<void(const http::Request&, http::Response&)>;
 
   // `service` must outlive the server.
   ApiServer(JobService& service, Options options);
@@ -114,8 +120,9 @@ class ApiServer {
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
 
-  // Adds a route (`method` GET/POST/PUT/PATCH/DELETE, `pattern` an httplib regex such as
-  // "/metrics") that callers with `access` may use. The handler is wrapped so that an exception
+  // Adds a route (`method` GET/POST/PUT/PATCH/DELETE, `pattern` a regex over the whole
+  // percent-decoded path such as "/jobs/([^/]+)/?"; its groups are req.matches[1..]) that
+  // callers with `access` may use. The handler is wrapped so that an exception
   // becomes a JSON 500. Before Start().
   void Handle(std::string_view method, const std::string& pattern, auth::Access access,
               Handler handler);
@@ -130,33 +137,27 @@ class ApiServer {
   absl::Status MountStatic(std::string url_prefix, const std::string& dir,
                            bool redirect_root = true);
 
-  // The underlying server, for anything Handle/MountStatic do not cover. Before Start().
-  httplib::Server& http() { return *http_; }
-
   // Binds `address` ("host:port", "[::1]:port", ":port"; port 0 = any free port) and serves on a
-  // background thread; returns once the server accepts connections. Unavailable when the
+  // the I/O threads; returns once the server accepts connections. Unavailable when the
   // address cannot be bound; FailedPrecondition when already started, or when `cors.any` is set
   // without `security.required`.
   absl::Status Start(std::string_view address);
   int port() const { return port_; }  // the bound port, after Start()
 
-  // Stops accepting, finishes in-flight requests, joins the thread. Idempotent.
+  // Stops accepting, closes idle connections, finishes in-flight requests, joins the threads.
+  // Idempotent.
   void Stop();
 
  private:
   void RegisterRoutes();
   void RegisterSecurityRoutes();
-  // For a request httplib did not route (404) or refused (400): 405 with Allow when the path
-  // has routes for other methods; a body-less write served as one with an empty body. False:
-  // neither applies.
-  bool RouteOrRefuseMethod(const httplib::Request& req, httplib::Response& res) const;
+  // Every request: CORS, then the route (or 404 / 405 with Allow). On a pool thread.
+  void Dispatch(http::Request& req, http::Response& res) const;
 
   JobService& service_;
   Options options_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
+  std::unique_ptr<http::Server> http_;
   std::vector<Route> routes_;
-  // The same routes compiled, for what httplib does not route itself (see the error handler).
   struct Compiled {
     std::string method;
     std::regex regex;

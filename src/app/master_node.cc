@@ -1,7 +1,6 @@
 #include "app/master_node.h"
 
 #include <fcntl.h>
-#include <httplib.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -83,11 +82,10 @@ absl::Status MasterNode::Start() {
     api_options.tls = tls_.get();
   }
   server_ = std::make_unique<api::ApiServer>(*jobs_, api_options);
-  server_->Handle(
-      "GET", "/metrics", api_options.health_access,
-      [&metrics = telemetry_->metrics](const httplib::Request&, httplib::Response& res) {
-        res.set_content(metrics.Serialize(), telemetry::Metrics::kContentType);
-      });
+  server_->Handle("GET", "/metrics", api_options.health_access,
+                  [&metrics = telemetry_->metrics](const http::Request&, http::Response& res) {
+                    res.SetContent(metrics.Serialize(), telemetry::Metrics::kContentType);
+                  });
   if (!options_.ui_dir.empty()) {
     HG_RETURN_IF_ERROR(server_->MountStatic("/ui/", options_.ui_dir));
   }

@@ -5,7 +5,7 @@
 // error. Connections already open keep the certificate they started with.
 //
 //   auto cert = tls::ServerCertificate::Load(cert_file, key_file);   // start-up checks
-//   httplib::SSLServer server([&](SSL_CTX& ctx) { return (*cert)->Install(ctx); });
+//   options.tls_setup = [&](SSL_CTX& ctx) { return (*cert)->Install(ctx); };  // http::Server
 //   ...on SIGHUP: if (auto st = (*cert)->Reload(); !st.ok()) log the error (old pair stays)
 //
 // Thread safety: Reload() and handshakes may run concurrently (a mutex guards the pair). Must

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "model/json.h"
 #include "tests/api/api_test_util.h"
+#include "tests/api/raw_http.h"
 #include "tests/fixtures/flaky_kv.h"
 #include "tests/model/v1_examples.h"
 
@@ -30,19 +31,19 @@ using ::testing::StartsWith;
 
 using ::hg::testing::kV1HttpJob;
 using ::hg::testing::kV1ShellJob;
+using testing::RawRequest;
 constexpr char kJsonType[] = "application/json";
 
 class ServerTest : public testing::ServiceFixture {
  protected:
   void SetUp() override {
     server_ = std::make_unique<ApiServer>(flaky_service_, ApiServer::Options{});
-    server_->Handle("GET", "/extra", auth::Access::kOpen,
-                    [](const httplib::Request&, httplib::Response& res) {
-                      res.set_content("extra", "text/plain");
-                    });
     server_->Handle(
-        "GET", "/boom", auth::Access::kOpen,
-        [](const httplib::Request&, httplib::Response&) { throw std::runtime_error("boom"); });
+        "GET", "/extra", auth::Access::kOpen,
+        [](const http::Request&, http::Response& res) { res.SetContent("extra", "text/plain"); });
+    server_->Handle("GET", "/boom", auth::Access::kOpen, [](const http::Request&, http::Response&) {
+      throw std::runtime_error("boom");
+    });
     ASSERT_TRUE(server_->Start("127.0.0.1:0").ok());
     ASSERT_GT(server_->port(), 0);
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -151,24 +152,6 @@ TEST_F(ServerTest, V1CreateHttpJobAndListAndDeleteAndHistory) {
   EXPECT_THAT(Body(client_->Get("/jobs/my-first-shell-job/history")), SizeIs(2));
   EXPECT_EQ(client_->Delete("/jobs/my-first-shell-job?purge=true")->status, 204);
   EXPECT_THAT(Body(client_->Get("/jobs/my-first-shell-job/history")), SizeIs(0));
-}
-
-// One raw HTTP/1.1 request on a fresh connection; returns the whole response text.
-std::string RawRequest(int port, const std::string& request) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return out;
 }
 
 TEST_F(ServerTest, AWriteWithoutABodyOrContentLengthIsServed) {
