@@ -63,6 +63,10 @@ describe('JobsView', () => {
     await vi.advanceTimersByTimeAsync(200);
     expect(router.currentRoute.value.query).toEqual({ prefix: 'db-' });
     expect(w.get('.invalid-feedback').text()).toContain('"team" is not key=value');
+    // ...while the prefix typed next to it still applies.
+    await w.get('#jobs-prefix').setValue('db-2');
+    await vi.advanceTimersByTimeAsync(200);
+    expect(router.currentRoute.value.query).toEqual({ prefix: 'db-2' });
     vi.useRealTimers();
     w.unmount();
   });
