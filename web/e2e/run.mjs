@@ -11,7 +11,7 @@
 // killed by pid at the end (on every path). Screenshots and the server log go to e2e-artifacts/.
 // The last line printed is "N passed, N failed".
 import { spawn, spawnSync } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -167,14 +167,13 @@ function apiClient(base, token = null) {
 }
 
 /**
- * Creates jobs `make(0..n-1)` through `POST /jobs/`, `concurrency` requests at a time, each on a
- * connection of its own (`Connection: close`): on a kept-alive connection today's server sends
- * the headers and the body of an answer in two writes, and the second waits for the client's
- * delayed ACK (~40 ms), which made 10,000 creations take ~75 s instead of ~16 s. Returns the
- * elapsed milliseconds; throws on the first answer that is not 201.
+ * Creates jobs `make(0..n-1)` through `POST /jobs/`, `concurrency` requests at a time over as
+ * many kept-alive connections (an ordinary client pool). Returns the elapsed milliseconds;
+ * throws on the first answer that is not 201.
  */
 async function seedJobs(base, n, concurrency, make) {
   const url = new URL(base);
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
   const post = (body) =>
     /** @type {Promise<void>} */ (new Promise((res, rej) => {
       const data = JSON.stringify(body);
@@ -184,8 +183,8 @@ async function seedJobs(base, n, concurrency, make) {
           port: url.port,
           path: '/jobs/',
           method: 'POST',
-          agent: false,
-          headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data), Connection: 'close' },
+          agent,
+          headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) },
         },
         (r) => {
           let text = '';
@@ -199,11 +198,15 @@ async function seedJobs(base, n, concurrency, make) {
     }));
   const t0 = Date.now();
   let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) await post(make(next++));
-    }),
-  );
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < n) await post(make(next++));
+      }),
+    );
+  } finally {
+    agent.destroy();
+  }
   return Date.now() - t0;
 }
 
@@ -705,14 +708,14 @@ async function main() {
         // One seeding client is one caller: at the default 50 requests/s it would take minutes.
         ({ base } = await startServer(bin, await freePort(), { log: 'server-scale.log', args: ['--rate-limit', '0'] }));
         api = apiClient(base);
-        const ms = await seedJobs(base, SCALE_JOBS, 4, (i) => ({
+        const ms = await seedJobs(base, SCALE_JOBS, 8, (i) => ({
           name: `scale-${String(i).padStart(5, '0')}`,
           cron_expr: '0 0 3 * * *',
           executor_type: 'shell',
           executor: { command: 'true' },
           labels: { team: `t${i % 10}` },
         }));
-        log(`seeded ${SCALE_JOBS} jobs in ${ms} ms (4 concurrent requests)`);
+        log(`seeded ${SCALE_JOBS} jobs in ${ms} ms (8 concurrent requests on kept-alive connections)`);
         const last = await api('GET', `/jobs/scale-${String(SCALE_JOBS - 1).padStart(5, '0')}`);
         expect(last.status === 200, `last seeded job: ${last.status}`);
       },
@@ -732,9 +735,8 @@ async function main() {
           );
           return /** @type {number} */ (await h.jsonValue());
         };
-        // The first visit also downloads the UI itself (~0.4 MB from this server); the bound is
-        // for the list, so it is measured on the next visit, with the UI's files in the cache
-        // (Cache-Control: max-age=3600), as an operator opens it.
+        // The first visit also downloads the UI itself (~0.4 MB); the next one has it cached
+        // (Cache-Control: max-age=3600), as an operator who comes back. Both are bound.
         const coldMs = await openList();
         await page.goto('about:blank');
         const firstPage = await openList();
@@ -768,10 +770,11 @@ async function main() {
           return t.includes('team=t7') && r.length === 50 && r.every((n) => n?.endsWith('7')) && performance.now() - Number(document.body.dataset.hgT0);
         });
         log(
-          `${SCALE_JOBS} jobs: first page ${Math.round(firstPage)} ms (first visit, UI not cached: ${Math.round(coldMs)} ms), ` +
+          `${SCALE_JOBS} jobs: first page ${Math.round(coldMs)} ms (first visit), ${Math.round(firstPage)} ms (UI cached), ` +
             `prefix filter ${Math.round(prefixMs)} ms, label filter ${Math.round(labelMs)} ms`,
         );
-        expect(firstPage <= SCALE_BUDGET_MS, `first page took ${Math.round(firstPage)} ms`);
+        expect(coldMs <= SCALE_BUDGET_MS, `first page (first visit) took ${Math.round(coldMs)} ms`);
+        expect(firstPage <= SCALE_BUDGET_MS, `first page (UI cached) took ${Math.round(firstPage)} ms`);
         expect(prefixMs <= SCALE_BUDGET_MS, `prefix filter took ${Math.round(prefixMs)} ms`);
         expect(labelMs <= SCALE_BUDGET_MS, `label filter took ${Math.round(labelMs)} ms`);
         expect(new URL(page.url()).searchParams.getAll('label').join() === 'team=t7', `label not in the URL: ${page.url()}`);
