@@ -16,6 +16,7 @@
 #include "store/local/sqlite_kv.h"
 #include "telemetry/metrics.h"
 #include "telemetry/otlp_exporter.h"
+#include "telemetry/stats_publisher.h"
 #include "tls/mtls.h"
 
 namespace hg::app {
@@ -205,6 +206,10 @@ int RunMaster(MasterFlags& f) {
 
   MasterNode node(*kv, RealClock::Get(), keys, *client, o);
   if (auto st = node.Start(); !st.ok()) return Fail(cmd, st);
+  // This process's run counts (master and, in dev, worker) for GET /stats.
+  telemetry::StatsPublisher stats(*kv, RealClock::Get(), keys, o.master.id, metrics.run_stats(),
+                                  {});
+  stats.Start();
   log::Logger("master").Info(f.dev ? "hourglass dev ready" : "master ready",
                              {{"url", node.base_url()},
                               {"ui", o.ui_dir.empty() ? "(not built)" : o.ui_dir},
@@ -225,6 +230,7 @@ int RunMaster(MasterFlags& f) {
   log::Logger("master").Info("shutting down", {{"signal", sig}});
   node.Stop();  // resigns first: a standby takes over at once
   if (worker) worker->Stop();
+  stats.Stop();  // after the runs ended: their counts are in the last value
   return 0;
 }
 

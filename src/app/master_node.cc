@@ -12,6 +12,8 @@
 #include "absl/time/clock.h"
 #include "api/job_service.h"
 #include "api/server.h"
+#include "api/stats.h"
+#include "api/stats_routes.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "telemetry/hooks.h"
@@ -82,6 +84,8 @@ absl::Status MasterNode::Start() {
     api_options.tls = tls_.get();
   }
   server_ = std::make_unique<api::ApiServer>(*jobs_, api_options);
+  stats_ = std::make_unique<api::StatsService>(kv, clock_, keys_, *jobs_);
+  api::RegisterStatsRoutes(*server_, *stats_);
   server_->Handle("GET", "/metrics", api_options.health_access,
                   [&metrics = telemetry_->metrics](const http::Request&, http::Response& res) {
                     res.SetContent(metrics.Serialize(), telemetry::Metrics::kContentType);

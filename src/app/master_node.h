@@ -28,6 +28,7 @@ class Tracer;
 namespace hg::api {
 class JobService;
 class ApiServer;
+class StatsService;
 }  // namespace hg::api
 namespace hg::tls {
 class ServerCertificate;
@@ -93,6 +94,7 @@ class MasterNode {
   std::unique_ptr<master::Master> master_;
   std::unique_ptr<tls::ServerCertificate> tls_;  // outlives server_
   std::unique_ptr<api::JobService> jobs_;
+  std::unique_ptr<api::StatsService> stats_;
   std::unique_ptr<auth::TokenStore> tokens_;
   std::unique_ptr<auth::RateLimiter> limiter_;
   std::unique_ptr<auth::AuditLog> audit_;

@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "telemetry/metrics.h"
 #include "telemetry/otlp_exporter.h"
+#include "telemetry/stats_publisher.h"
 #include "tls/mtls.h"
 
 namespace hg::app {
@@ -123,6 +124,10 @@ int RunWorker(WorkerFlags& f) {
   o.service.address = f.advertise.empty() ? f.grpc : f.advertise;
   WorkerNode node(**kv, RealClock::Get(), model::Keys(f.prefix), o);
   if (auto st = node.Start(); !st.ok()) return fail(st);
+  // This worker's run counts for GET /stats.
+  telemetry::StatsPublisher stats(**kv, RealClock::Get(), model::Keys(f.prefix),
+                                  o.service.worker_id, metrics.run_stats(), {});
+  stats.Start();
   const std::string shell_warning = ShellIdentityWarning(o.shell);
   if (!shell_warning.empty()) log::Logger("worker").Warn(shell_warning);
   log::Logger("worker").Info("worker started",
@@ -135,6 +140,7 @@ int RunWorker(WorkerFlags& f) {
   const int sig = WaitForShutdownSignal();
   log::Logger("worker").Info("shutting down", {{"signal", sig}});
   node.Stop();
+  stats.Stop();  // after the runs ended: their counts are in the last value
   return 0;
 }
 

@@ -657,9 +657,10 @@ void Dispatcher::NoWorker(runs::GroupCommit& commits, const std::vector<Queued>&
   bool guard_failed = false;
   for (size_t j = 0; j < results.size(); ++j) {
     guard_failed = guard_failed || results[j].guard_failed;
+    const bool recorded = results[j].answered() && results[j].succeeded;
     model::RunLogger(log_, entries[change_of[j]].id, /*worker=*/"", "")
-        .Warn("no worker available",
-              {{"error", why}, {"recorded", results[j].answered() && results[j].succeeded}});
+        .Warn("no worker available", {{"error", why}, {"recorded", recorded}});
+    if (recorded && probe_.no_worker) probe_.no_worker(entries[change_of[j]].id.job().str());
   }
   if (guard_failed) EndTerm();
   absl::MutexLock lock(&mu_);
@@ -734,6 +735,9 @@ void Dispatcher::HandleLostLease(runs::GroupCommit& commits, store::LeaseId leas
       model::RunLogger(log_, ids[change_of[j]], loss.record.worker_id, "", loss.record.trace_id)
           .Warn("worker lost during run",
                 {{"outcome", std::string(runs::ToString(loss.decision))}});
+      if (probe_.run_lost && loss.decision != runs::LossDecision::kGone) {
+        probe_.run_lost(ids[change_of[j]].job().str(), runs::ToString(loss.decision));
+      }
     }
   }
   if (guard_failed) EndTerm();

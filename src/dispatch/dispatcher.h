@@ -56,6 +56,12 @@ using WorkerInfo = model::WorkerEntry;
 
 struct DispatcherProbe {
   std::function<void(std::string_view reason)> dispatch_error;  // no_worker|unavailable|...
+  // A run of `job` recorded failed because no worker could take it (once per run, after its
+  // record was written).
+  std::function<void(const std::string& job)> no_worker;
+  // A claimed run of `job` whose worker was lost, after the leader recorded what became of it:
+  // `outcome` retried|failed|killed (runs::ToString(LossDecision)).
+  std::function<void(const std::string& job, std::string_view outcome)> run_lost;
   std::function<void(size_t live)> workers;
   // A span per dispatch, child of the pending entry's traceparent; the worker receives the
   // span's context. Null: no spans. Not owned.

@@ -1,6 +1,7 @@
 #include "model/keys.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/strings.h"
 
 namespace hg::model {
@@ -119,6 +120,11 @@ std::optional<ExecutionId> Keys::IdFromKey(std::string_view key, std::string_vie
   auto rest = After(key, prefix);
   if (!rest) return std::nullopt;
   return IdFromSegment(*rest);
+}
+
+std::string Keys::StatsMinute(absl::Time minute) const {
+  const int64_t m = absl::ToUnixSeconds(minute) / 60;
+  return absl::StrFormat("%sstats/%010d/", prefix_, m);
 }
 
 }  // namespace hg::model

@@ -13,6 +13,8 @@
 //   <prefix>running/<execution-id>      claimed by a live worker (under the worker's lease)
 //   <prefix>auth/tokens/<token-name>    an API token (auth/token.h TokenRecord; no secret)
 //   <prefix>audit/<ms>-<hex>            one audit entry (auth/audit.h), time ordered
+//   <prefix>stats/<minute>/<node>       one process's run counts of one minute (run_stats.h);
+//                                       <minute> = Unix minute, 10 digits (ordered by time)
 //
 // Every "...Prefix()" ends with '/', so a Range/Watch over it never matches a sibling whose
 // name merely starts the same way (jobs/a/ vs jobs/ab). Immutable; thread-safe.
@@ -29,6 +31,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/time/time.h"
 #include "model/ids.h"
 
 namespace hg::model {
@@ -114,6 +117,13 @@ class Keys {
     return TokensPrefix() + std::string(token_name);
   }
   std::string AuditPrefix() const { return prefix_ + "audit/"; }
+  // Run statistics (model/run_stats.h): a window is one key range, [StatsMinute(first),
+  // StatsMinute(end)). <node> is encoded byte by byte like a name prefix (no '/').
+  std::string StatsPrefix() const { return prefix_ + "stats/"; }
+  std::string StatsMinute(absl::Time minute) const;
+  std::string Stats(absl::Time minute, std::string_view node) const {
+    return StatsMinute(minute) + NamePrefixSegment(node);
+  }
 
   // The execution id at the end of a pending/, inflight/, running/ or kill/ key.
   std::optional<ExecutionId> IdFromKey(std::string_view key, std::string_view prefix) const;

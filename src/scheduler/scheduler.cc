@@ -168,7 +168,7 @@ absl::Status Scheduler::Commit(runs::GroupCommit& commits, const LeaderTerm& ter
     if (round.empty()) break;
     std::vector<store::TxnRequest> changes;
     std::vector<std::vector<trace::Span>> spans(round.size());
-    int64_t dispatched = 0, missed = 0;
+    int64_t dispatched = 0;
     for (size_t k = 0; k < round.size(); ++k) {
       const Unit& u = round[k];
       const JobState& st = jobs_.at(u.job);
@@ -189,7 +189,6 @@ absl::Status Scheduler::Commit(runs::GroupCommit& commits, const LeaderTerm& ter
             absl::StrAppend(&r.record.error, "; ", u.missed_not_listed,
                             " earlier instants were missed too and are counted, not listed");
           }
-          ++missed;
         } else {
           ++dispatched;
           trace::Span& span = spans[k].emplace_back(trace::StartSpan(
@@ -207,7 +206,6 @@ absl::Status Scheduler::Commit(runs::GroupCommit& commits, const LeaderTerm& ter
           runs::FireJob(keys_, job_name, st.job_revision, st.cursor_mod, u.cursor, records));
     }
     std::vector<runs::GroupCommit::Result> results = commits.CommitAll(std::move(changes));
-    int64_t missed_counted = 0;
     for (size_t k = 0; k < round.size() && k < results.size(); ++k) {
       const Unit& u = round[k];
       const runs::GroupCommit::Result& r = results[k];
@@ -247,13 +245,16 @@ absl::Status Scheduler::Commit(runs::GroupCommit& commits, const LeaderTerm& ter
       JobState& st = jobs_.at(u.job);
       st.cursor_mod = r.revision;
       st.cursor = u.cursor;
-      missed_counted += u.missed_not_listed;
+      if (probe_.missed) {
+        const int64_t n = u.missed_not_listed +
+                          std::count_if(u.fires.begin(), u.fires.end(), [](const PlannedFire& f) {
+                            return f.kind == PlannedFire::Kind::kMissed;
+                          });
+        if (n > 0) probe_.missed(u.job, n);
+      }
       if (probe_.recorded && !u.fires.empty()) probe_.recorded(u.job);
     }
-    if (probe_.fires) {
-      if (dispatched) probe_.fires("dispatched", dispatched);
-      if (missed) probe_.fires("missed", missed + missed_counted);
-    }
+    if (probe_.fires && dispatched) probe_.fires("dispatched", dispatched);
   }
   if (!result.ok()) {
     log_.Warn("fire transaction failed; will retry", {{"error", std::string(result.message())}});

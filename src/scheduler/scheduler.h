@@ -43,7 +43,10 @@ using LeaderTerm = coord::LeaderTerm;
 
 // Hooks for metrics (telemetry wires them); all optional.
 struct SchedulerProbe {
-  std::function<void(std::string_view outcome, int64_t n)> fires;  // dispatched|missed
+  std::function<void(std::string_view outcome, int64_t n)> fires;  // dispatched
+  // `n` instants of `job` recorded missed (listed or counted), once its fire transaction
+  // committed.
+  std::function<void(const std::string& job, int64_t n)> missed;
   // After a committed fire transaction, once per job that got new execution records (so
   // HistoryRetention prunes it). Runs on the scheduler thread; must not block.
   std::function<void(const std::string& job)> recorded;

@@ -17,14 +17,16 @@ api::ApiProbe ApiHooks(ApiProbe& probe) {
 scheduler::SchedulerProbe SchedulerHooks(FireProbe& fires) {
   scheduler::SchedulerProbe hooks;
   hooks.fires = [&fires](std::string_view outcome, int64_t n) { fires.Fires(outcome, n); };
+  hooks.missed = [&fires](const std::string& job, int64_t n) { fires.Missed(job, n); };
   return hooks;
 }
 
 dispatch::DispatcherProbe DispatcherHooks(DispatchProbe& dispatch, FireProbe& fires) {
   dispatch::DispatcherProbe hooks;
-  hooks.dispatch_error = [&dispatch, &fires](std::string_view reason) {
-    dispatch.DispatchError(reason);
-    if (reason == "no_worker") fires.Fires("no_worker", 1);
+  hooks.dispatch_error = [&dispatch](std::string_view reason) { dispatch.DispatchError(reason); };
+  hooks.no_worker = [&fires](const std::string& job) { fires.NoWorker(job); };
+  hooks.run_lost = [&dispatch](const std::string& job, std::string_view outcome) {
+    dispatch.RunLost(job, outcome);
   };
   hooks.workers = [&dispatch](size_t live) { dispatch.Workers(live); };
   return hooks;

@@ -20,7 +20,8 @@ namespace hg::telemetry {
 // Route patterns become templates ("/jobs/([^/]+)/?" -> "/jobs/{name}").
 api::ApiProbe ApiHooks(ApiProbe& probe);
 scheduler::SchedulerProbe SchedulerHooks(FireProbe& fires);
-// Dispatch errors; a run no worker could take also counts as a fire with outcome no_worker.
+// Dispatch errors; each run recorded failed for want of a worker counts as a fire with outcome
+// no_worker; runs lost with their worker.
 dispatch::DispatcherProbe DispatcherHooks(DispatchProbe& dispatch, FireProbe& fires);
 master::MasterProbe MasterHooks(LeaderProbe& leader);
 master::CompactorProbe CompactorHooks(CompactionProbe& compaction);

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "model/execution.h"
+#include "model/run_stats.h"
 #include "telemetry/tracer.h"
 
 namespace hg::telemetry {
@@ -41,7 +43,9 @@ std::string Str(std::string_view s) { return std::string(s); }
 }  // namespace
 
 Metrics::Metrics(Options options)
-    : options_(std::move(options)), registry_(std::make_shared<prometheus::Registry>()) {
+    : options_(std::move(options)),
+      registry_(std::make_shared<prometheus::Registry>()),
+      run_stats_(options_.clock ? *options_.clock : RealClock::Get()) {
   prometheus::BuildGauge()
       .Name("hourglass_build_info")
       .Help("Hourglass build information; always 1.")
@@ -109,7 +113,8 @@ FireProbe::FireProbe(Metrics& metrics)
                  .Name("hourglass_fires_total")
                  .Help("Scheduled instants by outcome: dispatched (handed to dispatch), skipped "
                        "(overlap policy), missed (beyond starting_deadline), no_worker.")
-                 .Register(metrics.registry())) {
+                 .Register(metrics.registry())),
+      stats_(metrics.run_stats()) {
   for (const char* outcome : {"dispatched", "skipped", "missed", "no_worker"}) {
     fires_.Add({{"outcome", outcome}});
   }
@@ -118,6 +123,17 @@ FireProbe::FireProbe(Metrics& metrics)
 void FireProbe::Fires(std::string_view outcome, int64_t n) {
   if (n <= 0) return;
   fires_.Add({{"outcome", Str(outcome)}}).Increment(static_cast<double>(n));
+}
+
+void FireProbe::Missed(std::string_view job, int64_t n) {
+  if (n <= 0) return;
+  Fires("missed", n);
+  stats_.Count(model::RunOutcome::kMissed, job, n);
+}
+
+void FireProbe::NoWorker(std::string_view job) {
+  Fires("no_worker", 1);
+  stats_.Count(model::RunOutcome::kFailed, job);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,14 +174,28 @@ DispatchProbe::DispatchProbe(Metrics& metrics)
                   .Name("hourglass_dispatch_errors_total")
                   .Help("Failed attempts to hand a run to a worker, by reason (a gRPC status "
                         "name, or no_worker when no worker could take it).")
-                  .Register(metrics.registry())) {
+                  .Register(metrics.registry())),
+      lost_(prometheus::BuildCounter()
+                .Name("hourglass_runs_lost_total")
+                .Help("Runs whose worker was lost mid-run, by what the leader then did: retried, "
+                      "failed or killed.")
+                .Register(metrics.registry())),
+      stats_(metrics.run_stats()) {
   errors_.Add({{"reason", "no_worker"}});
+  for (const char* outcome : {"retried", "failed", "killed"}) lost_.Add({{"outcome", outcome}});
 }
 
 void DispatchProbe::Workers(size_t live) { workers_.Set(static_cast<double>(live)); }
 
 void DispatchProbe::DispatchError(std::string_view reason) {
   errors_.Add({{"reason", Str(reason)}}).Increment();
+}
+
+void DispatchProbe::RunLost(std::string_view job, std::string_view outcome) {
+  lost_.Add({{"outcome", Str(outcome)}}).Increment();
+  stats_.Count(model::RunOutcome::kLost, job);
+  if (outcome == "failed") stats_.Count(model::RunOutcome::kFailed, job);
+  if (outcome == "killed") stats_.Count(model::RunOutcome::kKilled, job);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,9 +227,15 @@ void WorkerProbe::ExecutionFinished(std::string_view job, std::string_view statu
   executions_.Add({{"job_name", label}, {"status", Str(status)}}).Increment();
   if (status != "skipped")
     duration_.Add({{"job_name", label}}, SlowBuckets()).Observe(Seconds(duration));
+  if (auto parsed = model::ParseExecutionStatus(status)) {
+    if (auto outcome = model::OutcomeOf(*parsed)) metrics_.run_stats().Count(*outcome, job);
+  }
 }
 
-void WorkerProbe::ExecutionStarted(absl::Duration lag) { lag_.Observe(Seconds(lag)); }
+void WorkerProbe::ExecutionStarted(absl::Duration lag) {
+  lag_.Observe(Seconds(lag));
+  metrics_.run_stats().Lag(lag);
+}
 
 void WorkerProbe::Running(size_t n) { running_.Set(static_cast<double>(n)); }
 

@@ -26,6 +26,8 @@
 #include <string_view>
 
 #include "absl/time/time.h"
+#include "common/clock.h"
+#include "telemetry/run_stats.h"
 
 namespace prometheus {
 class Registry;
@@ -43,6 +45,8 @@ class Metrics {
   struct Options {
     bool per_job_labels = true;
     std::string version;  // hourglass_build_info{version}
+    // The clock of run_stats() (its minutes). Null: the real clock.
+    const Clock* clock = nullptr;
   };
   static constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
   static constexpr char kAllJobs[] = "_all";
@@ -59,10 +63,14 @@ class Metrics {
   std::string JobLabel(std::string_view job) const;
 
   prometheus::Registry& registry() { return *registry_; }
+  // This process's run counts by minute (GET /stats), counted by the probes below in the same
+  // calls as their Prometheus counters; StatsPublisher writes them to the store.
+  RunStats& run_stats() { return run_stats_; }
 
  private:
   const Options options_;
   std::shared_ptr<prometheus::Registry> registry_;
+  RunStats run_stats_;
 };
 
 // hourglass_api_requests_total{route,method,code}, hourglass_api_request_duration_seconds.
@@ -89,10 +97,17 @@ class ApiProbe {
 class FireProbe {
  public:
   explicit FireProbe(Metrics& metrics);
+  // dispatched | skipped (the run statistics count skipped runs in WorkerProbe).
   void Fires(std::string_view outcome, int64_t n);
+  // `n` instants of `job` recorded missed: fires{missed} and the run statistics.
+  void Missed(std::string_view job, int64_t n);
+  // A run of `job` recorded failed for want of a worker: fires{no_worker}, and a failed run in
+  // the run statistics.
+  void NoWorker(std::string_view job);
 
  private:
   prometheus::Family<prometheus::Counter>& fires_;
+  RunStats& stats_;
 };
 
 // hourglass_leader, hourglass_leader_changes_total (times this process became leader),
@@ -108,16 +123,21 @@ class LeaderProbe {
   prometheus::Gauge& term_;
 };
 
-// hourglass_workers, hourglass_dispatch_errors_total{reason}.
+// hourglass_workers, hourglass_dispatch_errors_total{reason}, hourglass_runs_lost_total{outcome}.
 class DispatchProbe {
  public:
   explicit DispatchProbe(Metrics& metrics);
   void Workers(size_t live);
   void DispatchError(std::string_view reason);
+  // A run of `job` lost with its worker, then `outcome` retried|failed|killed: runs_lost_total,
+  // and in the run statistics a lost run (plus a failed or killed one for those outcomes).
+  void RunLost(std::string_view job, std::string_view outcome);
 
  private:
   prometheus::Gauge& workers_;
   prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Family<prometheus::Counter>& lost_;
+  RunStats& stats_;
 };
 
 // hourglass_executions_total{job_name,status}, hourglass_execution_duration_seconds{job_name},
@@ -126,9 +146,10 @@ class WorkerProbe {
  public:
   explicit WorkerProbe(Metrics& metrics);
   // A run ended with `status` (success|failed|timeout|killed|skipped) after `duration` (from its
-  // claim to its final result; not observed for `skipped`).
+  // claim to its final result; not observed for `skipped`). Also counted in the run statistics.
   void ExecutionFinished(std::string_view job, std::string_view status, absl::Duration duration);
-  // The first attempt's process started `lag` after the scheduled instant.
+  // The first attempt's process started `lag` after the scheduled instant (also in the run
+  // statistics' lag histogram).
   void ExecutionStarted(absl::Duration lag);
   void Running(size_t n);
 

@@ -30,6 +30,15 @@ TEST(KeysTest, DefaultLayout) {
   EXPECT_EQ(keys.Kill(id), "/hourglass/kill/backup@1772938800000-1a2b3c4d");
 }
 
+TEST(KeysTest, StatsKeysAreOrderedByMinuteThenNode) {
+  Keys keys;
+  const absl::Time m = absl::FromUnixSeconds(1'767'225'600);  // Unix minute 29453760
+  EXPECT_EQ(keys.StatsPrefix(), "/hourglass/stats/");
+  EXPECT_EQ(keys.StatsMinute(m), "/hourglass/stats/0029453760/");
+  EXPECT_EQ(keys.Stats(m, "host-1/w"), "/hourglass/stats/0029453760/host-1%2Fw");
+  EXPECT_LT(keys.Stats(m, "zz"), keys.StatsMinute(m + absl::Minutes(1)));
+}
+
 TEST(KeysTest, PrefixIsNormalized) {
   EXPECT_EQ(Keys("/x").prefix(), "/x/");
   EXPECT_EQ(Keys("/x/").prefix(), "/x/");

@@ -200,8 +200,21 @@ TEST_F(SchedulerTest, NewLeaderCatchesUpFromTheCursor) {
                         .value = model::FormatRfc3339(absl::FromUnixSeconds(kBase))})
                   .ok());
   clock_.Advance(absl::Seconds(330));
-  StartScheduler(BecomeLeader());
+  absl::Mutex mu;
+  std::vector<std::pair<std::string, int64_t>> missed;  // what /metrics and /stats count
+  StartScheduler(BecomeLeader(), {.missed = [&](const std::string& job, int64_t n) {
+                   absl::MutexLock lock(&mu);
+                   missed.emplace_back(job, n);
+                 }});
   ASSERT_TRUE(WaitFor([&] { return History("a").size() == 5; }));
+  ASSERT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return !missed.empty();
+  }));
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(missed, (std::vector<std::pair<std::string, int64_t>>{{"a", 4}}));
+  }
   auto h = History("a");
   for (int i = 0; i < 4; ++i) EXPECT_EQ(h[i].status, model::ExecutionStatus::kMissed) << i;
   EXPECT_EQ(h[4].status, model::ExecutionStatus::kScheduled);

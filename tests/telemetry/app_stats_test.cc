@@ -1,0 +1,156 @@
+// GET /stats of a real `hourglass dev` while jobs succeed and fail: its totals equal what
+// /metrics counted (both are counted in the same probe calls; /stats reads them back from the
+// values the process published to its store).
+#include <httplib.h>
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/telemetry/app_harness.h"
+
+namespace hg::telemetry::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+// The sum of every sample of `metric` whose labels contain every one of `labels`
+// (`status="success"`).
+double Sum(const std::string& text, const std::string& metric,
+           const std::vector<std::string>& labels = {}) {
+  double sum = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with(metric + "{") && !line.starts_with(metric + " ")) continue;
+    bool all = true;
+    for (const std::string& l : labels) all = all && line.find(l) != std::string::npos;
+    if (!all) continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+// What /stats should say, computed from /metrics alone (docs/design/api.md "GET /stats").
+std::map<std::string, double> FromMetrics(const std::string& m) {
+  const std::string ex = "hourglass_executions_total";
+  const std::string lost = "hourglass_runs_lost_total";
+  return {
+      {"succeeded", Sum(m, ex, {R"(status="success")"})},
+      {"failed", Sum(m, ex, {R"(status="failed")"}) +
+                     Sum(m, "hourglass_fires_total", {R"(outcome="no_worker")"}) +
+                     Sum(m, lost, {R"(outcome="failed")"})},
+      {"timeout", Sum(m, ex, {R"(status="timeout")"})},
+      {"killed", Sum(m, ex, {R"(status="killed")"}) + Sum(m, lost, {R"(outcome="killed")"})},
+      {"skipped", Sum(m, ex, {R"(status="skipped")"})},
+      {"missed", Sum(m, "hourglass_fires_total", {R"(outcome="missed")"})},
+      {"lost", Sum(m, lost)},
+      {"lag_count", Sum(m, "hourglass_schedule_lag_seconds_count")},
+  };
+}
+
+std::map<std::string, double> FromStats(const Json& s) {
+  std::map<std::string, double> out;
+  for (const char* k : {"succeeded", "failed", "timeout", "killed", "skipped", "missed", "lost"}) {
+    out[k] = s["totals"][k].get<double>();
+  }
+  out["lag_count"] = 0;  // not in the body; compared through the metrics only
+  return out;
+}
+
+std::map<std::string, double> Minus(std::map<std::string, double> a,
+                                    const std::map<std::string, double>& b) {
+  for (auto& [k, v] : a) v -= b.at(k);
+  return a;
+}
+
+class AppStatsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = MakeTempDir("hg-tel-stats"); }
+  void TearDown() override {
+    dev_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string Text(const std::string& path) {
+    auto r = HttpGet(http_, path);
+    return r && r->status == 200 ? r->body : "";
+  }
+  Json Stats() {
+    const std::string body = Text("/stats?window=15m");
+    return body.empty() ? Json() : Json::parse(body);
+  }
+
+  std::string dir_;
+  int http_ = 0;
+  std::unique_ptr<ChildProcess> dev_;
+};
+
+TEST_F(AppStatsTest, DevStatsTotalsEqualTheMetricsDeltas) {
+  http_ = FreePort();
+  auto dev =
+      ChildProcess::Start({HourglassBinary(), "dev", "--http", "127.0.0.1:" + std::to_string(http_),
+                           "--data", dir_ + "/data", "--log-format", "json", "--capacity", "7"},
+                          dir_ + "/dev.log");
+  ASSERT_TRUE(dev.ok()) << dev.status();
+  dev_ = *std::move(dev);
+  ASSERT_TRUE(Eventually([&] { return !Stats().is_null(); })) << dev_->LogTail();
+  const auto metrics0 = FromMetrics(Text("/metrics"));
+  const auto stats0 = FromStats(Stats());
+
+  ASSERT_EQ(PostJob(http_, R"({"name":"ok","cron_expr":"* * * * * *","executor_type":"shell",)"
+                           R"("executor":{"command":"true"}})"),
+            201);
+  ASSERT_EQ(PostJob(http_, R"({"name":"bad","cron_expr":"* * * * * *","executor_type":"shell",)"
+                           R"("executor":{"command":"exit 3"}})"),
+            201);
+  ASSERT_TRUE(Eventually([&] {
+    auto m = Minus(FromMetrics(Text("/metrics")), metrics0);
+    return m["succeeded"] >= 3 && m["failed"] >= 3;
+  })) << dev_->LogTail();
+  httplib::Client client("127.0.0.1", http_);
+  for (const char* job : {"ok", "bad"}) {
+    auto r = client.Post(std::string("/jobs/") + job + "/pause", "", "application/json");
+    ASSERT_TRUE(r && r->status == 200) << job;
+  }
+
+  // Once the last runs ended and the next publish happened, /stats says what /metrics says.
+  std::map<std::string, double> m, s;
+  Json body;
+  const bool equal = Eventually(
+      [&] {
+        const std::string before = Text("/metrics");
+        body = Stats();
+        const std::string after = Text("/metrics");
+        if (body.is_null() || FromMetrics(before) != FromMetrics(after)) return false;
+        m = Minus(FromMetrics(after), metrics0);
+        s = Minus(FromStats(body), stats0);
+        m.erase("lag_count");
+        s.erase("lag_count");
+        return m == s;
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(equal) << "stats " << body.dump() << "\nmetrics " << Text("/metrics");
+  EXPECT_GE(s["succeeded"], 3);
+  EXPECT_GE(s["failed"], 3);
+  EXPECT_EQ(body["complete"], true) << body.dump();
+  EXPECT_EQ(body["totals"]["runs"].get<double>(),
+            body["totals"]["succeeded"].get<double>() + body["totals"]["failed"].get<double>() +
+                body["totals"]["timeout"].get<double>() + body["totals"]["killed"].get<double>() +
+                body["totals"]["skipped"].get<double>() + body["totals"]["missed"].get<double>());
+  ASSERT_FALSE(body["failing_jobs"].empty()) << body.dump();
+  EXPECT_EQ(body["failing_jobs"][0]["name"], "bad");
+  EXPECT_EQ(body["failing_jobs"][0]["failures"].get<double>(),
+            Sum(Text("/metrics"), "hourglass_executions_total",
+                {R"(job_name="bad")", R"(status="failed")"}));
+  // Lag: every started run observed in both.
+  EXPECT_FALSE(body["lag_ms"]["p50"].is_null());
+  EXPECT_EQ(body["workers"]["count"], 1);
+  EXPECT_EQ(body["workers"]["capacity"], 7);
+  EXPECT_EQ(body["per_minute"].size(), 15u);
+}
+
+}  // namespace
+}  // namespace hg::telemetry::testing
