@@ -40,6 +40,12 @@ void StatsPublisher::Stop() {
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  {
+    absl::MutexLock lock(&publish_mu_);
+    // The store did not answer the last publish: do not hold up shutdown for another timeout
+    // (the missing `stopped` value makes the window report incomplete, which it is).
+    if (failing_) return;
+  }
   if (absl::Status s = PublishOnce(/*stopping=*/true); !s.ok()) {
     Log().Warn("last stats not written", {{"error", std::string(s.message())}});
   }
@@ -102,6 +108,7 @@ absl::Status StatsPublisher::PublishOnce(bool stopping) {
   }
   unsent_.assign(std::make_move_iterator(values.begin() + static_cast<long>(i)),
                  std::make_move_iterator(values.end()));
+  failing_ = !result.ok();
   return result;
 }
 

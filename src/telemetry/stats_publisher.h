@@ -42,7 +42,8 @@ class StatsPublisher {
   StatsPublisher& operator=(const StatsPublisher&) = delete;
 
   void Start();
-  // Stops the loop and publishes a last time (stopped). Idempotent.
+  // Stops the loop and publishes a last time (stopped), unless the last publish failed (the store
+  // is unreachable: shutdown does not wait for another timeout). Idempotent.
   void Stop();
 
   // Publishes what is due now (the loop's step). The store's error when a write failed; what it
@@ -61,6 +62,7 @@ class StatsPublisher {
   absl::Mutex publish_mu_;  // one publish at a time
   std::vector<model::NodeMinute> unsent_ ABSL_GUARDED_BY(publish_mu_);
   absl::Time pruned_minute_ ABSL_GUARDED_BY(publish_mu_) = absl::InfinitePast();
+  bool failing_ ABSL_GUARDED_BY(publish_mu_) = false;  // the last publish failed
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ = false;

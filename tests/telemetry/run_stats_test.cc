@@ -7,6 +7,7 @@
 #include "model/keys.h"
 #include "telemetry/metrics.h"
 #include "telemetry/stats_publisher.h"
+#include "tests/fixtures/flaky_kv.h"
 #include "tests/fixtures/temp_sqlite_kv.h"
 
 namespace hg::telemetry {
@@ -156,6 +157,31 @@ TEST(StatsPublisherTest, WritesInBoundedTransactions) {
   clock.Advance(absl::Minutes(10) + absl::Seconds(1));
   ASSERT_TRUE(publisher.PublishOnce().ok());
   EXPECT_THAT(Stored(store.kv(), keys), SizeIs(10));  // every ended minute, one heartbeat each
+}
+
+TEST(StatsPublisherTest, KeepsWhatTheStoreRefusedAndDoesNotWaitForItAtStop) {
+  FakeClock clock(kT0);
+  hg::testing::TempSqliteKv store(clock, "stats");
+  ASSERT_TRUE(store.ok());
+  worker::testing::FlakyKv flaky(store.kv());
+  const model::Keys keys("/t/");
+  RunStats stats(clock);
+  StatsPublisher publisher(flaky, clock, keys, "n1", stats, {});
+  stats.Count(RunOutcome::kFailed, "a");
+  clock.Advance(absl::Minutes(1));
+  flaky.SetDown(true);
+  EXPECT_FALSE(publisher.PublishOnce().ok());
+  flaky.SetDown(false);
+  ASSERT_TRUE(publisher.PublishOnce().ok());  // the value of minute 0, kept and written now
+  auto values = Stored(store.kv(), keys);
+  ASSERT_THAT(values, SizeIs(1));
+  EXPECT_EQ(Of(values[0].stats, RunOutcome::kFailed), 1);
+  stats.Count(RunOutcome::kSucceeded, "a");
+  flaky.SetDown(true);
+  EXPECT_FALSE(publisher.PublishOnce().ok());
+  publisher.Stop();  // no last attempt against a store that did not answer
+  flaky.SetDown(false);
+  EXPECT_THAT(Stored(store.kv(), keys), SizeIs(1));
 }
 
 }  // namespace
