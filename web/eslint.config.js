@@ -22,7 +22,7 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.browser } },
   },
   {
-    files: ['e2e/**/*.mjs', '*.config.{js,ts}'],
+    files: ['e2e/**/*.mjs', 'scripts/**/*.mjs', '*.config.{js,ts}'],
     // e2e code also holds callbacks that run inside the page (page.evaluate).
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },

@@ -11,9 +11,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "api/job_service.h"
+#include "api/node_routes.h"
 #include "api/server.h"
 #include "api/stats.h"
-#include "api/stats_routes.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "telemetry/hooks.h"
@@ -85,11 +85,11 @@ absl::Status MasterNode::Start() {
   }
   server_ = std::make_unique<api::ApiServer>(*jobs_, api_options);
   stats_ = std::make_unique<api::StatsService>(kv, clock_, keys_, *jobs_);
-  api::RegisterStatsRoutes(*server_, *stats_);
-  server_->Handle("GET", "/metrics", api_options.health_access,
-                  [&metrics = telemetry_->metrics](const http::Request&, http::Response& res) {
-                    res.SetContent(metrics.Serialize(), telemetry::Metrics::kContentType);
-                  });
+  api::RegisterNodeRoutes(
+      *server_, *stats_, jobs_->options(),
+      [&metrics = telemetry_->metrics](const http::Request&, http::Response& res) {
+        res.SetContent(metrics.Serialize(), telemetry::Metrics::kContentType);
+      });
   if (!options_.ui_dir.empty()) {
     HG_RETURN_IF_ERROR(server_->MountStatic("/ui/", options_.ui_dir));
   }

@@ -18,17 +18,6 @@
 namespace hg::model {
 namespace {
 
-constexpr size_t kMaxDescription = 4096;
-constexpr size_t kMaxCommand = 64 * 1024;
-constexpr size_t kMaxUrl = 8192;
-constexpr size_t kMaxHttpBody = 256 * 1024;
-constexpr size_t kMaxMapEntries = 64;
-constexpr size_t kMaxLabelKey = 128;
-constexpr size_t kMaxLabelValue = 256;
-constexpr size_t kMaxHeaderValue = 8192;
-constexpr size_t kMaxEnvValue = 32 * 1024;
-constexpr size_t kMaxCwd = 4096;
-constexpr size_t kMaxUserName = 32;
 constexpr std::array<std::string_view, 7> kMethods = {"GET",   "HEAD",   "POST",   "PUT",
                                                       "PATCH", "DELETE", "OPTIONS"};
 
@@ -46,8 +35,8 @@ bool HasControl(std::string_view s) {
 bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
 std::optional<std::string> LabelKeyProblem(std::string_view key) {
-  if (key.empty() || key.size() > kMaxLabelKey) {
-    return absl::StrCat("key must be 1 to ", kMaxLabelKey, " characters");
+  if (key.empty() || key.size() > JobLimits::kMaxLabelKey) {
+    return absl::StrCat("key must be 1 to ", JobLimits::kMaxLabelKey, " characters");
   }
   for (char c : key) {
     if (!IsAlnum(c) && c != '.' && c != '_' && c != '-' && c != '/') {
@@ -66,7 +55,8 @@ bool IsHeaderNameChar(char c) {
 }
 
 std::optional<std::string> UrlProblem(std::string_view url) {
-  if (url.size() > kMaxUrl) return absl::StrCat("must be at most ", kMaxUrl, " characters");
+  if (url.size() > JobLimits::kMaxUrl)
+    return absl::StrCat("must be at most ", JobLimits::kMaxUrl, " characters");
   if (std::any_of(url.begin(), url.end(),
                   [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
     return "must not contain spaces or control characters";
@@ -111,7 +101,7 @@ std::optional<std::string> UrlProblem(std::string_view url) {
 }
 
 std::optional<std::string> ZoneProblem(std::string_view zone) {
-  if (zone.empty() || zone.size() > 64 || zone.front() == '/' ||
+  if (zone.empty() || zone.size() > JobLimits::kMaxTimezone || zone.front() == '/' ||
       zone.find("..") != std::string_view::npos || zone == "localtime" || zone == "Local" ||
       !std::all_of(zone.begin(), zone.end(), [](char c) {
         return IsAlnum(c) || c == '_' || c == '+' || c == '-' || c == '/';
@@ -152,8 +142,8 @@ class Errors {
 
 void CheckStringMap(const std::map<std::string, std::string>& map, const std::string& path,
                     Errors& errors) {
-  if (map.size() > kMaxMapEntries) {
-    errors.Add(path, absl::StrCat("at most ", kMaxMapEntries, " entries"));
+  if (map.size() > JobLimits::kMaxMapEntries) {
+    errors.Add(path, absl::StrCat("at most ", JobLimits::kMaxMapEntries, " entries"));
   }
 }
 
@@ -163,8 +153,8 @@ void CheckLabels(const std::map<std::string, std::string>& labels, const std::st
   for (const auto& [key, value] : labels) {
     const std::string field = absl::StrCat(path, ".", key);
     if (auto problem = LabelKeyProblem(key)) errors.Add(field, *problem);
-    if (value.size() > kMaxLabelValue || HasControl(value)) {
-      errors.Add(field, absl::StrCat("value must be at most ", kMaxLabelValue,
+    if (value.size() > JobLimits::kMaxLabelValue || HasControl(value)) {
+      errors.Add(field, absl::StrCat("value must be at most ", JobLimits::kMaxLabelValue,
                                      " characters without control characters"));
     }
   }
@@ -172,7 +162,8 @@ void CheckLabels(const std::map<std::string, std::string>& labels, const std::st
 
 // POSIX portable user names (plus '.', which Debian's adduser allows).
 bool IsUserName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxUserName || name.front() == '-' || name.front() == '.') {
+  if (name.empty() || name.size() > JobLimits::kMaxUserName || name.front() == '-' ||
+      name.front() == '.') {
     return false;
   }
   return std::all_of(name.begin(), name.end(),
@@ -181,8 +172,9 @@ bool IsUserName(std::string_view name) {
 
 void Validate(const Job& job, Errors& errors) {
   if (job.name.empty()) errors.Add("name", "is required");
-  if (job.description.size() > kMaxDescription) {
-    errors.Add("description", absl::StrCat("must be at most ", kMaxDescription, " characters"));
+  if (job.description.size() > JobLimits::kMaxDescription) {
+    errors.Add("description",
+               absl::StrCat("must be at most ", JobLimits::kMaxDescription, " characters"));
   }
 
   absl::TimeZone zone = absl::UTCTimeZone();
@@ -215,7 +207,7 @@ void Validate(const Job& job, Errors& errors) {
     if (!ex.run_as.empty() && !IsUserName(ex.run_as)) {
       errors.Add("executor.run_as",
                  absl::StrCat("must be a user name: letters, digits, '_', '-', '.', at most ",
-                              kMaxUserName, " characters"));
+                              JobLimits::kMaxUserName, " characters"));
     }
     for (const ShellLimits::Bounds& b : ShellLimits::kFields) {
       const std::optional<int64_t>& v = ex.limits.*b.member;
@@ -236,8 +228,9 @@ void Validate(const Job& job, Errors& errors) {
     if (!ex.limits.empty()) only_for("limits", ExecutorType::kShell);
     if (ex.url.empty()) errors.Add("executor.url", "is required for executor_type \"http\"");
   }
-  if (ex.command.size() > kMaxCommand) {
-    errors.Add("executor.command", absl::StrCat("must be at most ", kMaxCommand, " bytes"));
+  if (ex.command.size() > JobLimits::kMaxCommand) {
+    errors.Add("executor.command",
+               absl::StrCat("must be at most ", JobLimits::kMaxCommand, " bytes"));
   } else if (HasNul(ex.command)) {
     errors.Add("executor.command", "must not contain NUL bytes");
   }
@@ -249,12 +242,14 @@ void Validate(const Job& job, Errors& errors) {
     if (!good_key) {
       errors.Add(absl::StrCat("executor.env.", key),
                  "variable names must match [A-Za-z_][A-Za-z0-9_]*");
-    } else if (value.size() > kMaxEnvValue || HasNul(value)) {
-      errors.Add(absl::StrCat("executor.env.", key),
-                 absl::StrCat("value must be at most ", kMaxEnvValue, " bytes without NUL"));
+    } else if (value.size() > JobLimits::kMaxEnvValue || HasNul(value)) {
+      errors.Add(
+          absl::StrCat("executor.env.", key),
+          absl::StrCat("value must be at most ", JobLimits::kMaxEnvValue, " bytes without NUL"));
     }
   }
-  if (!ex.cwd.empty() && (ex.cwd.front() != '/' || HasNul(ex.cwd) || ex.cwd.size() > kMaxCwd)) {
+  if (!ex.cwd.empty() &&
+      (ex.cwd.front() != '/' || HasNul(ex.cwd) || ex.cwd.size() > JobLimits::kMaxCwd)) {
     errors.Add("executor.cwd", "must be an absolute path");
   }
   if (!ex.url.empty()) {
@@ -271,10 +266,10 @@ void Validate(const Job& job, Errors& errors) {
     const std::string field = absl::StrCat("executor.headers.", name);
     if (name.empty() || !std::all_of(name.begin(), name.end(), IsHeaderNameChar)) {
       errors.Add(field, "is not a valid HTTP header name");
-    } else if (value.size() > kMaxHeaderValue ||
+    } else if (value.size() > JobLimits::kMaxHeaderValue ||
                std::any_of(value.begin(), value.end(),
                            [](char c) { return c == '\r' || c == '\n' || c == '\0'; })) {
-      errors.Add(field, absl::StrCat("value must be at most ", kMaxHeaderValue,
+      errors.Add(field, absl::StrCat("value must be at most ", JobLimits::kMaxHeaderValue,
                                      " bytes without CR, LF or NUL"));
     }
   }
@@ -299,8 +294,9 @@ void Validate(const Job& job, Errors& errors) {
                  absl::StrCat("\"", name, "\" is not a header of executor.headers"));
     }
   }
-  if (ex.body.size() > kMaxHttpBody) {
-    errors.Add("executor.body", absl::StrCat("must be at most ", kMaxHttpBody, " bytes"));
+  if (ex.body.size() > JobLimits::kMaxHttpBody) {
+    errors.Add("executor.body",
+               absl::StrCat("must be at most ", JobLimits::kMaxHttpBody, " bytes"));
   }
   for (size_t i = 0; i < ex.expected_status.size(); ++i) {
     if (ex.expected_status[i] < 100 || ex.expected_status[i] > 599) {

@@ -42,6 +42,24 @@
 
 namespace hg::model {
 
+// Size limits of a job's fields (bytes unless said otherwise), checked by the decoder and
+// ValidateJob; GET /openapi.json publishes them (api/openapi.h) so clients read, not copy, them.
+// The name's limit is JobName::kMaxLength (characters); retries and history_limit are below.
+struct JobLimits {
+  static constexpr size_t kMaxDescription = 4096;
+  static constexpr size_t kMaxCommand = 64 * 1024;
+  static constexpr size_t kMaxUrl = 8192;
+  static constexpr size_t kMaxHttpBody = 256 * 1024;
+  static constexpr size_t kMaxMapEntries = 64;  // env, headers, labels, selector
+  static constexpr size_t kMaxLabelKey = 128;
+  static constexpr size_t kMaxLabelValue = 256;
+  static constexpr size_t kMaxHeaderValue = 8192;
+  static constexpr size_t kMaxEnvValue = 32 * 1024;
+  static constexpr size_t kMaxCwd = 4096;
+  static constexpr size_t kMaxUserName = 32;  // run_as
+  static constexpr size_t kMaxTimezone = 64;
+};
+
 enum class ExecutorType { kShell, kHttp };
 std::string_view ToString(ExecutorType type);
 

@@ -4,8 +4,8 @@
 
 #include <httplib.h>
 
+#include "api/node_routes.h"
 #include "api/server.h"
-#include "api/stats_routes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runs/entries.h"

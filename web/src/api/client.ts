@@ -17,6 +17,7 @@ import type {
   JobSpec,
   JobsPage,
   Ledger,
+  Limits,
   TokenInfo,
   TokenRequest,
 } from './types';
@@ -52,6 +53,13 @@ export class ApiError extends Error {
   fieldMessage(field: string): string | undefined {
     return this.fields.find((f) => f.field === field)?.message;
   }
+}
+
+/** The parts of `GET /openapi.json` the UI reads. */
+export interface OpenApiDocument {
+  openapi: string;
+  'x-hourglass-limits': Limits;
+  [key: string]: unknown;
 }
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -292,6 +300,11 @@ export class HourglassClient {
     const entries = (await res.json()) as AuditPage['entries'];
     const next = res.headers.get('X-Next-Cursor');
     return { entries: Array.isArray(entries) ? entries : [], nextCursor: next ? next : null };
+  }
+
+  /** `GET /openapi.json`: the API's OpenAPI document with the server's limits. */
+  openApi(): Promise<OpenApiDocument> {
+    return this.json<OpenApiDocument>('GET', '/openapi.json');
   }
 }
 

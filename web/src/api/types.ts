@@ -1,5 +1,8 @@
 // JSON shapes of the Hourglass HTTP API (see docs/design/ui.md and ../shared/V1-API.md).
 // Fields the server may omit are optional; the UI never assumes more than the contract promises.
+// Checked at compile time against the types generated from the server's OpenAPI document
+// (schema.d.ts, see schemaCheck.ts); newer shapes are taken from it directly.
+import type { components } from './schema';
 
 export type ExecutorType = 'shell' | 'http';
 export type ConcurrencyPolicy = 'Allow' | 'Forbid' | 'Replace';
@@ -218,14 +221,7 @@ export interface JobsPage {
 }
 
 /** GET /jobs/{name}/ledger outcomes (docs/design/api.md "Schedule ledger"). */
-export type LedgerOutcome =
-  | ExecutionStatus
-  | 'no_worker'
-  | 'paused'
-  | 'pruned'
-  | 'no_record'
-  | 'pending'
-  | 'unaccounted';
+export type LedgerOutcome = components['schemas']['LedgerOutcome'];
 
 export interface LedgerEntry {
   instant: string;
@@ -349,3 +345,6 @@ export interface Stats {
   /** The nodes whose counts are missing for part of the window (why `complete` is false). */
   incomplete_nodes: string[];
 }
+
+/** `x-hourglass-limits` of `GET /openapi.json`: the limits the server validates with. */
+export type Limits = components['schemas']['Limits'];
