@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/fixtures/etcd_fixture.h"
 #include "tests/telemetry/app_harness.h"
 
 namespace hg::telemetry::testing {
@@ -150,6 +151,87 @@ TEST_F(AppStatsTest, DevStatsTotalsEqualTheMetricsDeltas) {
   EXPECT_EQ(body["workers"]["count"], 1);
   EXPECT_EQ(body["workers"]["capacity"], 7);
   EXPECT_EQ(body["per_minute"].size(), 15u);
+}
+
+// A master and a worker on etcd: each publishes its own counts (the worker's runs, the leader's
+// missed instants and no-worker failures); /stats merges both and equals the sum of both
+// /metrics.
+TEST_F(AppStatsTest, MasterAndWorkerOnEtcdStatsEqualBothMetrics) {
+  auto etcd = hg::testing::EtcdCluster::Start();
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  const std::string endpoints = (*etcd)->ClientUrls();
+  http_ = FreePort();
+  const int grpc = FreePort();
+  const int metrics = FreePort();
+  auto master = ChildProcess::Start({HourglassBinary(), "master", "--etcd", endpoints, "--http",
+                                     "127.0.0.1:" + std::to_string(http_), "--election-ttl", "2s",
+                                     "--log-format", "json", "--id", "m1"},
+                                    dir_ + "/master.log");
+  ASSERT_TRUE(master.ok()) << master.status();
+  auto worker = ChildProcess::Start({HourglassBinary(),
+                                     "worker",
+                                     "--etcd",
+                                     endpoints,
+                                     "--grpc",
+                                     "127.0.0.1:" + std::to_string(grpc),
+                                     "--metrics",
+                                     "127.0.0.1:" + std::to_string(metrics),
+                                     "--session-ttl",
+                                     "2s",
+                                     "--log-format",
+                                     "json",
+                                     "--data",
+                                     dir_ + "/worker-data",
+                                     "--allow-root",
+                                     "true",
+                                     "--id",
+                                     "w1",
+                                     "--capacity",
+                                     "5"},
+                                    dir_ + "/worker.log");
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  auto both = [&] {
+    auto m = HttpGet(http_, "/metrics");
+    auto w = HttpGet(metrics, "/metrics");
+    auto sum = FromMetrics(m ? m->body : "");
+    for (auto& [k, v] : FromMetrics(w ? w->body : "")) sum[k] += v;
+    return sum;
+  };
+  ASSERT_TRUE(Eventually([&] { return Stats()["workers"]["count"] == 1; }))
+      << (*master)->LogTail() << (*worker)->LogTail();
+  ASSERT_EQ(PostJob(http_, R"({"name":"ok","cron_expr":"* * * * * *","executor_type":"shell",)"
+                           R"("executor":{"command":"true"}})"),
+            201);
+  ASSERT_EQ(PostJob(http_, R"({"name":"bad","cron_expr":"* * * * * *","executor_type":"shell",)"
+                           R"("executor":{"command":"exit 3"}})"),
+            201);
+  ASSERT_TRUE(Eventually([&] { return both()["succeeded"] >= 2 && both()["failed"] >= 2; }))
+      << (*worker)->LogTail();
+  httplib::Client client("127.0.0.1", http_);
+  for (const char* job : {"ok", "bad"}) {
+    auto r = client.Post(std::string("/jobs/") + job + "/pause", "", "application/json");
+    ASSERT_TRUE(r && r->status == 200) << job;
+  }
+  std::map<std::string, double> m, s;
+  Json body;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const auto before = both();
+        body = Stats();
+        m = both();
+        if (body.is_null() || before != m) return false;
+        s = FromStats(body);
+        m.erase("lag_count");
+        s.erase("lag_count");
+        return m == s;
+      },
+      absl::Seconds(30)))
+      << "stats " << body.dump();
+  EXPECT_GE(s["succeeded"], 2);
+  EXPECT_EQ(body["complete"], true) << body.dump();
+  EXPECT_EQ(body["workers"], Json::parse(R"({"count":1,"in_flight":0,"capacity":5})"));
+  EXPECT_EQ((*master)->Stop(), 0) << (*master)->LogTail();
+  EXPECT_EQ((*worker)->Stop(), 0) << (*worker)->LogTail();
 }
 
 }  // namespace
