@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -17,6 +18,7 @@ namespace hg::telemetry::testing {
 namespace {
 
 using Json = nlohmann::json;
+using Counts = std::map<std::string, double>;
 
 // The sum of every sample of `metric` whose labels contain every one of `labels`
 // (`status="success"`).
@@ -84,6 +86,43 @@ class AppStatsTest : public ::testing::Test {
     return body.empty() ? Json() : Json::parse(body);
   }
 
+  // Creates a succeeding and a failing every-second job, waits until `counts` (what /metrics
+  // says, less a baseline) has `n` of each, then pauses both.
+  void RunOkAndBad(const std::function<Counts()>& counts, int n) {
+    ASSERT_EQ(PostJob(http_, R"({"name":"ok","cron_expr":"* * * * * *","executor_type":"shell",)"
+                             R"("executor":{"command":"true"}})"),
+              201);
+    ASSERT_EQ(PostJob(http_, R"({"name":"bad","cron_expr":"* * * * * *","executor_type":"shell",)"
+                             R"("executor":{"command":"exit 3"}})"),
+              201);
+    ASSERT_TRUE(Eventually([&] {
+      Counts c = counts();
+      return c["succeeded"] >= n && c["failed"] >= n;
+    }));
+    httplib::Client client("127.0.0.1", http_);
+    for (const char* job : {"ok", "bad"}) {
+      auto r = client.Post(std::string("/jobs/") + job + "/pause", "", "application/json");
+      ASSERT_TRUE(r && r->status == 200) << job;
+    }
+  }
+  // True once the last runs ended and the next publish happened: /stats (less `stats0`) says
+  // what `counts` says. `body` and `stats` get the last /stats read.
+  bool StatsSettleOn(const std::function<Counts()>& counts, const Counts& stats0, Json* body,
+                     Counts* stats) {
+    return Eventually(
+        [&] {
+          const Counts before = counts();
+          *body = Stats();
+          Counts m = counts();
+          if (body->is_null() || before != m) return false;
+          *stats = Minus(FromStats(*body), stats0);
+          m.erase("lag_count");
+          stats->erase("lag_count");
+          return m == *stats;
+        },
+        absl::Seconds(30));
+  }
+
   std::string dir_;
   int http_ = 0;
   std::unique_ptr<ChildProcess> dev_;
@@ -101,38 +140,12 @@ TEST_F(AppStatsTest, DevStatsTotalsEqualTheMetricsDeltas) {
   const auto metrics0 = FromMetrics(Text("/metrics"));
   const auto stats0 = FromStats(Stats());
 
-  ASSERT_EQ(PostJob(http_, R"({"name":"ok","cron_expr":"* * * * * *","executor_type":"shell",)"
-                           R"("executor":{"command":"true"}})"),
-            201);
-  ASSERT_EQ(PostJob(http_, R"({"name":"bad","cron_expr":"* * * * * *","executor_type":"shell",)"
-                           R"("executor":{"command":"exit 3"}})"),
-            201);
-  ASSERT_TRUE(Eventually([&] {
-    auto m = Minus(FromMetrics(Text("/metrics")), metrics0);
-    return m["succeeded"] >= 3 && m["failed"] >= 3;
-  })) << dev_->LogTail();
-  httplib::Client client("127.0.0.1", http_);
-  for (const char* job : {"ok", "bad"}) {
-    auto r = client.Post(std::string("/jobs/") + job + "/pause", "", "application/json");
-    ASSERT_TRUE(r && r->status == 200) << job;
-  }
-
-  // Once the last runs ended and the next publish happened, /stats says what /metrics says.
-  std::map<std::string, double> m, s;
+  auto counts = [&] { return Minus(FromMetrics(Text("/metrics")), metrics0); };
+  RunOkAndBad(counts, 3);
+  ASSERT_FALSE(HasFatalFailure()) << dev_->LogTail();
+  Counts s;
   Json body;
-  const bool equal = Eventually(
-      [&] {
-        const std::string before = Text("/metrics");
-        body = Stats();
-        const std::string after = Text("/metrics");
-        if (body.is_null() || FromMetrics(before) != FromMetrics(after)) return false;
-        m = Minus(FromMetrics(after), metrics0);
-        s = Minus(FromStats(body), stats0);
-        m.erase("lag_count");
-        s.erase("lag_count");
-        return m == s;
-      },
-      absl::Seconds(30));
+  const bool equal = StatsSettleOn(counts, stats0, &body, &s);
   EXPECT_TRUE(equal) << "stats " << body.dump() << "\nmetrics " << Text("/metrics");
   EXPECT_GE(s["succeeded"], 3);
   EXPECT_GE(s["failed"], 3);
@@ -199,34 +212,14 @@ TEST_F(AppStatsTest, MasterAndWorkerOnEtcdStatsEqualBothMetrics) {
   };
   ASSERT_TRUE(Eventually([&] { return Stats()["workers"]["count"] == 1; }))
       << (*master)->LogTail() << (*worker)->LogTail();
-  ASSERT_EQ(PostJob(http_, R"({"name":"ok","cron_expr":"* * * * * *","executor_type":"shell",)"
-                           R"("executor":{"command":"true"}})"),
-            201);
-  ASSERT_EQ(PostJob(http_, R"({"name":"bad","cron_expr":"* * * * * *","executor_type":"shell",)"
-                           R"("executor":{"command":"exit 3"}})"),
-            201);
-  ASSERT_TRUE(Eventually([&] { return both()["succeeded"] >= 2 && both()["failed"] >= 2; }))
-      << (*worker)->LogTail();
-  httplib::Client client("127.0.0.1", http_);
-  for (const char* job : {"ok", "bad"}) {
-    auto r = client.Post(std::string("/jobs/") + job + "/pause", "", "application/json");
-    ASSERT_TRUE(r && r->status == 200) << job;
-  }
-  std::map<std::string, double> m, s;
+  const Counts metrics0 = both();
+  const Counts stats0 = FromStats(Stats());
+  auto counts = [&] { return Minus(both(), metrics0); };
+  RunOkAndBad(counts, 2);
+  ASSERT_FALSE(HasFatalFailure()) << (*worker)->LogTail();
+  Counts s;
   Json body;
-  EXPECT_TRUE(Eventually(
-      [&] {
-        const auto before = both();
-        body = Stats();
-        m = both();
-        if (body.is_null() || before != m) return false;
-        s = FromStats(body);
-        m.erase("lag_count");
-        s.erase("lag_count");
-        return m == s;
-      },
-      absl::Seconds(30)))
-      << "stats " << body.dump();
+  EXPECT_TRUE(StatsSettleOn(counts, stats0, &body, &s)) << "stats " << body.dump();
   EXPECT_GE(s["succeeded"], 2);
   EXPECT_EQ(body["complete"], true) << body.dump();
   EXPECT_EQ(body["workers"], Json::parse(R"({"count":1,"in_flight":0,"capacity":5})"));
