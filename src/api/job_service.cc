@@ -7,6 +7,7 @@
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/history_reads.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "common/strings.h"
@@ -50,6 +51,26 @@ std::optional<Execution> ReadExecution(const store::KeyValue& kv) {
   return *std::move(e);
 }
 
+// The records at `keys` (nullopt: absent or unreadable), one read transaction per chunk.
+absl::StatusOr<std::vector<std::optional<Execution>>> ReadRecords(
+    store::Kv& kv, const std::vector<std::string>& keys) {
+  std::vector<std::optional<Execution>> out(keys.size());
+  for (size_t begin = 0; begin < keys.size(); begin += kOpsPerTxn) {
+    const size_t end = std::min(keys.size(), begin + kOpsPerTxn);
+    store::TxnRequest read;
+    for (size_t i = begin; i < end; ++i) {
+      read.success.emplace_back(std::in_place_type<store::RangeRequest>,
+                                store::RangeRequest::Key(keys[i]));
+    }
+    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv.Txn(read));
+    for (size_t i = begin; i < end && i - begin < resp.responses.size(); ++i) {
+      const auto* r = std::get_if<store::RangeResponse>(&resp.responses[i - begin]);
+      if (r != nullptr && !r->kvs.empty()) out[i] = ReadExecution(r->kvs.front());
+    }
+  }
+  return out;
+}
+
 absl::Time TruncateToMillis(absl::Time t) { return absl::FromUnixMillis(absl::ToUnixMillis(t)); }
 
 absl::Status JobNotFound(const JobName& name) {
@@ -58,16 +79,6 @@ absl::Status JobNotFound(const JobName& name) {
 
 absl::Status Conflict(std::string_view what) {
   return absl::AbortedError(absl::StrCat(Av(what), ": too many concurrent updates, try again"));
-}
-
-store::RangeRequest NewestFirst(const std::string& prefix, std::string range_end, int64_t limit) {
-  store::RangeRequest r;
-  r.key = prefix;
-  r.range_end = std::move(range_end);
-  r.limit = limit;
-  r.sort_order = store::SortOrder::kDescend;
-  r.sort_target = store::SortTarget::kKey;
-  return r;
 }
 
 // The last segment of `key` after `prefix`.
@@ -138,19 +149,13 @@ absl::StatusOr<std::vector<model::JobStatus>> JobService::StatusOf(const std::ve
     auto schedule = jobs[i].Schedule();
     if (schedule.ok()) out[i].next_run = schedule->Next(now);
   }
-  for (size_t begin = 0; begin < jobs.size(); begin += kOpsPerTxn) {
-    const size_t end = std::min(jobs.size(), begin + kOpsPerTxn);
-    store::TxnRequest txn;
-    for (size_t i = begin; i < end; ++i) {
-      const std::string prefix = keys_.ExecPrefix(jobs[i].name);
-      txn.success.push_back(NewestFirst(prefix, store::PrefixEnd(prefix), 1));
-    }
-    HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv_.Txn(txn));
-    for (size_t i = begin; i < end && i - begin < resp.responses.size(); ++i) {
-      const auto* range = std::get_if<store::RangeResponse>(&resp.responses[i - begin]);
-      if (range == nullptr || range->kvs.empty()) continue;
-      if (auto e = ReadExecution(range->kvs.front())) out[i].last_execution = *std::move(e);
-    }
+  std::vector<JobName> names;
+  names.reserve(jobs.size());
+  for (const Job& job : jobs) names.push_back(job.name);
+  HG_ASSIGN_OR_RETURN(auto newest, ReadNewestRecordOfEach(kv_, keys_, names, now, kOpsPerTxn));
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (!newest[i]) continue;
+    if (auto e = ReadExecution(*newest[i])) out[i].last_execution = *std::move(e);
   }
   return out;
 }
@@ -338,6 +343,7 @@ absl::Status JobService::Delete(const JobName& name, DeleteOptions options) {
   txn.success.push_back(store::DeleteRequest::Key(keys_.Cursor(name)));
   if (options.purge) {
     txn.success.push_back(store::DeleteRequest::Prefix(keys_.ExecPrefix(name)));
+    txn.success.push_back(store::DeleteRequest::Prefix(keys_.StatusIndexOf(name)));
     txn.success.push_back(store::DeleteRequest::Prefix(keys_.PendingJobPrefix(name)));
     txn.success.push_back(store::DeleteRequest::Prefix(keys_.InflightJobPrefix(name)));
   }
@@ -390,32 +396,37 @@ absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const Histo
 
   HistoryPage page;
   const int64_t size = query.page_size;
+  const absl::Time now = clock_.Now();
   int64_t skip = query.cursor.empty() ? int64_t{query.page - 1} * size : 0;
   if (!query.status) {
     if (skip > 0) {
       // Skip whole pages by key only: the page starts below the last skipped key.
-      store::RangeRequest keys = NewestFirst(prefix, upper, skip);
-      keys.keys_only = true;
-      HG_ASSIGN_OR_RETURN(store::RangeResponse skipped, kv_.Range(keys));
+      HG_ASSIGN_OR_RETURN(RecordRun skipped,
+                          ReadNewestRecords(kv_, prefix, upper, now, skip, true));
       if (static_cast<int64_t>(skipped.kvs.size()) < skip) return page;
       upper = skipped.kvs.back().key;
     }
-    HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv_.Range(NewestFirst(prefix, upper, size)));
-    for (const auto& kv : resp.kvs) {
+    HG_ASSIGN_OR_RETURN(RecordRun run, ReadNewestRecords(kv_, prefix, upper, now, size));
+    for (const auto& kv : run.kvs) {
       if (auto e = ReadExecution(kv)) page.executions.push_back(*std::move(e));
     }
-    if (resp.more && !resp.kvs.empty()) page.next_cursor = SuffixOf(resp.kvs.back().key, prefix);
+    if (run.more && !run.kvs.empty()) page.next_cursor = SuffixOf(run.kvs.back().key, prefix);
     return page;
   }
-  // A status filter needs the values: scan newest first in chunks until the page is full.
+  if (!model::IsFinal(*query.status)) {
+    return UnfinishedHistory(name, *query.status, upper, skip, size);
+  }
+  HG_ASSIGN_OR_RETURN(bool indexed, StatusIndexReady());
+  if (indexed) return IndexedHistory(name, *query.status, query.cursor, skip, size);
+  // A store whose status index is still being built (HistoryRetention::BackfillStatusIndex):
+  // scan newest first in chunks until the page is full.
   std::string last_key;
   bool exhausted = false;
   while (static_cast<int64_t>(page.executions.size()) < size) {
-    HG_ASSIGN_OR_RETURN(store::RangeResponse resp,
-                        kv_.Range(NewestFirst(prefix, upper, kScanChunk)));
+    HG_ASSIGN_OR_RETURN(RecordRun run, ReadNewestRecords(kv_, prefix, upper, now, kScanChunk));
     size_t i = 0;
-    for (; i < resp.kvs.size() && static_cast<int64_t>(page.executions.size()) < size; ++i) {
-      const auto& kv = resp.kvs[i];
+    for (; i < run.kvs.size() && static_cast<int64_t>(page.executions.size()) < size; ++i) {
+      const auto& kv = run.kvs[i];
       upper = kv.key;
       auto e = model::ParseExecution(kv.value);
       if (!e.ok() || e->status != *query.status) continue;
@@ -426,12 +437,90 @@ absl::StatusOr<HistoryPage> JobService::History(const JobName& name, const Histo
       last_key = kv.key;
       page.executions.push_back(*std::move(e));
     }
-    if (i == resp.kvs.size() && !resp.more) {
+    if (i == run.kvs.size() && !run.more) {
       exhausted = true;
       break;
     }
   }
   if (!exhausted && !last_key.empty()) page.next_cursor = SuffixOf(last_key, prefix);
+  return page;
+}
+
+absl::StatusOr<bool> JobService::StatusIndexReady() {
+  if (status_index_ready_.load(std::memory_order_acquire)) return true;
+  HG_ASSIGN_OR_RETURN(auto mark, store::Get(kv_, keys_.StatusIndexReady()));
+  if (mark) status_index_ready_.store(true, std::memory_order_release);
+  return mark.has_value();
+}
+
+absl::StatusOr<HistoryPage> JobService::IndexedHistory(const JobName& name, ExecutionStatus status,
+                                                       const std::string& cursor, int64_t skip,
+                                                       int64_t size) {
+  // The index entries newest first, then their records in one read per chunk; an entry whose
+  // record has moved on (a late result merged into a final record) or is gone is passed over.
+  const std::string index = keys_.StatusIndexPrefix(name, status);
+  std::string upper = cursor.empty() ? store::PrefixEnd(index) : index + cursor;
+  const absl::Time now = clock_.Now();
+  HistoryPage page;
+  while (true) {
+    const int64_t need = skip + size - static_cast<int64_t>(page.executions.size());
+    HG_ASSIGN_OR_RETURN(RecordRun run,
+                        ReadNewestRecords(kv_, index, upper, now, need, /*keys_only=*/true));
+    std::vector<std::string> record_keys;
+    for (const auto& entry : run.kvs) {
+      record_keys.push_back(keys_.ExecPrefix(name) + SuffixOf(entry.key, index));
+    }
+    HG_ASSIGN_OR_RETURN(auto records, ReadRecords(kv_, record_keys));
+    std::string last_suffix;
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (!records[i] || records[i]->status != status) continue;
+      if (skip > 0) {
+        --skip;
+        continue;
+      }
+      last_suffix = SuffixOf(run.kvs[i].key, index);
+      page.executions.push_back(*std::move(records[i]));
+    }
+    if (static_cast<int64_t>(page.executions.size()) >= size) {
+      if (run.more) page.next_cursor = last_suffix;
+      return page;
+    }
+    if (!run.more || run.kvs.empty()) return page;
+    upper = run.kvs.back().key;
+  }
+}
+
+absl::StatusOr<HistoryPage> JobService::UnfinishedHistory(const JobName& name,
+                                                          ExecutionStatus status,
+                                                          const std::string& upper, int64_t skip,
+                                                          int64_t size) {
+  // `scheduled` and `running` records are exactly those with pending/ or inflight/ entries (a
+  // claimed run stays `scheduled` until marked running): few, however long the history.
+  HG_ASSIGN_OR_RETURN(Unfinished unfinished, UnfinishedOf(name));
+  std::vector<std::string> keys;
+  for (const auto* entries : {&unfinished.pending, &unfinished.inflight}) {
+    for (const store::KeyValue& kv : *entries) {
+      auto id = keys_.IdFromKey(
+          kv.key, entries == &unfinished.pending ? keys_.PendingPrefix() : keys_.InflightPrefix());
+      if (id && keys_.Exec(*id) < upper) keys.push_back(keys_.Exec(*id));
+    }
+  }
+  std::sort(keys.begin(), keys.end(), std::greater<>());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  HG_ASSIGN_OR_RETURN(auto records, ReadRecords(kv_, keys));
+  HistoryPage page;
+  for (auto& e : records) {
+    if (!e || e->status != status) continue;
+    if (skip > 0) {
+      --skip;
+      continue;
+    }
+    if (static_cast<int64_t>(page.executions.size()) == size) {
+      page.next_cursor = std::string(page.executions.back().id.suffix());
+      return page;
+    }
+    page.executions.push_back(*std::move(e));
+  }
   return page;
 }
 
@@ -462,38 +551,21 @@ absl::StatusOr<Ledger> JobService::GetLedger(const JobName& name, const LedgerQu
     in.instants.push_back(*t);
   }
 
-  // Cursor, oldest retained record, first record after the window: one read transaction.
+  // Cursor, whether records older than the window exist, the first record after the window —
+  // each found in time windows, never by a range over the whole history (api/history_reads.h).
   const std::string prefix = keys_.ExecPrefix(name);
-  auto key_at = [&](int64_t ms) {
-    return absl::StrCat(prefix, absl::StrFormat("%0*d", model::ExecutionId::kMillisDigits,
-                                                std::max<int64_t>(0, ms)));
-  };
-  store::RangeRequest oldest = store::RangeRequest::Prefix(prefix);
-  oldest.limit = 1;
-  oldest.sort_order = store::SortOrder::kAscend;
-  oldest.sort_target = store::SortTarget::kKey;
-  oldest.keys_only = true;
-  store::RangeRequest next;
-  next.key = key_at(absl::ToUnixMillis(to) + 1);
-  next.range_end = store::PrefixEnd(prefix);
-  next.limit = 1;
-  next.sort_order = store::SortOrder::kAscend;
-  next.sort_target = store::SortTarget::kKey;
-  store::TxnRequest txn;
-  txn.success = {store::RangeRequest::Key(keys_.Cursor(name)), oldest, next};
-  HG_ASSIGN_OR_RETURN(store::TxnResponse meta, kv_.Txn(txn));
-  auto range_at = [&](size_t i) -> const store::RangeResponse* {
-    return i < meta.responses.size() ? std::get_if<store::RangeResponse>(&meta.responses[i])
-                                     : nullptr;
-  };
-  if (const auto* r = range_at(0); r != nullptr && !r->kvs.empty()) {
-    if (auto t = model::ParseRfc3339(r->kvs.front().value); t.ok()) in.cursor = *t;
+  auto key_at = [&](int64_t ms) { return keys_.ExecAt(name, ms); };
+  HG_ASSIGN_OR_RETURN(auto cursor_kv, store::Get(kv_, keys_.Cursor(name)));
+  if (cursor_kv) {
+    if (auto t = model::ParseRfc3339(cursor_kv->value); t.ok()) in.cursor = *t;
   }
-  if (const auto* r = range_at(1); r != nullptr && !r->kvs.empty()) {
-    if (auto id = keys_.ExecFromKey(r->kvs.front().key)) in.oldest_record = id->scheduled();
-  }
-  if (const auto* r = range_at(2); r != nullptr && !r->kvs.empty()) {
-    if (auto e = model::ParseExecution(r->kvs.front().value); e.ok()) in.next_record = *e;
+  HG_ASSIGN_OR_RETURN(RecordRun before,
+                      ReadNewestRecords(kv_, prefix, key_at(absl::ToUnixMillis(from)), now, 1,
+                                        /*keys_only=*/true));
+  HG_ASSIGN_OR_RETURN(auto next_kv,
+                      ReadOldestRecordFrom(kv_, prefix, key_at(absl::ToUnixMillis(to) + 1), now));
+  if (next_kv) {
+    if (auto e = model::ParseExecution(next_kv->value); e.ok()) in.next_record = *e;
   }
 
   // The records of the window, in chunks (retention bounds them by history_limit).
@@ -512,6 +584,16 @@ absl::StatusOr<Ledger> JobService::GetLedger(const JobName& name, const LedgerQu
     }
     if (!resp.more || resp.kvs.empty()) break;
     lower = resp.kvs.back().key + '\0';  // strictly after the last key read
+  }
+  // The oldest retained record matters only when it is not older than the window (instants
+  // before it were pruned); then it is the window's first record or the one after it.
+  in.history_before_window = !before.kvs.empty();
+  if (!in.history_before_window) {
+    if (!in.records.empty()) {
+      in.oldest_record = in.records.front().scheduled_time;
+    } else if (in.next_record) {
+      in.oldest_record = in.next_record->scheduled_time;
+    }
   }
   return JoinLedger(in);
 }

@@ -13,6 +13,7 @@
 // state, the random generator, is guarded). `kv` and `clock` must outlive the service.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -197,6 +198,18 @@ class JobService {
                                                              model::ExecutionStatus status,
                                                              model::EndReason reason,
                                                              std::string error);
+  // History pages filtered by status: a final status through the status index, `scheduled` /
+  // `running` through the job's pending/ and inflight/ entries. `skip` records are passed over
+  // first (page offsets); `upper` / `cursor` bound them from above.
+  absl::StatusOr<HistoryPage> IndexedHistory(const model::JobName& name,
+                                             model::ExecutionStatus status,
+                                             const std::string& cursor, int64_t skip, int64_t size);
+  absl::StatusOr<HistoryPage> UnfinishedHistory(const model::JobName& name,
+                                                model::ExecutionStatus status,
+                                                const std::string& upper, int64_t skip,
+                                                int64_t size);
+  // Whether the store's status index is complete (Keys::StatusIndexReady; cached once true).
+  absl::StatusOr<bool> StatusIndexReady();
   model::ExecutionId NewExecutionId(const model::JobName& name, absl::Time scheduled);
   std::string NewJobId();
 
@@ -205,6 +218,7 @@ class JobService {
   Options options_;
   model::Keys keys_;
   runs::GroupCommit commits_;  // execution writes of concurrent requests share transactions
+  std::atomic<bool> status_index_ready_{false};
   absl::Mutex rng_mu_;
   absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
 };

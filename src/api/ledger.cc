@@ -32,6 +32,7 @@ Ledger JoinLedger(const LedgerInputs& in) {
   out.now = in.now;
   out.cursor = in.cursor;
   out.oldest_record = in.oldest_record;
+  out.history_before_window = in.history_before_window;
 
   // Schedule records by their scheduled time (ms, as ids and records carry it).
   std::vector<const model::Execution*> recs;
@@ -93,6 +94,7 @@ model::Json EncodeLedger(const Ledger& ledger) {
   out["now"] = model::FormatRfc3339(ledger.now);
   out["cursor"] = time_or_null(ledger.cursor);
   out["oldest_record"] = time_or_null(ledger.oldest_record);
+  out["history_before_window"] = ledger.history_before_window;
   std::map<std::string, int> counts;
   model::Json instants = model::Json::array();
   for (const LedgerEntry& e : ledger.entries) {

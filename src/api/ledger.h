@@ -45,9 +45,14 @@ struct Ledger {
   absl::Time from;
   absl::Time to;
   absl::Time now;
-  std::optional<absl::Time> cursor;         // cursor/<name>: accounted up to here
-  std::optional<absl::Time> oldest_record;  // scheduled time of the oldest retained record
-  std::vector<LedgerEntry> entries;         // ascending instants
+  std::optional<absl::Time> cursor;  // cursor/<name>: accounted up to here
+  // The scheduled time of the oldest retained record when it is not older than `from`; null
+  // when there is no record or `history_before_window` (records older than the window exist:
+  // no instant of the window was pruned). Finding the exact oldest would cost a read of the
+  // whole history (api/history_reads.h).
+  std::optional<absl::Time> oldest_record;
+  bool history_before_window = false;
+  std::vector<LedgerEntry> entries;  // ascending instants
 };
 
 struct LedgerInputs {
@@ -56,7 +61,8 @@ struct LedgerInputs {
   std::vector<model::Execution> records;        // records scheduled within [from, to]
   std::optional<model::Execution> next_record;  // first record after `to` (missed counting)
   std::optional<absl::Time> cursor;
-  std::optional<absl::Time> oldest_record;
+  std::optional<absl::Time> oldest_record;  // as Ledger's
+  bool history_before_window = false;
   absl::Time from, to, now;
   absl::Duration grace = absl::Seconds(30);
 };

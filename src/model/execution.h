@@ -34,6 +34,10 @@ std::string_view ToString(ExecutionStatus status);
 std::optional<ExecutionStatus> ParseExecutionStatus(std::string_view text);
 // True for every status after which the record no longer changes.
 bool IsFinal(ExecutionStatus status);
+// Every status IsFinal holds for (the status index's prefixes, model/keys.h).
+inline constexpr ExecutionStatus kFinalStatuses[] = {
+    ExecutionStatus::kSuccess, ExecutionStatus::kFailed, ExecutionStatus::kTimeout,
+    ExecutionStatus::kKilled,  ExecutionStatus::kMissed, ExecutionStatus::kSkipped};
 
 // Why an execution ended as it did, where the status alone does not say. Code acts on this
 // (the schedule ledger, the late-result merge), never on the text of `error`.

@@ -1,8 +1,11 @@
 #include "model/keys.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/strings.h"
+#include "model/execution.h"
 
 namespace hg::model {
 namespace {
@@ -98,6 +101,15 @@ std::optional<JobName> Keys::JobFromKey(std::string_view key) const {
 
 std::optional<JobName> Keys::CursorFromKey(std::string_view key) const {
   return NameAfter(key, CursorPrefix());
+}
+
+std::string Keys::StatusIndexPrefix(const JobName& name, ExecutionStatus status) const {
+  return absl::StrCat(StatusIndexOf(name), Av(ToString(status)), "/");
+}
+
+std::string Keys::ExecAt(const JobName& name, int64_t unix_ms) const {
+  return absl::StrCat(ExecPrefix(name), absl::StrFormat("%0*d", ExecutionId::kMillisDigits,
+                                                        std::max<int64_t>(0, unix_ms)));
 }
 
 std::optional<ExecutionId> Keys::ExecFromKey(std::string_view key) const {

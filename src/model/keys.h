@@ -36,6 +36,8 @@
 
 namespace hg::model {
 
+enum class ExecutionStatus;  // model/execution.h
+
 class Keys {
  public:
   static constexpr std::string_view kDefaultPrefix = "/hourglass/";
@@ -67,6 +69,23 @@ class Keys {
   std::string Exec(const ExecutionId& id) const {
     return ExecPrefix(id.job()) + std::string(id.suffix());
   }
+  // The lowest key a record of `name` scheduled at `unix_ms` (clamped to 0) can have: record
+  // keys sort by scheduled time, so ranges by time are key ranges.
+  std::string ExecAt(const JobName& name, int64_t unix_ms) const;
+
+  // The status index: one empty key per final record under its job and status
+  // (status/<name>/<status>/<ms>-<hex>), written with the record, so a history page filtered by
+  // a final status is a key range (docs/design/storage.md). `StatusIndexReady` marks a store
+  // whose older records have been indexed too.
+  std::string StatusIndexRoot() const { return prefix_ + "status/"; }
+  std::string StatusIndexOf(const JobName& name) const {
+    return StatusIndexRoot() + NameSegment(name) + "/";
+  }
+  std::string StatusIndexPrefix(const JobName& name, ExecutionStatus status) const;
+  std::string StatusIndex(const ExecutionId& id, ExecutionStatus status) const {
+    return StatusIndexPrefix(id.job(), status) + std::string(id.suffix());
+  }
+  std::string StatusIndexReady() const { return prefix_ + "meta/status-index"; }
 
   std::string WorkersPrefix() const { return prefix_ + "workers/"; }
   std::string Worker(std::string_view worker_id) const {

@@ -20,9 +20,6 @@ Compare Absent(const std::string& key) { return Compare::Version(key, Compare::R
 store::PutRequest Put(std::string key, std::string value, store::LeaseId lease = 0) {
   return store::PutRequest{.key = std::move(key), .value = std::move(value), .lease = lease};
 }
-store::PutRequest PutRecord(const model::Keys& keys, const Execution& record) {
-  return Put(keys.Exec(record.id), model::SerializeExecution(record));
-}
 
 std::optional<store::KeyValue> FirstOf(const store::TxnOpResponse* r) {
   if (r == nullptr) return std::nullopt;
@@ -66,6 +63,20 @@ void ApplyResult(Execution& record, const AttemptResult& result, absl::Time now)
 
 }  // namespace
 
+void PutRecordTo(std::vector<store::TxnOp>& ops, const model::Keys& keys, const Execution& record,
+                 std::optional<ExecutionStatus> previous) {
+  ops.emplace_back(std::in_place_type<store::PutRequest>,
+                   Put(keys.Exec(record.id), model::SerializeExecution(record)));
+  if (model::IsFinal(record.status)) {
+    ops.emplace_back(std::in_place_type<store::PutRequest>,
+                     Put(keys.StatusIndex(record.id, record.status), ""));
+  }
+  if (previous && model::IsFinal(*previous) && *previous != record.status) {
+    ops.emplace_back(std::in_place_type<store::DeleteRequest>,
+                     store::DeleteRequest::Key(keys.StatusIndex(record.id, *previous)));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fire and trigger.
 
@@ -78,7 +89,7 @@ store::TxnRequest FireJob(const model::Keys& keys, const model::JobName& job,
   txn.compare = {ModIs(job_key, job_revision), ModIs(cursor_key, cursor_revision)};
   txn.success.push_back(Put(cursor_key, EncodeCursor(cursor)));
   for (const FireRecord& f : records) {
-    txn.success.push_back(PutRecord(keys, f.record));
+    PutRecordTo(txn.success, keys, f.record);
     if (f.record.status == ExecutionStatus::kScheduled) {
       txn.success.push_back(
           Put(keys.Pending(f.record.id), EncodePending({.attempt = f.record.attempt,
@@ -98,11 +109,11 @@ store::TxnRequest Trigger(const model::Keys& keys, const Execution& record,
                           store::Revision job_revision, std::string_view traceparent) {
   store::TxnRequest txn;
   txn.compare = {ModIs(keys.Job(record.id.job()), job_revision)};
-  txn.success = {
-      PutRecord(keys, record),
+  PutRecordTo(txn.success, keys, record);
+  txn.success.push_back(
       Put(keys.Pending(record.id), EncodePending({.attempt = record.attempt,
                                                   .job_revision = job_revision,
-                                                  .traceparent = std::string(traceparent)}))};
+                                                  .traceparent = std::string(traceparent)})));
   return txn;
 }
 
@@ -274,7 +285,7 @@ store::TxnRequest MarkRunning(const model::Keys& keys, const Execution& running,
   store::TxnRequest txn;
   txn.compare = {ModIs(keys.Exec(running.id), record_revision),
                  ModIs(keys.Inflight(running.id), inflight_revision)};
-  txn.success = {PutRecord(keys, running)};
+  PutRecordTo(txn.success, keys, running);
   return txn;
 }
 
@@ -291,7 +302,8 @@ Ended EndBeforeStart(const model::Keys& keys, const store::KeyValue& record_kv,
   if (!worker_id.empty()) out.record.worker_id = std::string(worker_id);
   out.txn.compare = {ModIs(record_kv.key, record_kv.mod_revision),
                      ModIs(pending_kv.key, pending_kv.mod_revision)};
-  out.txn.success = {PutRecord(keys, out.record), store::DeleteRequest::Key(pending_kv.key)};
+  PutRecordTo(out.txn.success, keys, out.record);
+  out.txn.success.push_back(store::DeleteRequest::Key(pending_kv.key));
   if (delete_kill_request)
     out.txn.success.push_back(store::DeleteRequest::Key(keys.Kill(record.id)));
   return out;
@@ -318,7 +330,7 @@ Ended EndOrphan(const model::Keys& keys, const store::KeyValue& record_kv, const
   out.record.error = std::move(error);
   out.txn.compare = {ModIs(record_kv.key, record_kv.mod_revision), Absent(keys.Pending(record.id)),
                      Absent(keys.Inflight(record.id))};
-  out.txn.success = {PutRecord(keys, out.record)};
+  PutRecordTo(out.txn.success, keys, out.record);
   return out;
 }
 
@@ -343,8 +355,8 @@ NextAttempt StartNextAttempt(const model::Keys& keys, const Execution& running,
   const model::ExecutionId& id = running.id;
   out.txn.compare = {ModIs(keys.Exec(id), record_revision),
                      ModIs(keys.Inflight(id), inflight_revision)};
-  out.txn.success = {PutRecord(keys, out.record),
-                     Put(keys.Inflight(id), EncodeInflight(out.inflight))};
+  PutRecordTo(out.txn.success, keys, out.record);
+  out.txn.success.push_back(Put(keys.Inflight(id), EncodeInflight(out.inflight)));
   out.txn.failure = {store::RangeRequest::Key(keys.Exec(id)),
                      store::RangeRequest::Key(keys.Inflight(id))};
   return out;
@@ -364,8 +376,9 @@ store::TxnRequest Finish(const model::Keys& keys, const Execution& final_record,
   txn.compare = {ModIs(keys.Exec(id), record_revision),
                  ModIs(keys.Inflight(id), inflight_revision)};
   // A kill request is consumed with the record it ended (or outlived).
-  txn.success = {PutRecord(keys, final_record), store::DeleteRequest::Key(keys.Inflight(id)),
-                 store::DeleteRequest::Key(keys.Kill(id))};
+  PutRecordTo(txn.success, keys, final_record);
+  txn.success.push_back(store::DeleteRequest::Key(keys.Inflight(id)));
+  txn.success.push_back(store::DeleteRequest::Key(keys.Kill(id)));
   if (!lock_key.empty()) txn.success.push_back(store::DeleteRequest::Key(lock_key));
   txn.failure = {store::RangeRequest::Key(keys.Exec(id)),
                  store::RangeRequest::Key(keys.Inflight(id))};
@@ -412,11 +425,11 @@ std::optional<Execution> MergeLateResult(const Execution& current, const Executi
 }
 
 store::TxnRequest RecordLateResult(const model::Keys& keys, const Execution& merged,
-                                   store::Revision record_revision,
+                                   ExecutionStatus current_status, store::Revision record_revision,
                                    const std::optional<store::KeyValue>& own_inflight) {
   store::TxnRequest txn;
   txn.compare = {ModIs(keys.Exec(merged.id), record_revision)};
-  txn.success = {PutRecord(keys, merged)};
+  PutRecordTo(txn.success, keys, merged, current_status);
   if (own_inflight) {
     txn.compare.push_back(ModIs(own_inflight->key, own_inflight->mod_revision));
     txn.success.push_back(store::DeleteRequest::Key(own_inflight->key));
@@ -504,7 +517,7 @@ Loss Lose(const model::Keys& keys, const model::ExecutionId& id, const store::Ke
     rec.error = "worker lost";
     rec.reason = model::EndReason::kWorkerLost;
   }
-  txn.success.push_back(PutRecord(keys, rec));
+  PutRecordTo(txn.success, keys, rec);
   out.record = std::move(rec);
   return out;
 }

@@ -41,6 +41,14 @@ struct FireRecord {
   std::string traceparent;  // the fire span's context, carried by the pending entry
 };
 
+// Every record write: appends the record's put and, once it is final, its status index entry
+// (model/keys.h), so a status-filtered history never misses a record. `previous`: the status
+// the record had when read; a final one that differs (a late result merged into a final
+// record) has its entry deleted in the same transaction.
+void PutRecordTo(std::vector<store::TxnOp>& ops, const model::Keys& keys,
+                 const model::Execution& record,
+                 std::optional<model::ExecutionStatus> previous = std::nullopt);
+
 // One job's records of one fire step, moving its cursor to `cursor`. Guarded by the job's
 // definition and cursor as the scheduler knows them: if either changed (edit, delete, a cursor
 // written by an edit) nothing is written and the failure branch reads both back (FireConflict).
@@ -218,9 +226,10 @@ FinishConflict ReadFinishConflict(const std::vector<store::TxnOpResponse>& respo
 // result replaces that guess.
 std::optional<model::Execution> MergeLateResult(const model::Execution& current,
                                                 const model::Execution& late);
-// Writes `merged` guarded by the record as read; also deletes the inflight entry when it is
-// still this run's (`own_inflight` as read).
+// Writes `merged` guarded by the record as read (`current_status`: its status then); also
+// deletes the inflight entry when it is still this run's (`own_inflight` as read).
 store::TxnRequest RecordLateResult(const model::Keys& keys, const model::Execution& merged,
+                                   model::ExecutionStatus current_status,
                                    store::Revision record_revision,
                                    const std::optional<store::KeyValue>& own_inflight);
 // Deletes a Forbid lock if `holder` still holds it (a run whose record was settled elsewhere).

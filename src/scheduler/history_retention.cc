@@ -1,6 +1,7 @@
 #include "scheduler/history_retention.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,9 @@ constexpr int64_t kMaxReadPerRound = 1000;
 constexpr int kMaxRounds = 20;
 // Ranges per read transaction (etcd's default --max-txn-ops is 128).
 constexpr size_t kReadsPerTxn = 120;
+// A prune change of one job holds per run of final records one guard, one range delete of the
+// records and one per status among them (the status index): runs are added while they fit.
+constexpr size_t kMaxOpsPerRun = 1 + 1 + std::size(model::kFinalStatuses);
 }  // namespace
 
 HistoryRetention::HistoryRetention(store::Kv& kv, Clock& clock, model::Keys keys, Options options,
@@ -90,18 +94,22 @@ absl::Status HistoryRetention::Prune(std::vector<Target>& targets) {
       HG_ASSIGN_OR_RETURN(store::RangeResponse read, kv_.Range(oldest));
       store::TxnRequest change;
       int64_t doomed = 0;
+      // Each record's status (nullopt: live or unreadable, kept).
+      std::vector<std::optional<model::ExecutionStatus>> final_status(read.kvs.size());
+      for (size_t k = 0; k < read.kvs.size(); ++k) {
+        auto rec = model::ParseExecution(read.kvs[k].value);
+        if (rec.ok() && model::IsFinal(rec->status)) final_status[k] = rec->status;
+      }
       size_t i = 0;
-      while (i < read.kvs.size()) {
-        auto final_at = [&](size_t k) {
-          auto rec = model::ParseExecution(read.kvs[k].value);
-          return rec.ok() && model::IsFinal(rec->status);
-        };
-        if (!final_at(i)) {
+      while (i < read.kvs.size() && change.compare.size() + change.success.size() + kMaxOpsPerRun <=
+                                        static_cast<size_t>(options_.max_txn_ops)) {
+        if (!final_status[i]) {
           ++i;
           continue;
         }
+        std::set<model::ExecutionStatus> statuses = {*final_status[i]};
         size_t j = i;
-        while (j + 1 < read.kvs.size() && final_at(j + 1)) ++j;
+        while (j + 1 < read.kvs.size() && final_status[j + 1]) statuses.insert(*final_status[++j]);
         const std::string from = read.kvs[i].key;
         const std::string to = read.kvs[j].key + std::string(1, '\0');  // just after the last
         store::Compare unchanged =
@@ -109,6 +117,15 @@ absl::Status HistoryRetention::Prune(std::vector<Target>& targets) {
         unchanged.range_end = to;
         change.compare.push_back(std::move(unchanged));
         change.success.push_back(store::DeleteRequest{.key = from, .range_end = to});
+        // The status index entries of the same records (model/keys.h): the same suffix range
+        // under each status they have (a record's entry is only ever under its own status:
+        // runs::PutRecordTo deletes the old one when a final record's status changes).
+        const size_t cut = keys_.ExecPrefix(t->name).size();
+        for (model::ExecutionStatus s : statuses) {
+          const std::string index = keys_.StatusIndexPrefix(t->name, s);
+          change.success.push_back(store::DeleteRequest{.key = index + from.substr(cut),
+                                                        .range_end = index + to.substr(cut)});
+        }
         doomed += static_cast<int64_t>(j - i + 1);
         i = j + 1;
       }
@@ -184,6 +201,47 @@ void HistoryRetention::Sweep(std::set<std::string> names, bool all) {
   }
 }
 
+absl::StatusOr<int64_t> HistoryRetention::BackfillStatusIndex() {
+  HG_ASSIGN_OR_RETURN(store::RangeResponse mark,
+                      kv_.Range(store::RangeRequest::Key(keys_.StatusIndexReady())));
+  if (!mark.kvs.empty()) return 0;
+  int64_t written = 0;
+  std::string from = keys_.ExecRoot();
+  const std::string end = store::PrefixEnd(keys_.ExecRoot());
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_) return absl::CancelledError("stopped");
+    }
+    store::RangeRequest chunk{.key = from, .range_end = end, .limit = kMaxReadPerRound};
+    HG_ASSIGN_OR_RETURN(store::RangeResponse read, kv_.Range(chunk));
+    std::vector<store::TxnRequest> changes;
+    for (const store::KeyValue& kv : read.kvs) {
+      auto id = keys_.ExecFromKey(kv.key);
+      auto rec = model::ParseExecution(kv.value);
+      if (!id || !rec.ok() || !model::IsFinal(rec->status)) continue;
+      store::TxnRequest change;
+      change.compare.push_back(
+          store::Compare::ModRevision(kv.key, store::Compare::Result::kEqual, kv.mod_revision));
+      change.success.emplace_back(
+          std::in_place_type<store::PutRequest>,
+          store::PutRequest{.key = keys_.StatusIndex(*id, rec->status), .value = ""});
+      changes.push_back(std::move(change));
+    }
+    // A record that changed meanwhile was written with its index entry.
+    for (const runs::GroupCommit::Result& r : commits_.CommitAll(std::move(changes))) {
+      HG_RETURN_IF_ERROR(r.status);
+      if (r.succeeded) ++written;
+    }
+    if (!read.more || read.kvs.empty()) break;
+    from = read.kvs.back().key + std::string(1, '\0');
+  }
+  HG_RETURN_IF_ERROR(
+      kv_.Put(store::PutRequest{.key = keys_.StatusIndexReady(), .value = "1"}).status());
+  log_.Info("status index complete", {{"indexed", written}});
+  return written;
+}
+
 void HistoryRetention::RunAsLeader() {
   absl::Time next_full = clock_.Now();
   while (true) {
@@ -194,6 +252,15 @@ void HistoryRetention::RunAsLeader() {
       if (stop_) return;
       dirty.swap(dirty_);
       all = clock_.Now() >= next_full;
+    }
+    if (!indexed_) {
+      auto done = BackfillStatusIndex();
+      if (done.ok()) {
+        indexed_ = true;
+      } else if (!absl::IsCancelled(done.status())) {
+        log_.Warn("status index backfill failed; will retry",
+                  {{"error", std::string(done.status().message())}});
+      }
     }
     if (all) next_full = clock_.Now() + options_.full_sweep_interval;
     Sweep(std::move(dirty), all);

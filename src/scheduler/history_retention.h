@@ -63,6 +63,12 @@ class HistoryRetention {
   // Sweeps finished so far; a test that sees n knows the loop's next wait deadline is set.
   int64_t sweeps() const;
 
+  // Indexes the final records written before the status index existed (model/keys.h), then
+  // marks the store (Keys::StatusIndexReady): until then status-filtered history pages scan.
+  // Done by the first leader that finds no mark, before its first sweep, so no prune runs
+  // meanwhile; each entry is guarded by its record's revision. Returns how many it wrote.
+  absl::StatusOr<int64_t> BackfillStatusIndex();
+
   // Deletes `job`'s oldest final records beyond `limit`; returns how many were deleted.
   absl::StatusOr<int64_t> PruneJob(const model::JobName& job, int limit);
 
@@ -84,6 +90,7 @@ class HistoryRetention {
 
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool indexed_ = false;  // the status index is complete (RunAsLeader's thread only)
   int64_t sweeps_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::string> dirty_ ABSL_GUARDED_BY(mu_);
 };

@@ -176,8 +176,8 @@ absl::Status ResultWriter::Settle(FinishEntry& entry) {
     }
     std::optional<model::Execution> merged = runs::MergeLateResult(*current, final);
     if (!merged) return absl::OkStatus();  // the record already shows this attempt
-    runs::GroupCommit::Result r = commits_.Commit(
-        runs::RecordLateResult(keys_, *merged, record_kv->mod_revision, std::nullopt));
+    runs::GroupCommit::Result r = commits_.Commit(runs::RecordLateResult(
+        keys_, *merged, current->status, record_kv->mod_revision, std::nullopt));
     if (!r.answered())
       return r.status.ok() ? absl::AbortedError("late result not answered") : r.status;
     if (r.succeeded) {

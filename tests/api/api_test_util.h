@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "model/job.h"
 #include "runs/entries.h"
+#include "runs/transitions.h"
 #include "store/local/sqlite_kv.h"
 
 namespace hg::api::testing {
@@ -45,9 +46,19 @@ class ServiceFixture : public ::testing::Test {
     model::Execution e =
         model::NewExecution(Name(job), scheduled, model::Trigger::kSchedule, 1, rng_);
     e.status = status;
-    auto put = kv_->Put({.key = service_.keys().Exec(e.id), .value = model::SerializeExecution(e)});
-    EXPECT_TRUE(put.ok()) << put.status();
+    PutRecord(e);
     return e;
+  }
+  // Writes `e` as the run path does: the record and, once final, its status index entry.
+  void PutRecord(const model::Execution& e) {
+    store::TxnRequest txn;
+    runs::PutRecordTo(txn.success, service_.keys(), e);
+    auto put = kv_->Txn(txn);
+    EXPECT_TRUE(put.ok()) << put.status();
+  }
+  // Marks the store's status index complete, as the leader's backfill does.
+  void MarkIndexed() {
+    ASSERT_TRUE(kv_->Put({.key = service_.keys().StatusIndexReady(), .value = "1"}).ok());
   }
   // The protocol state that goes with the record: queued (pending/) or claimed (inflight/).
   void MarkQueued(const model::ExecutionId& id) {

@@ -9,6 +9,7 @@
 #include "model/field_errors.h"
 #include "tests/api/api_test_util.h"
 #include "tests/fixtures/flaky_kv.h"
+#include "tests/fixtures/range_cost_kv.h"
 
 namespace hg::api {
 namespace {
@@ -271,28 +272,143 @@ TEST_F(JobServiceTest, HistoryNewestFirstWithPagesAndCursors) {
 }
 
 TEST_F(JobServiceTest, HistoryStatusFilter) {
-  std::vector<std::string> failed_newest_first;
-  for (int i = 0; i < 30; ++i) {
-    auto status = i % 3 == 0 ? ExecutionStatus::kFailed : ExecutionStatus::kSuccess;
-    auto e = PutExecution("a", clock_.Now() + absl::Seconds(i), status);
-    if (status == ExecutionStatus::kFailed)
-      failed_newest_first.insert(failed_newest_first.begin(), e.id.str());
+  // Through the status index, and by scanning on a store whose index is not complete yet.
+  for (bool indexed : {false, true}) {
+    SCOPED_TRACE(indexed ? "indexed" : "scanned");
+    const std::string job = indexed ? "indexed" : "scanned";
+    if (indexed) MarkIndexed();
+    std::vector<std::string> failed_newest_first;
+    for (int i = 0; i < 30; ++i) {
+      auto status = i % 3 == 0 ? ExecutionStatus::kFailed : ExecutionStatus::kSuccess;
+      auto e = PutExecution(job, clock_.Now() + absl::Seconds(i), status);
+      if (status == ExecutionStatus::kFailed)
+        failed_newest_first.insert(failed_newest_first.begin(), e.id.str());
+    }
+    auto page2 = service_.History(Name(job),
+                                  {.page = 2, .page_size = 4, .status = ExecutionStatus::kFailed});
+    ASSERT_TRUE(page2.ok());
+    EXPECT_EQ(Ids(*page2), std::vector<std::string>(failed_newest_first.begin() + 4,
+                                                    failed_newest_first.begin() + 8));
+    std::vector<std::string> all;
+    HistoryQuery q{.page_size = 3, .status = ExecutionStatus::kFailed};
+    int pages = 0;
+    for (; pages < 10; ++pages) {
+      auto page = service_.History(Name(job), q);
+      ASSERT_TRUE(page.ok());
+      for (auto& id : Ids(*page)) all.push_back(id);
+      if (page->next_cursor.empty()) break;
+      q.cursor = page->next_cursor;
+    }
+    EXPECT_EQ(all, failed_newest_first);
+    EXPECT_EQ(pages, 3);  // 10 failures in pages of 3: the fourth page ends without a cursor
   }
-  auto page2 =
-      service_.History(Name("a"), {.page = 2, .page_size = 4, .status = ExecutionStatus::kFailed});
-  ASSERT_TRUE(page2.ok());
-  EXPECT_EQ(Ids(*page2), std::vector<std::string>(failed_newest_first.begin() + 4,
-                                                  failed_newest_first.begin() + 8));
-  std::vector<std::string> all;
-  HistoryQuery q{.page_size = 3, .status = ExecutionStatus::kFailed};
-  for (int guard = 0; guard < 10; ++guard) {
-    auto page = service_.History(Name("a"), q);
-    ASSERT_TRUE(page.ok());
-    for (auto& id : Ids(*page)) all.push_back(id);
-    if (page->next_cursor.empty()) break;
-    q.cursor = page->next_cursor;
+}
+
+// Before: the newest page of a 3,000-record history ranged over all 3,000 keys (a newest-first
+// read reversed the whole range; etcd collects every key of a range before its limit) and a
+// status-filtered page scanned records until it was full — 2,000 and more for a rare status.
+// Now every page costs about the keys of its own time span.
+TEST_F(JobServiceTest, HistoryPagesCostTheirOwnTimeSpanNotTheWholeHistory) {
+  MarkIndexed();
+  const absl::Time newest = clock_.Now();
+  std::vector<model::Execution> newest_first;
+  store::TxnRequest txn;
+  for (int i = 0; i < 3000; ++i) {
+    model::Execution e = model::NewExecution(Name("big"), newest - absl::Seconds(i),
+                                             model::Trigger::kSchedule, 1, rng_);
+    e.status = (i + 1) % 1000 == 0  ? ExecutionStatus::kTimeout
+               : (i + 1) % 100 == 0 ? ExecutionStatus::kFailed
+                                    : ExecutionStatus::kSuccess;
+    runs::PutRecordTo(txn.success, service_.keys(), e);
+    newest_first.push_back(e);
+    if (txn.success.size() >= 100) {
+      ASSERT_TRUE(kv_->Txn(txn).ok());
+      txn.success.clear();
+    }
   }
-  EXPECT_EQ(all, failed_newest_first);
+  ASSERT_TRUE(kv_->Txn(txn).ok());
+
+  ::hg::testing::RangeCostKv cost(*kv_);
+  JobService svc(cost, clock_);
+  auto expect_page = [&](const HistoryQuery& q, std::vector<model::Execution> want,
+                         int64_t max_keys) {
+    cost.Reset();
+    auto page = svc.History(Name("big"), q);
+    ASSERT_TRUE(page.ok()) << page.status();
+    std::vector<std::string> want_ids;
+    for (const auto& e : want) want_ids.push_back(e.id.str());
+    EXPECT_EQ(Ids(*page), want_ids);
+    EXPECT_LE(cost.keys_ranged(), max_keys);
+  };
+  auto slice = [&](size_t from, size_t n) {
+    return std::vector<model::Execution>(newest_first.begin() + from,
+                                         newest_first.begin() + from + n);
+  };
+  expect_page({.page_size = 20}, slice(0, 20), 200);
+  expect_page({.page_size = 20, .cursor = std::string(newest_first[1500].id.suffix())},
+              slice(1501, 20), 200);
+  expect_page({.page = 10, .page_size = 20}, slice(180, 20), 700);
+  std::vector<model::Execution> failed, timeout;
+  for (const auto& e : newest_first) {
+    if (e.status == ExecutionStatus::kFailed) failed.push_back(e);
+    if (e.status == ExecutionStatus::kTimeout) timeout.push_back(e);
+  }
+  expect_page({.page_size = 5, .status = ExecutionStatus::kFailed},
+              {failed.begin(), failed.begin() + 5}, 200);
+  expect_page({.page_size = 20, .status = ExecutionStatus::kTimeout}, timeout, 200);
+  expect_page({.page_size = 20, .status = ExecutionStatus::kKilled}, {}, 200);
+}
+
+TEST_F(JobServiceTest, AStatusFilterPassesOverAnEntryWhoseRecordMovedOn) {
+  MarkIndexed();
+  model::Execution e = PutExecution("a", clock_.Now(), ExecutionStatus::kFailed);
+  auto other = PutExecution("a", clock_.Now() - absl::Seconds(1), ExecutionStatus::kFailed);
+  e.status = ExecutionStatus::kSuccess;  // a late result merged: the failed entry stays behind
+  PutRecord(e);
+  auto failed = service_.History(Name("a"), {.status = ExecutionStatus::kFailed});
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(Ids(*failed), std::vector<std::string>{other.id.str()});
+  auto succeeded = service_.History(Name("a"), {.status = ExecutionStatus::kSuccess});
+  ASSERT_TRUE(succeeded.ok());
+  EXPECT_EQ(Ids(*succeeded), std::vector<std::string>{e.id.str()});
+}
+
+TEST_F(JobServiceTest, UnfinishedStatusesComeFromQueuedAndClaimedEntries) {
+  MarkIndexed();
+  const absl::Time t = clock_.Now();
+  auto queued = PutExecution("a", t, ExecutionStatus::kScheduled);
+  MarkQueued(queued.id);
+  auto claimed = PutExecution("a", t - absl::Seconds(1), ExecutionStatus::kScheduled);
+  MarkClaimed(claimed.id);  // claimed, not yet marked running: still `scheduled`
+  auto running = PutExecution("a", t - absl::Seconds(2), ExecutionStatus::kRunning);
+  MarkClaimed(running.id);
+  for (int i = 3; i < 50; ++i) PutExecution("a", t - absl::Seconds(i), ExecutionStatus::kSuccess);
+
+  auto scheduled = service_.History(Name("a"), {.status = ExecutionStatus::kScheduled});
+  ASSERT_TRUE(scheduled.ok()) << scheduled.status();
+  EXPECT_EQ(Ids(*scheduled), (std::vector<std::string>{queued.id.str(), claimed.id.str()}));
+  auto first = service_.History(Name("a"), {.page_size = 1, .status = ExecutionStatus::kScheduled});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(Ids(*first), std::vector<std::string>{queued.id.str()});
+  ASSERT_FALSE(first->next_cursor.empty());
+  auto second = service_.History(
+      Name("a"),
+      {.page_size = 1, .cursor = first->next_cursor, .status = ExecutionStatus::kScheduled});
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(Ids(*second), std::vector<std::string>{claimed.id.str()});
+  EXPECT_EQ(second->next_cursor, "");
+  auto run = service_.History(Name("a"), {.status = ExecutionStatus::kRunning});
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(Ids(*run), std::vector<std::string>{running.id.str()});
+}
+
+TEST_F(JobServiceTest, PurgeDeletesTheStatusIndexToo) {
+  ASSERT_TRUE(service_.Upsert(ShellJob("a")).ok());
+  PutExecution("a", clock_.Now(), ExecutionStatus::kFailed);
+  const std::string index = service_.keys().StatusIndexOf(Name("a"));
+  ASSERT_EQ(kv_->Range(store::RangeRequest::Prefix(index))->kvs.size(), 1u);
+  ASSERT_TRUE(service_.Delete(Name("a"), {.purge = true}).ok());
+  EXPECT_EQ(kv_->Range(store::RangeRequest::Prefix(index))->kvs.size(), 0u);
 }
 
 TEST_F(JobServiceTest, HistoryRejectsBadQueries) {

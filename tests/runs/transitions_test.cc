@@ -171,6 +171,31 @@ TEST_F(TransitionsTest, FinishFromAStaleRevisionIsRefused) {
   EXPECT_FALSE(Get(keys_.Inflight(id)).has_value());
 }
 
+// Before the status index: a status-filtered history page scanned the whole history for a
+// rare status. Every record write keeps one entry per final record, under its current status.
+TEST_F(TransitionsTest, AFinalRecordHasOneStatusIndexEntryUnderItsCurrentStatus) {
+  model::ExecutionId id = Fire(PutJob());
+  EXPECT_FALSE(Get(keys_.StatusIndex(id, ExecutionStatus::kScheduled)).has_value());
+  ClaimView view = View(id);
+  auto r = kv_->Txn(
+      {.success = {store::Nested(Claim(keys_, id, HintOf(view, DecideClaim(view)), "w1", 1).txn)}});
+  ASSERT_TRUE(r.ok());
+  model::Execution running = Running(Record(id), {.attempt = 1}, "w1", clock_.Now(), "");
+  model::Execution failed = FinalRecord(
+      running, {.status = ExecutionStatus::kFailed, .started = clock_.Now(), .ended = clock_.Now()},
+      clock_.Now());
+  ASSERT_TRUE(Commit(Finish(keys_, failed, view.record->mod_revision, r->revision, "")));
+  EXPECT_TRUE(Get(keys_.StatusIndex(id, ExecutionStatus::kFailed)).has_value());
+
+  // A late result turns the record into a success: the entry moves with it.
+  model::Execution merged = failed;
+  merged.status = ExecutionStatus::kSuccess;
+  ASSERT_TRUE(Commit(RecordLateResult(keys_, merged, ExecutionStatus::kFailed,
+                                      Get(keys_.Exec(id))->mod_revision, std::nullopt)));
+  EXPECT_FALSE(Get(keys_.StatusIndex(id, ExecutionStatus::kFailed)).has_value());
+  EXPECT_TRUE(Get(keys_.StatusIndex(id, ExecutionStatus::kSuccess)).has_value());
+}
+
 TEST_F(TransitionsTest, LoseRetriesFailsOrKillsAsTheJobSays) {
   const store::Revision job_rev = PutJob();
   auto lose = [&](const model::Job* job, std::optional<std::string> kill) {

@@ -13,6 +13,7 @@
 
 #include "model/execution.h"
 #include "model/job.h"
+#include "runs/transitions.h"
 #include "store/local/sqlite_kv.h"
 #include "store/request_checks.h"
 #include "tests/fixtures/forwarding_kv.h"
@@ -54,14 +55,31 @@ class HistoryRetentionTest : public ::testing::Test {
     return job->name;
   }
 
-  // Records at kBase + first .. kBase + first + n - 1 seconds, with `status`.
-  void AddRecords(const model::JobName& job, int first, int n, ExecutionStatus status) {
+  // Records at kBase + first .. kBase + first + n - 1 seconds, with `status`, written as the run
+  // path writes them (with their status index entries) unless `unindexed` (an older store).
+  void AddRecords(const model::JobName& job, int first, int n, ExecutionStatus status,
+                  bool unindexed = false) {
     for (int i = first; i < first + n; ++i) {
       model::Execution e = model::NewExecution(job, absl::FromUnixSeconds(kBase + i),
                                                model::Trigger::kSchedule, 1, rng_);
       e.status = status;
-      ASSERT_TRUE(kv_->Put({.key = keys_.Exec(e.id), .value = model::SerializeExecution(e)}).ok());
+      store::TxnRequest txn;
+      runs::PutRecordTo(txn.success, keys_, e);
+      if (unindexed) txn.success.resize(1);
+      ASSERT_TRUE(kv_->Txn(txn).ok());
     }
+  }
+
+  // Scheduled seconds (relative to kBase) of the job's status index entries, oldest first.
+  std::vector<int64_t> Indexed(const model::JobName& job) {
+    auto r = kv_->Range(store::RangeRequest::Prefix(keys_.StatusIndexOf(job)));
+    std::vector<int64_t> out;
+    for (const auto& kv : r->kvs) {
+      auto id = model::ExecutionId::FromSuffix(job, kv.key.substr(kv.key.rfind('/') + 1));
+      out.push_back(absl::ToUnixSeconds(id->scheduled()) - kBase);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
   // Scheduled seconds (relative to kBase) of the job's records, oldest first.
@@ -100,6 +118,36 @@ TEST_F(HistoryRetentionTest, KeepsTheNewestRecordsUpToTheLimit) {
   EXPECT_EQ(Remaining(job), (std::vector<int64_t>{7, 8, 9}));
   // Idempotent: nothing more to do.
   EXPECT_EQ(*retention.PruneJob(job, 3), 0);
+}
+
+TEST_F(HistoryRetentionTest, DeletesTheStatusIndexEntriesOfWhatItDeletes) {
+  auto job = PutJob("a", 3);
+  AddRecords(job, 0, 4, ExecutionStatus::kSuccess);
+  AddRecords(job, 4, 3, ExecutionStatus::kFailed);
+  AddRecords(job, 7, 3, ExecutionStatus::kTimeout);
+  ASSERT_EQ(Indexed(job).size(), 10u);
+  HistoryRetention retention(*kv_, clock_, keys_, {});
+  ASSERT_EQ(*retention.PruneJob(job, 3), 7);
+  EXPECT_EQ(Remaining(job), (std::vector<int64_t>{7, 8, 9}));
+  EXPECT_EQ(Indexed(job), (std::vector<int64_t>{7, 8, 9}));
+}
+
+TEST_F(HistoryRetentionTest, BackfillIndexesAnOlderStoreOnceAndMarksIt) {
+  auto job = PutJob("a", 100);
+  AddRecords(job, 0, 5, ExecutionStatus::kSuccess, /*unindexed=*/true);
+  AddRecords(job, 5, 2, ExecutionStatus::kFailed, /*unindexed=*/true);
+  AddRecords(job, 7, 1, ExecutionStatus::kRunning, /*unindexed=*/true);  // live: not indexed
+  ASSERT_TRUE(Indexed(job).empty());
+  HistoryRetention retention(*kv_, clock_, keys_, {});
+  auto written = retention.BackfillStatusIndex();
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, 7);
+  EXPECT_EQ(Indexed(job), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6}));
+  auto failed = kv_->Range(
+      store::RangeRequest::Prefix(keys_.StatusIndexPrefix(job, ExecutionStatus::kFailed)));
+  EXPECT_EQ(failed->kvs.size(), 2u);
+  EXPECT_TRUE(store::Get(*kv_, keys_.StatusIndexReady())->has_value());
+  EXPECT_EQ(*retention.BackfillStatusIndex(), 0);  // marked: done once per store
 }
 
 TEST_F(HistoryRetentionTest, NeverDeletesLiveRuns) {
@@ -143,6 +191,8 @@ TEST_F(HistoryRetentionTest, ASweepOfManyJobsCostsAFewTransactions) {
     }
   } store(*kv_);
   store.writes = &writes;
+  // A store whose status index is complete (the one-time backfill is not what this measures).
+  ASSERT_TRUE(kv_->Put({.key = keys_.StatusIndexReady(), .value = "1"}).ok());
   HistoryRetention sweeping(store, clock_, keys_, {});
   std::thread loop([&] { sweeping.RunAsLeader(); });
   ASSERT_TRUE(WaitFor([&] { return sweeping.sweeps() >= 1; }));

@@ -133,9 +133,11 @@ constexpr char kEventColumns[] =
     "rev, sub, deleted, key, value, create_rev, mod_rev, version, lease, "
     "prev_value, prev_create, prev_mod, prev_version, prev_lease";
 
-std::string LatestRangeSql(const std::string& range_end) {
+// Newest-first history pages read ranges by descending key: SQL walks the primary key backwards
+// and stops at the limit instead of reading the whole range and reversing it.
+std::string LatestRangeSql(const std::string& range_end, bool descending = false) {
   return absl::StrCat("SELECT ", kKvColumns, " FROM kv WHERE ", KeyClause(range_end),
-                      " ORDER BY key LIMIT :lim");
+                      descending ? " ORDER BY key DESC LIMIT :lim" : " ORDER BY key LIMIT :lim");
 }
 
 }  // namespace
@@ -610,7 +612,7 @@ absl::StatusOr<RangeResponse> SqliteKv::RangeLocked(const RangeRequest& req, con
   bool pending = ctx != nullptr && ctx->sub > 0;
   bool latest = req.revision == 0 || (req.revision == rev_ && !pending);
 
-  if (latest && req.sort_target == SortTarget::kKey && req.sort_order != SortOrder::kDescend) {
+  if (latest && req.sort_target == SortTarget::kKey) {
     // The common case in SQL: count, then at most `limit` rows, both by the primary key.
     RangeResponse out;
     out.revision = rev_;
@@ -623,7 +625,9 @@ absl::StatusOr<RangeResponse> SqliteKv::RangeLocked(const RangeRequest& req, con
       out.count = s.Int(0);
     }
     if (req.count_only) return out;
-    HG_ASSIGN_OR_RETURN(sqlite3_stmt * raw, Prepare(LatestRangeSql(req.range_end)));
+    HG_ASSIGN_OR_RETURN(
+        sqlite3_stmt * raw,
+        Prepare(LatestRangeSql(req.range_end, req.sort_order == SortOrder::kDescend)));
     Stmt s(raw);
     s.BindRange(req.key, req.range_end);
     s.Bind(":lim", req.limit > 0 ? req.limit : int64_t{-1});
