@@ -10,6 +10,7 @@ const ledger: Ledger = {
   now: '2026-01-01T01:00:00Z',
   cursor: null,
   oldest_record: null,
+  history_before_window: false,
   counts: { success: 50, unaccounted: 2, no_record: 1, pending: 3 },
   instants: [],
 };

@@ -532,8 +532,13 @@ export interface components {
             now: string;
             /** Format: date-time */
             cursor: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description The oldest retained record's scheduled time when it is not older than `from`; null when there is no record or history_before_window.
+             */
             oldest_record: string | null;
+            /** @description Records older than the window exist: no instant of the window was pruned. */
+            history_before_window: boolean;
             counts: {
                 [key: string]: number;
             };

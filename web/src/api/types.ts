@@ -236,6 +236,7 @@ export interface Ledger {
   now: string;
   cursor: string | null;
   oldest_record: string | null;
+  history_before_window: boolean;
   counts: Partial<Record<LedgerOutcome, number>>;
   instants: LedgerEntry[];
 }
