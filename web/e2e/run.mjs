@@ -791,7 +791,7 @@ async function main() {
       },
     ],
     [
-      'bulk pause of a page, then resume, with a confirmation naming the jobs',
+      'bulk pause of a page, then resume, then delete, with a confirmation naming the jobs',
       async () => {
         const pausedT7 = async () => (await api('GET', '/jobs/?limit=1000&label=team=t7&status=paused')).body.length;
         expect((await pausedT7()) === 0, 'paused before the bulk action');
@@ -815,6 +815,18 @@ async function main() {
         await bulk('Resume', 'Resumed');
         expect((await pausedT7()) === 0, `paused after bulk resume: ${await pausedT7()}`);
         await page.getByText('No job matches the filter.').waitFor();
+        // Bulk delete (admin) of the 10 jobs named scale-0999*.
+        await page.goto(ui('/jobs?prefix=scale-0999'));
+        await waitFor('the scale-0999 page', async () => (await page.locator('tr[data-job]').count()) === 10, 10_000);
+        await page.getByRole('checkbox', { name: 'Select all jobs on this page' }).check();
+        await page.getByRole('button', { name: 'Delete selected' }).click();
+        const question = (await page.getByRole('dialog').getByTestId('bulk-question').textContent()) ?? '';
+        expect(question.startsWith('Delete 10 jobs: scale-09990, scale-09991,') && question.includes('and 5 more'), `question: ${question}`);
+        await page.getByRole('dialog').getByTestId('confirm').click();
+        await page.getByTestId('bulk-result').getByText('Deleted 10 jobs.').waitFor({ timeout: 30_000 });
+        await page.getByText('No job matches the filter.').waitFor();
+        const left = await api('GET', '/jobs/?limit=100&prefix=scale-0999');
+        expect(left.status === 200 && left.body.length === 0, `left after bulk delete: ${left.body?.length}`);
       },
     ],
     // --- with tokens required (`--auth on` on loopback) -------------------------------------
