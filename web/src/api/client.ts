@@ -11,7 +11,6 @@ import type {
   FieldError,
   HistoryPage,
   HistoryPageQuery,
-  HistoryQuery,
   Job,
   JobsFilter,
   JobSpec,
@@ -180,11 +179,6 @@ export class HourglassClient {
     }
   }
 
-  /** Every job (the v1 bare array). */
-  listJobs(): Promise<Job[]> {
-    return this.json<Job[]>('GET', '/jobs/').then((j) => (Array.isArray(j) ? j : []));
-  }
-
   /** One page of jobs, ordered by name, using the server's `limit` + `cursor` and its filters. */
   async listJobsPage(limit: number, cursor?: string | null, filter: JobsFilter = {}): Promise<JobsPage> {
     // `label` repeats (one per key=value); query() takes one value per key.
@@ -212,11 +206,6 @@ export class HourglassClient {
 
   async deleteJob(name: string): Promise<void> {
     await this.request('DELETE', `/jobs/${enc(name)}`);
-  }
-
-  history(name: string, q: HistoryQuery = {}): Promise<Execution[]> {
-    const path = `/jobs/${enc(name)}/history${query({ page: q.page, page_size: q.page_size, status: q.status })}`;
-    return this.json<Execution[]>('GET', path).then((h) => (Array.isArray(h) ? h : []));
   }
 
   /** One page of a job's runs, newest first, paged by the server's cursor. */

@@ -207,13 +207,6 @@ export interface ApiErrorBody {
   fields?: FieldError[];
 }
 
-export interface HistoryQuery {
-  /** 1-based page number. */
-  page?: number;
-  page_size?: number;
-  status?: ExecutionStatus | '';
-}
-
 export interface JobsPage {
   jobs: Job[];
   /** Opaque cursor for the next page, from the `X-Next-Cursor` header; null on the last page. */
