@@ -318,10 +318,27 @@ bool ReadFile(const std::filesystem::path& path, std::string* out) {
   return true;
 }
 
+constexpr std::string_view kRegexSpecial = ".^$|()[]{}*+?\\";
+
+// The literal start of a route regex: "/jobs/([^/]+)/?" -> "/jobs/", "/jobs/?" -> "/jobs"
+// (a character made optional by the quantifier after it is not part of it).
+std::string LiteralPrefix(std::string_view pattern) {
+  std::string out;
+  if (pattern.find('|') != std::string_view::npos) return out;  // alternatives: no common start
+  for (char c : pattern) {
+    if (kRegexSpecial.find(c) != std::string_view::npos) {
+      if ((c == '?' || c == '*' || c == '{') && !out.empty()) out.pop_back();
+      break;
+    }
+    out += c;
+  }
+  return out;
+}
+
 std::string RegexEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
-    if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos) out += '\\';
+    if (kRegexSpecial.find(c) != std::string_view::npos) out += '\\';
     out += c;
   }
   return out;
@@ -428,7 +445,8 @@ void ApiServer::Handle(std::string_view method, const std::string& pattern, auth
                     absl::FromChrono(std::chrono::steady_clock::now() - start));
     }
   };
-  compiled_.push_back({std::string(method), std::regex(pattern), std::move(guarded)});
+  compiled_.push_back(
+      {std::string(method), LiteralPrefix(pattern), std::regex(pattern), std::move(guarded)});
 }
 
 void ApiServer::Dispatch(Request& req, Response& res) const {
@@ -442,7 +460,9 @@ void ApiServer::Dispatch(Request& req, Response& res) const {
   std::vector<std::string> allowed;
   for (const Compiled& c : compiled_) {
     std::smatch m;
-    if (!std::regex_match(req.path, m, c.regex)) continue;
+    if (!absl::StartsWith(req.path, c.literal) || !std::regex_match(req.path, m, c.regex)) {
+      continue;
+    }
     if (c.method == method) {
       req.matches.assign(m.begin(), m.end());
       c.handler(req, res);

@@ -160,6 +160,7 @@ class ApiServer {
   std::vector<Route> routes_;
   struct Compiled {
     std::string method;
+    std::string literal;  // every path the regex matches starts with this (a cheap pre-check)
     std::regex regex;
     Handler handler;
   };
