@@ -71,7 +71,7 @@ async function scrape(url) {
 }
 
 // Starts the system under test; returns {api, children, metrics: [urls], etcd?, dataFile?}.
-async function startHourglass(cfg, dir) {
+export async function startHourglass(cfg, dir) {
   const common = ['--log-format', 'json', '--log-level', cfg.logLevel];
   const compaction = cfg.compactRetention !== undefined ? ['--compact-retention', cfg.compactRetention] : [];
   if (cfg.mode === 'dev') {
