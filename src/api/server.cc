@@ -380,6 +380,15 @@ ApiServer::ApiServer(JobService& service, Options options)
     SendError(res, res.status, ListenerErrorCode(res.status), message);
     if (options_.probe.unrouted) options_.probe.unrouted(req.method, res.status);
   };
+  // /healthz touches no store (and, open, no token either): answered on the I/O thread, so a
+  // load balancer's checks cost no hand-off and pass even while every handler waits on the
+  // store (/readyz is the one that asks the store).
+  if (options_.health_access == auth::Access::kOpen) {
+    o.runs_inline = [](const Request& req) {
+      return (req.method == "GET" || req.method == "HEAD") &&
+             (req.path == "/healthz" || req.path == "/healthz/");
+    };
+  }
   http_ = std::make_unique<http::Server>(
       std::move(o), [this](Request& req, Response& res) { Dispatch(req, res); });
   RegisterRoutes();

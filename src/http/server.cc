@@ -274,23 +274,33 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     req.body = std::move(msg.body());
     req.remote_addr = remote_;
+    if (options().runs_inline && options().runs_inline(req)) {
+      // Cannot block (the handler's owner says so): answered here, without two hand-offs.
+      return Write(Run(req));
+    }
     asio::post(*impl_->pool, [self = this->shared_from_this(), req = std::move(req)]() mutable {
-      Response res;
-      try {
-        self->impl_->handler(req, res);
-      } catch (const std::exception& e) {
-        self->impl_->log.Error("handler threw", {{"method", req.method}, {"error", e.what()}});
-        res = Response();
-        res.status = 500;
-        self->options().on_error(req, "internal error", res);
-      } catch (...) {
-        res = Response();
-        res.status = 500;
-        self->options().on_error(req, "internal error", res);
-      }
+      Response res = self->Run(req);
       asio::post(self->stream_.get_executor(),
                  [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
     });
+  }
+
+  // The handler's answer; an exception becomes a 500.
+  Response Run(Request& req) {
+    Response res;
+    try {
+      impl_->handler(req, res);
+    } catch (const std::exception& e) {
+      impl_->log.Error("handler threw", {{"method", req.method}, {"error", e.what()}});
+      res = Response();
+      res.status = 500;
+      options().on_error(req, "internal error", res);
+    } catch (...) {
+      res = Response();
+      res.status = 500;
+      options().on_error(req, "internal error", res);
+    }
+    return res;
   }
 
   void Write(Response res) {

@@ -23,6 +23,7 @@
 // `idle_timeout` between requests, is closed without an answer; a response not written within
 // `write_timeout` closes the connection. `Expect: 100-continue` is answered before the body.
 // HEAD is handed to the handler as HEAD; the body it sets is not sent (its length is).
+// Requests `runs_inline` accepts skip the pool and are answered on the I/O thread.
 //
 // Threading: the handler runs on pool threads, concurrently for different connections; it must
 // not throw (an exception becomes a bare 500). Start()/Stop() are called from one owner thread.
@@ -65,7 +66,11 @@ class Server {
     // tls::ServerCertificate::Install, which keeps reloads working); false fails Start().
     // Empty: plain HTTP.
     std::function<bool(SSL_CTX&)> tls_setup;
-    ErrorHandler on_error;      // empty: a short text/plain body
+    ErrorHandler on_error;  // empty: a short text/plain body
+    // Requests whose handling cannot block (no store, no lock held long): answered on the I/O
+    // thread, saving the two thread hand-offs (health checks a load balancer hammers). Called
+    // on the I/O thread; empty: every request goes to the pool.
+    std::function<bool(const Request&)> runs_inline;
     std::string name = "http";  // in log lines
   };
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "api/server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -201,6 +202,41 @@ TEST_F(ServingTest, AnIdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
   ASSERT_TRUE(c.Send(kGetHealth));
   ASSERT_TRUE(c.Read());
   EXPECT_TRUE(c.WaitClosed());
+}
+
+// /healthz needs no store: it is answered even while every handler thread waits (here on a
+// route that blocks; in life on a hung store).
+TEST_F(ServingTest, HealthzIsAnsweredWhileEveryHandlerThreadIsBusy) {
+  ApiServer::Options options;
+  options.threads = 2;
+  Start(options);
+  absl::Notification release;
+  // Routes are added before Start() in life; this server is not serving /block yet, so use a
+  // second server with the blocking route.
+  ApiServer blocking(service_, options);
+  blocking.Handle("GET", "/block", auth::Access::kOpen,
+                  [&release](const http::Request&, http::Response& res) {
+                    release.WaitForNotification();
+                    res.SetContent("done", "text/plain");
+                  });
+  ASSERT_TRUE(blocking.Start("127.0.0.1:0").ok());
+  std::vector<std::unique_ptr<RawConnection>> blocked;
+  for (int i = 0; i < 2; ++i) {
+    blocked.push_back(std::make_unique<RawConnection>(blocking.port()));
+    ASSERT_TRUE(blocked.back()->Send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  RawConnection health(blocking.port());
+  ASSERT_TRUE(health.Send(kGetHealth));
+  auto r = health.Read();
+  ASSERT_TRUE(r) << "/healthz waited for a handler thread";
+  EXPECT_EQ(r->status, 200);
+  release.Notify();
+  for (auto& c : blocked) {
+    auto done = c->Read();
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->body, "done");
+  }
+  blocking.Stop();
 }
 
 TEST_F(ServingTest, StopClosesIdleConnectionsAndReturns) {

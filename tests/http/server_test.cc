@@ -88,6 +88,33 @@ TEST(HttpServerTest, ASlowHandlerHoldsOnlyItsOwnConnection) {
   EXPECT_EQ(served.load(), 21);
 }
 
+// What runs_inline accepts is answered on the I/O thread, even when every handler thread is
+// busy (e.g. health checks while the store hangs).
+TEST(HttpServerTest, InlineRequestsAreAnsweredWhileThePoolIsBusy) {
+  absl::Notification release;
+  Server::Options options;
+  options.threads = 1;
+  options.runs_inline = [](const Request& req) { return req.path == "/health"; };
+  Server server(options, [&](Request& req, Response& res) {
+    if (req.path == "/slow") release.WaitForNotification();
+    res.SetContent(req.path, "text/plain");
+  });
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  RawConnection slow(server.port());
+  ASSERT_TRUE(slow.Send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\n"));
+  RawConnection health(server.port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(health.Send("GET /health HTTP/1.1\r\nHost: h\r\n\r\n"));
+    auto r = health.Read();
+    ASSERT_TRUE(r) << "an inline request waited for the busy pool";
+    EXPECT_EQ(r->body, "/health");
+  }
+  release.Notify();
+  auto r = slow.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "/slow");
+}
+
 TEST(HttpServerTest, StartErrors) {
   Server server({}, [](Request&, Response&) {});
   EXPECT_EQ(server.Start("nonsense").code(), absl::StatusCode::kInvalidArgument);
