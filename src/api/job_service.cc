@@ -575,7 +575,9 @@ absl::StatusOr<Ledger> JobService::GetLedger(const JobName& name, const LedgerQu
     store::RangeRequest r;
     r.key = lower;
     r.range_end = upper;
-    r.limit = kScanChunk;
+    // One read for a window within max_ledger_instants records (each read of a key range costs
+    // the whole range on etcd, so chunks of it would cost it again and again).
+    r.limit = std::max<int64_t>(kScanChunk, options_.max_ledger_instants + 1);
     r.sort_order = store::SortOrder::kAscend;
     r.sort_target = store::SortTarget::kKey;
     HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv_.Range(r));
