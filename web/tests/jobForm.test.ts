@@ -1,12 +1,39 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '@/api/types';
-import { checkJobJson, emptyForm, formToSpec, jobToForm, mapServerFieldErrors, validateForm, type JobForm } from '@/lib/jobForm';
+import { checkJobJson, emptyForm, formToSpec, jobToForm, mapServerFieldErrors, validateForm as validate, type FormLimits, type JobForm } from '@/lib/jobForm';
+import openapi from '../../docs/api/openapi.json';
+
+// The limits as the server serves them (api/openapi.json's x-hourglass-limits, which the server
+// fills in from its constants and tests/api/openapi_test.cc keeps equal to them).
+const limits = openapi['x-hourglass-limits'] as FormLimits;
+const validateForm = (f: JobForm) => validate(f, limits);
 
 function shell(over: Partial<JobForm> = {}): JobForm {
   return { ...emptyForm(), name: 'backup', cron_expr: '0 0 3 * * *', command: 'echo hi', ...over };
 }
 
 describe('validateForm', () => {
+  it('checks against the limits the server sends, not copies of them', () => {
+    const tight: FormLimits = {
+      ...limits,
+      job_name_max_chars: 5,
+      max_retries: 2,
+      history_limit_max: 50,
+      label_key_max_bytes: 3,
+      shell_limits: { ...limits.shell_limits, processes: { min: 1, max: 7 } },
+    };
+    const f = shell({ name: 'abcdef', max_retries: '3', history_limit: '51' });
+    f.limits.processes = '8';
+    f.labels = [{ key: 'abcd', value: 'x' }];
+    const e = validate(f, tight);
+    expect(e.name).toMatch(/at most 5 characters/);
+    expect(e['retry_policy.max_retries']).toMatch(/0 to 2/);
+    expect(e.history_limit).toMatch(/1 to 50/);
+    expect(e['executor.limits.processes']).toMatch(/1 to 7/);
+    expect(Object.keys(e).some((k) => k.startsWith('labels'))).toBe(true);
+    expect(validate(f, limits)).toEqual({});
+  });
+
   it('accepts a minimal shell job', () => {
     expect(validateForm(shell())).toEqual({});
   });

@@ -1,7 +1,7 @@
 // The create/edit form's model: conversion to and from the API's JobSpec, and client-side checks.
 // Error keys are the API's field paths ("cron_expr", "executor.command", "retry_policy.backoff"),
 // so server-side field errors land on the same inputs as the local ones.
-import type { BackoffKind, ConcurrencyPolicy, ExecutorType, Job, JobSpec, ShellLimits } from '@/api/types';
+import type { BackoffKind, ConcurrencyPolicy, ExecutorType, Job, JobSpec, Limits, ShellLimits } from '@/api/types';
 import { stripZonePrefix } from './cron';
 import { parseGoDuration } from './format';
 
@@ -49,12 +49,13 @@ export interface JobForm {
 export type FormErrors = Record<string, string>;
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
-/** Job names as v1 and the server take them: 1–128 characters, no "/", no control characters,
- * not "." or "..". Null when `name` is fine, else what is wrong. */
-export function jobNameProblem(name: string): string | null {
+/** Job names as v1 and the server take them: 1–`maxChars` characters (the server's
+ * `job_name_max_chars`), no "/", no control characters, not "." or "..". Null when `name` is
+ * fine, else what is wrong. */
+export function jobNameProblem(name: string, maxChars: number): string | null {
   const chars = [...name].length;
   if (chars === 0) return 'a name is required';
-  if (chars > 128) return `at most 128 characters (this has ${chars})`;
+  if (chars > maxChars) return `at most ${maxChars} characters (this has ${chars})`;
   if (name.includes('/')) return 'no "/" in a name';
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'no control characters in a name';
@@ -62,15 +63,27 @@ export function jobNameProblem(name: string): string | null {
   return null;
 }
 /** Label and selector keys, as the server checks them. */
-export const LABEL_KEY_RE = /^(?=.{1,128}$)[A-Za-z0-9](?:[A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
-export const MAX_HISTORY_LIMIT = 10000;
+/** Label keys (and selector keys) of at most `maxBytes` (the server's `label_key_max_bytes`). */
+export function labelKeyRe(maxBytes: number): RegExp {
+  return new RegExp(`^(?=.{1,${maxBytes}}$)[A-Za-z0-9](?:[A-Za-z0-9._/-]*[A-Za-z0-9])?$`);
+}
+
+/**
+ * The server's validation limits the form checks locally: `x-hourglass-limits` of
+ * GET /openapi.json (`loadLimits()`, api/limits.ts), which the server fills in from the constants
+ * it validates with — never copied here.
+ */
+export type FormLimits = Pick<
+  Limits,
+  'job_name_max_chars' | 'label_key_max_bytes' | 'max_retries' | 'history_limit_max' | 'shell_limits'
+>;
 export const USER_NAME_RE = /^(?=.{1,32}$)[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-/** Shell limits with the server's bounds (src/model/job.cc ShellLimits::kFields). */
-export const SHELL_LIMITS: ReadonlyArray<{ key: keyof ShellLimits; label: string; min: number; max: number }> = [
-  { key: 'cpu_seconds', label: 'CPU seconds', min: 1, max: 604800 },
-  { key: 'memory_mb', label: 'memory (MiB)', min: 8, max: 1048576 },
-  { key: 'open_files', label: 'open files', min: 8, max: 1048576 },
-  { key: 'processes', label: 'processes', min: 1, max: 1048576 },
+/** The shell limits the form offers; their bounds are the server's (`FormLimits.shell_limits`). */
+export const SHELL_LIMITS: ReadonlyArray<{ key: keyof ShellLimits; label: string }> = [
+  { key: 'cpu_seconds', label: 'CPU seconds' },
+  { key: 'memory_mb', label: 'memory (MiB)' },
+  { key: 'open_files', label: 'open files' },
+  { key: 'processes', label: 'processes' },
 ];
 
 export function emptyForm(): JobForm {
@@ -274,10 +287,10 @@ export function isKnownTimeZone(tz: string): boolean {
  * Local checks, run on every keystroke. The cron expression's full check is the server's
  * (`/cron/preview`); here only its shape is looked at.
  */
-export function validateForm(f: JobForm): FormErrors {
+export function validateForm(f: JobForm, limits: FormLimits): FormErrors {
   const errors: FormErrors = {};
   const name = f.name.trim();
-  const nameProblem = jobNameProblem(name);
+  const nameProblem = jobNameProblem(name, limits.job_name_max_chars);
   if (nameProblem) errors.name = nameProblem;
 
   const expr = stripZonePrefix(f.cron_expr.trim()).expr;
@@ -296,9 +309,12 @@ export function validateForm(f: JobForm): FormErrors {
     if (f.run_as.trim() && !USER_NAME_RE.test(f.run_as.trim())) {
       errors['executor.run_as'] = "a user name: letters, digits, '_', '-', '.', at most 32 characters";
     }
-    for (const { key, min, max } of SHELL_LIMITS) {
+    for (const { key } of SHELL_LIMITS) {
+      const bounds = limits.shell_limits[key];
       const v = f.limits[key].trim();
-      if (v && (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)) {
+      if (!bounds || !v) continue;
+      const { min, max } = bounds;
+      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
         errors[`executor.limits.${key}`] = `a whole number from ${min} to ${max}`;
       }
     }
@@ -325,7 +341,9 @@ export function validateForm(f: JobForm): FormErrors {
   }
 
   const r = f.max_retries.trim();
-  if (r && (!/^\d+$/.test(r) || Number(r) > 10)) errors['retry_policy.max_retries'] = 'a whole number from 0 to 10';
+  if (r && (!/^\d+$/.test(r) || Number(r) > limits.max_retries)) {
+    errors['retry_policy.max_retries'] = `a whole number from 0 to ${limits.max_retries}`;
+  }
   checkDuration(errors, 'retry_policy.backoff', f.backoff, 'backoff');
   checkDuration(errors, 'retry_policy.max_backoff', f.max_backoff, 'max backoff', true);
   checkDuration(errors, 'timeout', f.timeout, 'timeout', true);
@@ -336,12 +354,13 @@ export function validateForm(f: JobForm): FormErrors {
     if (max < base) errors['retry_policy.max_backoff'] = 'must not be shorter than the backoff';
   }
 
-  checkPairs(errors, 'labels', f.labels, LABEL_KEY_RE, 'label');
-  checkPairs(errors, 'selector', f.selector, LABEL_KEY_RE, 'selector');
+  const labelKey = labelKeyRe(limits.label_key_max_bytes);
+  checkPairs(errors, 'labels', f.labels, labelKey, 'label');
+  checkPairs(errors, 'selector', f.selector, labelKey, 'selector');
 
   const h = f.history_limit.trim();
-  if (h && (!/^\d+$/.test(h) || Number(h) < 1 || Number(h) > MAX_HISTORY_LIMIT)) {
-    errors.history_limit = `a whole number from 1 to ${MAX_HISTORY_LIMIT}`;
+  if (h && (!/^\d+$/.test(h) || Number(h) < 1 || Number(h) > limits.history_limit_max)) {
+    errors.history_limit = `a whole number from 1 to ${limits.history_limit_max}`;
   }
   return errors;
 }
