@@ -4,8 +4,6 @@
 #include <utility>
 #include <variant>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/status.h"
 
 namespace hg::api {
@@ -14,13 +12,14 @@ namespace {
 constexpr absl::Duration kFirstWindow = absl::Minutes(1);
 constexpr int64_t kGrowth = 8;
 
-store::RangeRequest NewestFirst(const RecordWindow& w, int64_t limit, bool keys_only) {
+store::RangeRequest WindowRange(const RecordWindow& w, int64_t limit, bool keys_only,
+                                store::SortOrder order) {
   store::RangeRequest r;
   r.key = w.lower;
   r.range_end = w.upper;
   r.limit = limit;
   r.keys_only = keys_only;
-  r.sort_order = store::SortOrder::kDescend;
+  r.sort_order = order;
   r.sort_target = store::SortTarget::kKey;
   return r;
 }
@@ -40,10 +39,6 @@ absl::Time TopOf(const std::string& prefix, const std::string& upper, absl::Time
   return absl::FromUnixMillis(ms);
 }
 
-std::string KeyAt(const std::string& prefix, int64_t unix_ms) {
-  return absl::StrCat(prefix, absl::StrFormat("%0*d", model::ExecutionId::kMillisDigits, unix_ms));
-}
-
 }  // namespace
 
 std::vector<RecordWindow> NewestFirstWindows(const std::string& prefix, const std::string& upper,
@@ -58,7 +53,7 @@ std::vector<RecordWindow> NewestFirstWindows(const std::string& prefix, const st
       out.push_back({prefix, hi});
       return out;
     }
-    std::string lo = KeyAt(prefix, lo_ms);
+    std::string lo = model::Keys::TimeBound(prefix, lo_ms);
     if (lo < hi) out.push_back({lo, hi});
     hi = std::move(lo);
     span_ms *= kGrowth;
@@ -78,7 +73,7 @@ std::vector<RecordWindow> OldestFirstWindows(const std::string& prefix, const st
       out.push_back({lo, store::PrefixEnd(prefix)});
       return out;
     }
-    std::string hi = KeyAt(prefix, hi_ms);
+    std::string hi = model::Keys::TimeBound(prefix, hi_ms);
     if (lo < hi) out.push_back({lo, hi});
     lo = std::max(lo, std::move(hi));
     span_ms *= kGrowth;
@@ -90,9 +85,8 @@ absl::StatusOr<std::optional<store::KeyValue>> ReadOldestRecordFrom(store::Kv& k
                                                                     const std::string& lower,
                                                                     absl::Time now) {
   for (const RecordWindow& w : OldestFirstWindows(prefix, lower, now)) {
-    store::RangeRequest r = NewestFirst(w, 1, false);
-    r.sort_order = store::SortOrder::kAscend;
-    HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv.Range(r));
+    HG_ASSIGN_OR_RETURN(store::RangeResponse resp,
+                        kv.Range(WindowRange(w, 1, false, store::SortOrder::kAscend)));
     if (!resp.kvs.empty()) return std::move(resp.kvs.front());
   }
   return std::nullopt;
@@ -106,7 +100,8 @@ absl::StatusOr<RecordRun> ReadNewestRecords(store::Kv& kv, const std::string& pr
   const int64_t want = limit + 1;
   for (const RecordWindow& w : NewestFirstWindows(prefix, upper, now)) {
     const int64_t need = want - static_cast<int64_t>(run.kvs.size());
-    HG_ASSIGN_OR_RETURN(store::RangeResponse resp, kv.Range(NewestFirst(w, need, keys_only)));
+    HG_ASSIGN_OR_RETURN(store::RangeResponse resp,
+                        kv.Range(WindowRange(w, need, keys_only, store::SortOrder::kDescend)));
     for (auto& kv_item : resp.kvs) run.kvs.push_back(std::move(kv_item));
     if (static_cast<int64_t>(run.kvs.size()) >= want) break;
   }
@@ -128,8 +123,8 @@ absl::StatusOr<std::vector<std::optional<store::KeyValue>>> ReadNewestRecordOfEa
   const int64_t now_ms = absl::ToUnixMillis(now);
   for (const auto& name : names) {
     const std::string prefix = keys.ExecPrefix(name);
-    const std::string hour = KeyAt(prefix, std::max<int64_t>(0, now_ms - 3'600'000));
-    const std::string month = KeyAt(prefix, std::max<int64_t>(0, now_ms - 32 * 86'400'000LL));
+    const std::string hour = model::Keys::TimeBound(prefix, now_ms - 3'600'000);
+    const std::string month = model::Keys::TimeBound(prefix, now_ms - 32 * 86'400'000LL);
     windows.push_back({{hour, store::PrefixEnd(prefix)}, {month, hour}, {prefix, month}});
   }
   std::vector<size_t> open(names.size());
@@ -142,8 +137,9 @@ absl::StatusOr<std::vector<std::optional<store::KeyValue>>> ReadNewestRecordOfEa
       const size_t end = std::min(open.size(), begin + ops_per_txn);
       store::TxnRequest txn;
       for (size_t k = begin; k < end; ++k) {
-        txn.success.emplace_back(std::in_place_type<store::RangeRequest>,
-                                 NewestFirst(windows[open[k]][step], 1, false));
+        txn.success.emplace_back(
+            std::in_place_type<store::RangeRequest>,
+            WindowRange(windows[open[k]][step], 1, false, store::SortOrder::kDescend));
       }
       HG_ASSIGN_OR_RETURN(store::TxnResponse resp, kv.Txn(txn));
       for (size_t k = begin; k < end; ++k) {

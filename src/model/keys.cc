@@ -107,9 +107,9 @@ std::string Keys::StatusIndexPrefix(const JobName& name, ExecutionStatus status)
   return absl::StrCat(StatusIndexOf(name), Av(ToString(status)), "/");
 }
 
-std::string Keys::ExecAt(const JobName& name, int64_t unix_ms) const {
-  return absl::StrCat(ExecPrefix(name), absl::StrFormat("%0*d", ExecutionId::kMillisDigits,
-                                                        std::max<int64_t>(0, unix_ms)));
+std::string Keys::TimeBound(std::string_view prefix, int64_t unix_ms) {
+  return absl::StrCat(Av(prefix), absl::StrFormat("%0*d", ExecutionId::kMillisDigits,
+                                                  std::max<int64_t>(0, unix_ms)));
 }
 
 std::optional<ExecutionId> Keys::ExecFromKey(std::string_view key) const {

@@ -71,7 +71,12 @@ class Keys {
   }
   // The lowest key a record of `name` scheduled at `unix_ms` (clamped to 0) can have: record
   // keys sort by scheduled time, so ranges by time are key ranges.
-  std::string ExecAt(const JobName& name, int64_t unix_ms) const;
+  std::string ExecAt(const JobName& name, int64_t unix_ms) const {
+    return TimeBound(ExecPrefix(name), unix_ms);
+  }
+  // The same bound under any prefix whose keys end in a record suffix (exec/<name>/, a status
+  // index prefix): `prefix` + the 13-digit milliseconds of `unix_ms` (clamped to 0).
+  static std::string TimeBound(std::string_view prefix, int64_t unix_ms);
 
   // The status index: one empty key per final record under its job and status
   // (status/<name>/<status>/<ms>-<hex>), written with the record, so a history page filtered by
